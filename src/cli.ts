@@ -1,0 +1,72 @@
+/**
+ * The `carebridge` command. `carebridge serve` runs the server until SIGTERM/SIGINT.
+ */
+import { ConfigError, loadConfig } from './config.ts';
+import { createLogger, startServer } from './server.ts';
+
+const USAGE = `Usage: carebridge <command>
+
+Commands:
+  serve     Run the FHIR server (HTTP on PORT, default 8080). Without DATABASE_URL an embedded
+            PostgreSQL is started with its data in DATA_DIR (default ./data).
+  help      Show this help.
+
+Configuration is read from the environment; see docs/config.md.`;
+
+async function serve(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger(config);
+  const server = await startServer(config, logger);
+  process.stdout.write(`\nCareBridge is running.\n  FHIR R4 API:  ${server.fhirBaseUrl}\n  Metadata:     ${server.fhirBaseUrl}/metadata\n  Health:       ${server.url}/healthz  ${server.url}/readyz\n  Metrics:      ${server.url}/metrics\n\n`);
+  let signalled = false;
+  const shutdown = (signal: string) => {
+    if (signalled) return;
+    signalled = true;
+    logger.info({ signal }, 'shutting down');
+    const force = setTimeout(() => {
+      logger.error('shutdown took too long; exiting');
+      process.exit(1);
+    }, config.shutdownGraceMs + 15_000);
+    force.unref();
+    server.stop().then(
+      () => {
+        logger.info('stopped');
+        process.exit(0);
+      },
+      (err: unknown) => {
+        logger.error({ err }, 'error while stopping');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command] = argv;
+  switch (command) {
+    case 'serve':
+      await serve();
+      return -1; // keeps running
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(`${USAGE}\n`);
+      return 0;
+    default:
+      process.stderr.write(`carebridge: unknown command "${command}"\n\n${USAGE}\n`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exit(code);
+  },
+  (err: unknown) => {
+    process.stderr.write(`carebridge: ${err instanceof ConfigError ? `configuration error: ${err.message}` : (err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,44 @@
+/**
+ * The PostgreSQL connection pool. One per process, created by the composition root and passed
+ * to every component that needs it.
+ */
+import pg from 'pg';
+
+export type Pool = pg.Pool;
+export type PoolClient = pg.PoolClient;
+/** Anything that can run a query: the pool, or a client holding a transaction. */
+export type Queryable = Pick<pg.Pool, 'query'> | Pick<pg.PoolClient, 'query'>;
+
+// Keep bigint (int8) and numeric values exact: they arrive as strings and are converted where used.
+// timestamptz values are read as text and formatted by the SQL that selects them.
+pg.types.setTypeParser(pg.types.builtins.TIMESTAMPTZ, (value: string) => value);
+
+export function createPool(connectionString: string, max: number): Pool {
+  const pool = new pg.Pool({
+    connectionString,
+    max,
+    idleTimeoutMillis: 30_000,
+    connectionTimeoutMillis: 10_000,
+    application_name: 'carebridge',
+  });
+  // An idle client losing its connection (database restart) must not crash the process;
+  // the pool discards it and the next query opens a new one.
+  pool.on('error', () => undefined);
+  return pool;
+}
+
+/** Runs `fn` inside BEGIN … COMMIT on one client, rolling back on any error. */
+export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const result = await fn(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}

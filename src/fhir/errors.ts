@@ -1,0 +1,154 @@
+/**
+ * OperationOutcome factories and the error type that carries one. Every failure the FHIR layer
+ * reports is a FhirError; the HTTP edge derives the status from the first issue's code
+ * (http://hl7.org/fhir/R4/operationoutcome.html, http://hl7.org/fhir/R4/http.html).
+ *
+ * Each of our own errors has a stable code (CB_ERR_…) in `issue.details.coding`, listed in
+ * docs/errors.md; codes are never reused.
+ */
+import type { OperationOutcome, OperationOutcomeIssue } from '@medplum/fhirtypes';
+
+export const ERROR_SYSTEM = 'https://carebridge.dev/fhir/CodeSystem/error';
+
+export const ErrorCode = {
+  INVALID_JSON: 'CB_ERR_INVALID_JSON',
+  NOT_A_RESOURCE: 'CB_ERR_NOT_A_RESOURCE',
+  UNKNOWN_RESOURCE_TYPE: 'CB_ERR_UNKNOWN_RESOURCE_TYPE',
+  RESOURCE_TYPE_MISMATCH: 'CB_ERR_RESOURCE_TYPE_MISMATCH',
+  ID_MISMATCH: 'CB_ERR_ID_MISMATCH',
+  INVALID_ID: 'CB_ERR_INVALID_ID',
+  INVALID_RESOURCE: 'CB_ERR_INVALID_RESOURCE',
+  NOT_FOUND: 'CB_ERR_NOT_FOUND',
+  DELETED: 'CB_ERR_DELETED',
+  VERSION_CONFLICT: 'CB_ERR_VERSION_CONFLICT',
+  INVALID_IF_MATCH: 'CB_ERR_INVALID_IF_MATCH',
+  MULTIPLE_MATCHES: 'CB_ERR_MULTIPLE_MATCHES',
+  INVALID_SEARCH: 'CB_ERR_INVALID_SEARCH',
+  UNKNOWN_SEARCH_PARAMETER: 'CB_ERR_UNKNOWN_SEARCH_PARAMETER',
+  UNSUPPORTED_MEDIA_TYPE: 'CB_ERR_UNSUPPORTED_MEDIA_TYPE',
+  NOT_ACCEPTABLE: 'CB_ERR_NOT_ACCEPTABLE',
+  INVALID_PATCH: 'CB_ERR_INVALID_PATCH',
+  INVALID_BUNDLE: 'CB_ERR_INVALID_BUNDLE',
+  UNRESOLVED_REFERENCE: 'CB_ERR_UNRESOLVED_REFERENCE',
+  TRANSACTION_ENTRY_FAILED: 'CB_ERR_TRANSACTION_ENTRY_FAILED',
+  BODY_TOO_LARGE: 'CB_ERR_BODY_TOO_LARGE',
+  UNSUPPORTED_OPERATION: 'CB_ERR_UNSUPPORTED_OPERATION',
+  METHOD_NOT_ALLOWED: 'CB_ERR_METHOD_NOT_ALLOWED',
+  PRECONDITION_REQUIRED: 'CB_ERR_PRECONDITION_REQUIRED',
+  INTERNAL: 'CB_ERR_INTERNAL',
+  UNAVAILABLE: 'CB_ERR_UNAVAILABLE',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+type IssueCode = OperationOutcomeIssue['code'];
+
+export class FhirError extends Error {
+  readonly outcome: OperationOutcome;
+  constructor(outcome: OperationOutcome) {
+    super(outcome.issue?.[0]?.diagnostics ?? outcome.issue?.[0]?.details?.text ?? 'FHIR error');
+    this.name = 'FhirError';
+    this.outcome = outcome;
+  }
+  get issueCode(): IssueCode {
+    return this.outcome.issue?.[0]?.code ?? 'exception';
+  }
+  get errorCode(): string | undefined {
+    return this.outcome.issue?.[0]?.details?.coding?.[0]?.code;
+  }
+}
+
+export function issue(code: IssueCode, errorCode: ErrorCode | undefined, text: string, expression?: string[], severity: OperationOutcomeIssue['severity'] = 'error'): OperationOutcomeIssue {
+  return {
+    severity,
+    code,
+    details: { ...(errorCode ? { coding: [{ system: ERROR_SYSTEM, code: errorCode }] } : {}), text },
+    ...(expression?.length ? { expression } : {}),
+  };
+}
+
+export function outcome(...issues: OperationOutcomeIssue[]): OperationOutcome {
+  return { resourceType: 'OperationOutcome', issue: issues };
+}
+
+function error(code: IssueCode, errorCode: ErrorCode, text: string, expression?: string[]): FhirError {
+  return new FhirError(outcome(issue(code, errorCode, text, expression)));
+}
+
+export const errors = {
+  invalidJson: (detail: string) => error('invalid', ErrorCode.INVALID_JSON, `Request body is not valid JSON: ${detail}`),
+  notAResource: (text = 'Request body must be a FHIR resource (a JSON object with resourceType)') => error('invalid', ErrorCode.NOT_A_RESOURCE, text),
+  unknownType: (type: string) => error('not-supported', ErrorCode.UNKNOWN_RESOURCE_TYPE, `Unknown resource type "${type}"`),
+  typeMismatch: (expected: string, got: unknown) =>
+    error('invalid', ErrorCode.RESOURCE_TYPE_MISMATCH, `Resource type "${String(got)}" does not match the URL's "${expected}"`, ['resourceType']),
+  idMismatch: (urlId: string, bodyId: unknown) =>
+    error('invalid', ErrorCode.ID_MISMATCH, bodyId === undefined ? `Resource id is missing; it must equal the URL's "${urlId}"` : `Resource id "${String(bodyId)}" does not match the URL's "${urlId}"`, ['id']),
+  invalidId: (id: string) => error('invalid', ErrorCode.INVALID_ID, `"${id}" is not a valid FHIR id ([A-Za-z0-9-.]{1,64})`),
+  invalidResource: (issues: OperationOutcomeIssue[]) => new FhirError(outcome(...issues)),
+  notFound: (type: string, id: string, version?: string) =>
+    error('not-found', ErrorCode.NOT_FOUND, version ? `${type}/${id}/_history/${version} is not known` : `${type}/${id} is not known`),
+  deleted: (type: string, id: string, versionId: number) => error('deleted', ErrorCode.DELETED, `${type}/${id} was deleted (version ${versionId})`),
+  versionConflict: (type: string, id: string, expected: string, actual: number) =>
+    error('conflict', ErrorCode.VERSION_CONFLICT, `${type}/${id} is at version ${actual}, not ${expected} (If-Match)`),
+  invalidIfMatch: (value: string) => error('invalid', ErrorCode.INVALID_IF_MATCH, `If-Match must be a version ETag such as W/"3", got "${value}"`),
+  multipleMatches: (what: string, count: number) =>
+    error('multiple-matches', ErrorCode.MULTIPLE_MATCHES, `${what} matched ${count} resources; it must match at most one`),
+  invalidSearch: (text: string, expression?: string[]) => error('invalid', ErrorCode.INVALID_SEARCH, text, expression),
+  unknownSearchParameter: (type: string, name: string) =>
+    error('invalid', ErrorCode.UNKNOWN_SEARCH_PARAMETER, `Unknown or unsupported search parameter "${name}" for ${type}`, [name]),
+  unsupportedMediaType: (contentType: string) =>
+    error('not-supported', ErrorCode.UNSUPPORTED_MEDIA_TYPE, `Content-Type "${contentType}" is not supported; send application/fhir+json or application/json`),
+  notAcceptable: (accept: string) =>
+    error('not-supported', ErrorCode.NOT_ACCEPTABLE, `Cannot produce "${accept}"; this server speaks application/fhir+json (JSON only)`),
+  invalidPatch: (text: string) => error('invalid', ErrorCode.INVALID_PATCH, text),
+  invalidBundle: (text: string, expression?: string[]) => error('invalid', ErrorCode.INVALID_BUNDLE, text, expression),
+  unresolvedReference: (reference: string, why: string) => error('not-found', ErrorCode.UNRESOLVED_REFERENCE, `Cannot resolve reference "${reference}": ${why}`),
+  bodyTooLarge: (limit: number) => error('too-costly', ErrorCode.BODY_TOO_LARGE, `Request body exceeds the limit of ${limit} bytes`),
+  unsupportedOperation: (text: string) => error('not-supported', ErrorCode.UNSUPPORTED_OPERATION, text),
+  methodNotAllowed: (method: string, path: string) => error('not-supported', ErrorCode.METHOD_NOT_ALLOWED, `${method} is not allowed on ${path}`),
+  preconditionRequired: (text: string) => error('invalid', ErrorCode.PRECONDITION_REQUIRED, text),
+  internal: () => error('exception', ErrorCode.INTERNAL, 'Internal server error; it has been logged'),
+  unavailable: (text: string) => error('transient', ErrorCode.UNAVAILABLE, text),
+};
+
+/**
+ * HTTP status from an issue code. Validation problems (structure, required, value, invariant)
+ * are 422 per the FHIR REST spec; unparseable input is 400.
+ */
+export function httpStatusFor(err: FhirError): number {
+  switch (err.issueCode) {
+    case 'not-found':
+      return err.errorCode === ErrorCode.UNRESOLVED_REFERENCE ? 400 : 404;
+    case 'deleted':
+      return 410;
+    case 'conflict':
+      return err.errorCode === ErrorCode.VERSION_CONFLICT ? 412 : 409;
+    case 'multiple-matches':
+      return 412;
+    case 'not-supported':
+      if (err.errorCode === ErrorCode.UNSUPPORTED_MEDIA_TYPE) return 415;
+      if (err.errorCode === ErrorCode.NOT_ACCEPTABLE) return 406;
+      if (err.errorCode === ErrorCode.METHOD_NOT_ALLOWED) return 405;
+      return err.errorCode === ErrorCode.UNKNOWN_RESOURCE_TYPE ? 404 : 400;
+    case 'too-costly':
+      return 413;
+    case 'structure':
+    case 'required':
+    case 'value':
+    case 'invariant':
+    case 'business-rule':
+    case 'processing':
+      return 422;
+    case 'security':
+    case 'login':
+      return 401;
+    case 'forbidden':
+      return 403;
+    case 'transient':
+    case 'timeout':
+      return 503;
+    case 'exception':
+      return 500;
+    default:
+      return 400;
+  }
+}

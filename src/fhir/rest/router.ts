@@ -1,0 +1,118 @@
+/**
+ * Maps a FhirRequest to its interaction (http://hl7.org/fhir/R4/http.html, summary table).
+ * Used by the HTTP server and by batch/transaction entries alike.
+ */
+import { errors } from '../errors.ts';
+import { isResourceType } from '../definitions.ts';
+import type { FhirRequest, FhirResponse, RestContext } from './fhir-request.ts';
+import { bundle } from './interactions/bundle.ts';
+import { capabilityStatementJson } from './interactions/capabilities.ts';
+import type { ServerInfo } from './interactions/capabilities.ts';
+import { conditionalDelete } from './interactions/conditional-delete.ts';
+import { conditionalUpdate } from './interactions/conditional-update.ts';
+import { create } from './interactions/create.ts';
+import { deleteInteraction } from './interactions/delete.ts';
+import { history } from './interactions/history.ts';
+import { patch } from './interactions/patch.ts';
+import { read } from './interactions/read.ts';
+import { search } from './interactions/search.ts';
+import { update } from './interactions/update.ts';
+import { validateOperation } from './interactions/validate.ts';
+import { vread } from './interactions/vread.ts';
+
+export interface Routed {
+  /** The interaction's name from the spec (`read`, `search-type`, …), for metrics and logs. */
+  interaction: string;
+  resourceType: string | undefined;
+  run: () => Promise<FhirResponse> | FhirResponse;
+}
+
+export interface RouterContext extends RestContext {
+  server: ServerInfo;
+}
+
+function formParams(body: unknown): URLSearchParams {
+  if (body instanceof URLSearchParams) return body;
+  if (typeof body === 'string') return new URLSearchParams(body);
+  if (body === undefined || body === null) return new URLSearchParams();
+  if (typeof body === 'object' && !Array.isArray(body)) {
+    return new URLSearchParams(Object.entries(body as Record<string, unknown>).flatMap(([k, v]) => (Array.isArray(v) ? v : [v]).map((x): [string, string] => [k, String(x)])));
+  }
+  throw errors.invalidSearch('POST _search takes application/x-www-form-urlencoded parameters');
+}
+
+/** Finds the interaction for a request; throws 404/405 OperationOutcomes for what does not exist. */
+export function route(ctx: RouterContext, req: FhirRequest): Routed {
+  const [a, b, c, d, ...rest] = req.segments;
+  const m = req.method === 'HEAD' ? 'GET' : req.method;
+  const notAllowed = () => errors.methodNotAllowed(req.method, `/${req.segments.join('/')}`);
+  if (rest.length) throw errors.unsupportedOperation(`Unknown path /${req.segments.join('/')}`);
+
+  if (a === undefined) {
+    if (m !== 'POST') throw notAllowed();
+    return { interaction: 'batch/transaction', resourceType: undefined, run: () => bundle(ctx, req) };
+  }
+  if (a === 'metadata' && b === undefined) {
+    if (m !== 'GET') throw notAllowed();
+    return { interaction: 'capabilities', resourceType: undefined, run: () => ({ status: 200, body: capabilityStatementJson(ctx.baseUrl, ctx.server) }) };
+  }
+  if (a === '_history' && b === undefined) {
+    if (m !== 'GET') throw notAllowed();
+    return { interaction: 'history-system', resourceType: undefined, run: () => history(ctx, req) };
+  }
+  if (!isResourceType(a)) throw errors.unknownType(a);
+  const type = a;
+  const at = (interaction: string, run: Routed['run']): Routed => ({ interaction, resourceType: type, run });
+
+  if (b === undefined) {
+    switch (m) {
+      case 'GET':
+        return at('search-type', () => search(ctx, req, type, req.query));
+      case 'POST':
+        return at('create', () => create(ctx, req, type));
+      case 'PUT':
+        return at('conditional-update', () => conditionalUpdate(ctx, req, type));
+      case 'DELETE':
+        return at('conditional-delete', () => conditionalDelete(ctx, req, type));
+      default:
+        throw notAllowed();
+    }
+  }
+  if (b === '_search' && c === undefined) {
+    if (m !== 'POST') throw notAllowed();
+    return at('search-type', () => search(ctx, req, type, new URLSearchParams([...req.query, ...formParams(req.body)])));
+  }
+  if (b === '_history' && c === undefined) {
+    if (m !== 'GET') throw notAllowed();
+    return at('history-type', () => history(ctx, req, type));
+  }
+  if (b === '$validate' && c === undefined) {
+    if (m !== 'POST') throw notAllowed();
+    return at('validate', () => validateOperation(req, type));
+  }
+  if (b.startsWith('$') || b.startsWith('_')) throw errors.unsupportedOperation(`${b} is not supported on ${type}`);
+  const id = b;
+  if (c === undefined) {
+    switch (m) {
+      case 'GET':
+        return at('read', () => read(ctx, type, id));
+      case 'PUT':
+        return at('update', () => update(ctx, req, type, id));
+      case 'PATCH':
+        return at('patch', () => patch(ctx, req, type, id));
+      case 'DELETE':
+        return at('delete', () => deleteInteraction(ctx, req, type, id));
+      default:
+        throw notAllowed();
+    }
+  }
+  if (c === '_history') {
+    if (m !== 'GET') throw notAllowed();
+    return d === undefined ? at('history-instance', () => history(ctx, req, type, id)) : at('vread', () => vread(ctx, type, id, d));
+  }
+  if (c === '$validate' && d === undefined) {
+    if (m !== 'POST') throw notAllowed();
+    return at('validate', () => validateOperation(req, type));
+  }
+  throw errors.unsupportedOperation(`Unknown path /${req.segments.join('/')}`);
+}

@@ -1,0 +1,78 @@
+/**
+ * The FHIR store interface: what the REST layer, the HL7 adapters and the workers may ask of
+ * storage. The PostgreSQL implementation is PgFhirStore.
+ */
+import type { Resource } from '@medplum/fhirtypes';
+import type { SearchQuery, SearchResult } from '../search/search-query.ts';
+
+/** One stored version, with the JSON exactly as served (null for a delete). */
+export interface StoredVersion {
+  resourceType: string;
+  id: string;
+  versionId: number;
+  lastUpdated: string;
+  deleted: boolean;
+  content: string | null;
+}
+
+export type Interaction = 'create' | 'update' | 'delete';
+
+export interface WriteOutcome {
+  /** What happened: a new resource, a new version, a delete, or nothing (conditional create matched, or an update changed nothing). */
+  outcome: 'created' | 'updated' | 'deleted' | 'unchanged' | 'existing';
+  version: StoredVersion;
+}
+
+export interface CreateOptions {
+  /** Conditional create (If-None-Exist): a search query; when one resource matches, it is returned unchanged. */
+  ifNoneExist?: URLSearchParams | undefined;
+}
+
+export interface UpdateOptions {
+  /** If-Match: the version the client last saw. */
+  ifMatch?: number | undefined;
+}
+
+export interface DeleteOptions {
+  ifMatch?: number | undefined;
+}
+
+export interface HistoryQuery {
+  resourceType?: string;
+  id?: string;
+  /** Only versions updated at or after this instant (`_since`). */
+  since?: string;
+  /** Only versions updated at or before this instant (`_at`-style upper bound used to keep paging stable). */
+  till?: string;
+  count: number;
+  offset: number;
+}
+
+/** One write of a bulk write (a transaction Bundle's entries, planned with their ids). */
+export type PlannedWrite =
+  | { kind: 'create'; resource: Resource & { id: string }; label: string }
+  | { kind: 'update'; resource: Resource & { id: string }; ifMatch?: number | undefined; label: string }
+  | { kind: 'delete'; resourceType: string; id: string; ifMatch?: number | undefined; label: string };
+
+export interface FhirStore {
+  read(resourceType: string, id: string): Promise<StoredVersion>;
+  vread(resourceType: string, id: string, versionId: string): Promise<StoredVersion>;
+  create(resource: Resource, options?: CreateOptions): Promise<WriteOutcome>;
+  update(resource: Resource, options?: UpdateOptions): Promise<WriteOutcome>;
+  delete(resourceType: string, id: string, options?: DeleteOptions): Promise<WriteOutcome>;
+  search(query: SearchQuery): Promise<SearchResult>;
+  history(query: HistoryQuery): Promise<StoredVersion[]>;
+  /**
+   * Conditional-operation lookup: at most one current match for a search, else 412. Holds a lock on
+   * the condition until the transaction ends, so two concurrent conditional writes cannot both
+   * see "no match". Only inside transaction().
+   */
+  findConditional(resourceType: string, params: URLSearchParams, what: string): Promise<StoredVersion | undefined>;
+  /**
+   * Writes many resources at once (validating, version-checking and locking each), in one SQL
+   * statement; outcomes in the order given. Errors name the write's label. Only inside transaction().
+   */
+  applyWrites(writes: readonly PlannedWrite[]): Promise<WriteOutcome[]>;
+  /** Runs `fn` with a store whose every operation belongs to one database transaction. */
+  transaction<T>(fn: (store: FhirStore) => Promise<T>): Promise<T>;
+}

@@ -1,0 +1,262 @@
+/**
+ * FhirStore on PostgreSQL. Every write validates the resource, stamps meta.versionId and
+ * meta.lastUpdated, and goes through writeVersions (resource, history, index rows and outbox
+ * event in one statement). Updates and deletes lock the current row first, so concurrent writers
+ * to one resource queue up and every write becomes its own version; none is lost.
+ */
+import { randomUUID } from 'node:crypto';
+import { deepEquals } from '@medplum/core';
+import type { Resource } from '@medplum/fhirtypes';
+import type { Pool, PoolClient, Queryable } from '../../db/pool.ts';
+import { errors, FhirError } from '../errors.ts';
+import { emptyIndexRows, extractIndexRows } from '../search/index-rows.ts';
+import { parseSearchQuery } from '../search/search-query.ts';
+import type { SearchQuery, SearchResult } from '../search/search-query.ts';
+import { searchCountSql, searchPageSql } from '../search/search-sql.ts';
+import { isResourceType } from '../definitions.ts';
+import { isValidId, validate } from '../validation.ts';
+import type { CreateOptions, DeleteOptions, FhirStore, HistoryQuery, PlannedWrite, StoredVersion, UpdateOptions, WriteOutcome } from './fhir-store.ts';
+import { lockCondition, lockCurrent, selectCurrent, selectHistory, selectVersion, toStoredVersion } from './sql.ts';
+import type { PendingVersion } from './write-versions.ts';
+import { WriteRaceError, writeVersions } from './write-versions.ts';
+
+/** PostgreSQL errors worth retrying the whole transaction for. */
+const RETRYABLE = new Set(['40001', '40P01', '23505']);
+const MAX_ATTEMPTS = 5;
+
+function isRetryable(err: unknown): boolean {
+  return err instanceof WriteRaceError || RETRYABLE.has((err as { code?: string }).code ?? '');
+}
+
+function assertType(resourceType: string): void {
+  if (!isResourceType(resourceType)) throw errors.unknownType(resourceType);
+}
+
+function withMeta(resource: Resource, id: string, versionId: number, lastUpdated: string): Resource {
+  return { ...resource, id, meta: { ...resource.meta, versionId: String(versionId), lastUpdated } };
+}
+
+function withoutServerMeta(resource: Resource): Resource {
+  const { versionId: _v, lastUpdated: _l, ...meta } = resource.meta ?? {};
+  const copy = { ...resource, meta } as Resource;
+  if (Object.keys(meta).length === 0) delete copy.meta;
+  return copy;
+}
+
+/** A new version ready to write: content stamped, index rows extracted. */
+export function prepareVersion(resource: Resource, id: string, current: StoredVersion | undefined, lastUpdated: string): PendingVersion {
+  const versionId = (current?.versionId ?? 0) + 1;
+  const stamped = withMeta(resource, id, versionId, lastUpdated);
+  return {
+    resourceType: resource.resourceType,
+    id,
+    versionId,
+    lastUpdated,
+    deleted: false,
+    content: JSON.stringify(stamped),
+    isNew: !current,
+    interaction: !current || current.deleted ? 'create' : 'update',
+    rows: extractIndexRows(stamped),
+  };
+}
+
+export function prepareDelete(current: StoredVersion, lastUpdated: string): PendingVersion {
+  return {
+    resourceType: current.resourceType,
+    id: current.id,
+    versionId: current.versionId + 1,
+    lastUpdated,
+    deleted: true,
+    content: null,
+    isNew: false,
+    interaction: 'delete',
+    rows: emptyIndexRows(),
+  };
+}
+
+/** True when `resource` says the same as the stored version, server-set meta aside. */
+export function isUnchanged(resource: Resource, current: StoredVersion): boolean {
+  if (current.deleted || current.content === null) return false;
+  return deepEquals(withoutServerMeta(resource), withoutServerMeta(JSON.parse(current.content) as Resource));
+}
+
+export function storedFromPending(v: PendingVersion): StoredVersion {
+  return { resourceType: v.resourceType, id: v.id, versionId: v.versionId, lastUpdated: v.lastUpdated, deleted: v.deleted, content: v.content };
+}
+
+/** The same error, its message prefixed with where it happened (a Bundle entry). */
+export function labelled(err: unknown, label: string): unknown {
+  if (!(err instanceof FhirError) || !label) return err;
+  const issues = (err.outcome.issue ?? []).map((i) => ({ ...i, details: { ...i.details, text: `${label}: ${i.details?.text ?? i.diagnostics ?? ''}` } }));
+  return new FhirError({ ...err.outcome, issue: issues });
+}
+
+const one = (outcomes: WriteOutcome[]): WriteOutcome => outcomes[0] as WriteOutcome;
+
+/** Canonical key of a conditional write, for the advisory lock. */
+function conditionKey(resourceType: string, params: URLSearchParams): string {
+  return `${resourceType}?${[...params].map(([k, v]) => `${k}=${v}`).sort().join('&')}`;
+}
+
+export class PgFhirStore implements FhirStore {
+  private readonly pool: Pool | undefined;
+  private readonly db: Queryable;
+
+  /** With a pool: the store for the application. With a client: a store bound to its open transaction. */
+  constructor(poolOrClient: Pool | PoolClient, inTransaction = false) {
+    this.db = poolOrClient;
+    this.pool = inTransaction ? undefined : (poolOrClient as Pool);
+  }
+
+  async transaction<T>(fn: (store: FhirStore) => Promise<T>): Promise<T> {
+    if (!this.pool) return fn(this);
+    for (let attempt = 1; ; attempt++) {
+      const client = await this.pool.connect();
+      try {
+        await client.query('BEGIN');
+        const result = await fn(new PgFhirStore(client, true));
+        await client.query('COMMIT');
+        return result;
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        if (attempt >= MAX_ATTEMPTS || !isRetryable(err)) throw err;
+      } finally {
+        client.release();
+      }
+    }
+  }
+
+  async read(resourceType: string, id: string): Promise<StoredVersion> {
+    assertType(resourceType);
+    if (!isValidId(id)) throw errors.notFound(resourceType, id);
+    const current = await selectCurrent(this.db, resourceType, id);
+    if (!current) throw errors.notFound(resourceType, id);
+    if (current.deleted) throw errors.deleted(resourceType, id, current.versionId);
+    return current;
+  }
+
+  async vread(resourceType: string, id: string, versionId: string): Promise<StoredVersion> {
+    assertType(resourceType);
+    if (!isValidId(id) || !/^[1-9]\d{0,8}$/.test(versionId)) throw errors.notFound(resourceType, id, versionId);
+    const version = await selectVersion(this.db, resourceType, id, Number(versionId));
+    if (!version) throw errors.notFound(resourceType, id, versionId);
+    if (version.deleted) throw errors.deleted(resourceType, id, version.versionId);
+    return version;
+  }
+
+  async create(resource: Resource, options: CreateOptions = {}): Promise<WriteOutcome> {
+    const withId = { ...resource, id: randomUUID() };
+    if (!options.ifNoneExist) {
+      // A fresh UUID cannot collide: one autocommitted statement is enough.
+      validate(withId);
+      const pending = prepareVersion(withId, withId.id, undefined, new Date().toISOString());
+      await writeVersions(this.db, [pending]);
+      return { outcome: 'created', version: storedFromPending(pending) };
+    }
+    const ifNoneExist = options.ifNoneExist;
+    return this.transaction(async (tx) => {
+      const existing = await tx.findConditional(resource.resourceType, ifNoneExist, 'If-None-Exist');
+      if (existing) return { outcome: 'existing', version: existing };
+      return one(await tx.applyWrites([{ kind: 'create', resource: withId, label: '' }]));
+    });
+  }
+
+  async findConditional(resourceType: string, params: URLSearchParams, what: string): Promise<StoredVersion | undefined> {
+    if (this.pool) throw new Error('findConditional must run inside a transaction');
+    if ([...params.keys()].filter((k) => !k.startsWith('_') || k === '_id' || k === '_lastUpdated').length === 0) {
+      throw errors.invalidSearch(`${what} needs at least one search parameter`);
+    }
+    await lockCondition(this.db, conditionKey(resourceType, params));
+    const query = parseSearchQuery(resourceType, params, true);
+    query.count = 2;
+    query.offset = 0;
+    query.total = 'none';
+    const result = await this.search(query);
+    if (result.versions.length > 1) throw errors.multipleMatches(`${what} ${resourceType}?${params}`, result.versions.length);
+    return result.versions[0];
+  }
+
+  async update(resource: Resource, options: UpdateOptions = {}): Promise<WriteOutcome> {
+    if (!isValidId(resource.id)) throw errors.invalidId(String(resource.id ?? ''));
+    const write: PlannedWrite = { kind: 'update', resource: resource as Resource & { id: string }, ifMatch: options.ifMatch, label: '' };
+    return this.transaction(async (tx) => one(await tx.applyWrites([write])));
+  }
+
+  async delete(resourceType: string, id: string, options: DeleteOptions = {}): Promise<WriteOutcome> {
+    assertType(resourceType);
+    if (!isValidId(id)) throw errors.notFound(resourceType, id);
+    const write: PlannedWrite = { kind: 'delete', resourceType, id, ifMatch: options.ifMatch, label: '' };
+    return this.transaction(async (tx) => one(await tx.applyWrites([write])));
+  }
+
+  async applyWrites(writes: readonly PlannedWrite[]): Promise<WriteOutcome[]> {
+    if (this.pool) throw new Error('applyWrites must run inside a transaction');
+    const keyOf = (w: PlannedWrite) => (w.kind === 'delete' ? `${w.resourceType}/${w.id}` : `${w.resource.resourceType}/${w.resource.id}`);
+    const seen = new Set<string>();
+    for (const w of writes) {
+      const key = keyOf(w);
+      if (seen.has(key)) throw errors.invalidBundle(`${w.label}: ${key} is the target of more than one entry`);
+      seen.add(key);
+    }
+    const keys = writes.filter((w) => w.kind !== 'create').map((w) => (w.kind === 'delete' ? { resourceType: w.resourceType, id: w.id } : { resourceType: w.resource.resourceType, id: w.resource.id }));
+    const current = keys.length ? await lockCurrent(this.db, keys) : new Map<string, StoredVersion>();
+    const lastUpdated = new Date().toISOString();
+    const pending: PendingVersion[] = [];
+    const outcomes: WriteOutcome[] = writes.map((w) => {
+      try {
+        return this.planOne(w, current.get(keyOf(w)), lastUpdated, pending);
+      } catch (err) {
+        throw labelled(err, w.label);
+      }
+    });
+    await writeVersions(this.db, pending);
+    return outcomes;
+  }
+
+  private planOne(w: PlannedWrite, current: StoredVersion | undefined, lastUpdated: string, pending: PendingVersion[]): WriteOutcome {
+    if (w.kind === 'delete') {
+      assertType(w.resourceType);
+      if (!current) throw errors.notFound(w.resourceType, w.id);
+      if (w.ifMatch !== undefined && current.versionId !== w.ifMatch) throw errors.versionConflict(w.resourceType, w.id, String(w.ifMatch), current.versionId);
+      if (current.deleted) return { outcome: 'unchanged', version: current };
+      const version = prepareDelete(current, lastUpdated);
+      pending.push(version);
+      return { outcome: 'deleted', version: storedFromPending(version) };
+    }
+    validate(w.resource);
+    if (w.kind === 'update') {
+      if (w.ifMatch !== undefined && current?.versionId !== w.ifMatch) {
+        throw errors.versionConflict(w.resource.resourceType, w.resource.id, String(w.ifMatch), current?.versionId ?? 0);
+      }
+      if (current && isUnchanged(w.resource, current)) return { outcome: 'unchanged', version: current };
+    }
+    const version = prepareVersion(w.resource, w.resource.id, current, lastUpdated);
+    pending.push(version);
+    return { outcome: version.interaction === 'create' ? 'created' : 'updated', version: storedFromPending(version) };
+  }
+
+  async search(query: SearchQuery): Promise<SearchResult> {
+    let versions: StoredVersion[] = [];
+    let hasMore = false;
+    if (!query.summaryCount) {
+      const page = searchPageSql(query);
+      const { rows } = await this.db.query(page.text, page.values);
+      hasMore = rows.length > query.count;
+      versions = rows.slice(0, query.count).map(toStoredVersion);
+    }
+    let total: number | undefined;
+    if (query.total === 'accurate' || query.total === 'estimate' || query.summaryCount) {
+      const count = searchCountSql(query);
+      const { rows } = await this.db.query<{ total: number }>(count.text, count.values);
+      total = rows[0]?.total ?? 0;
+    } else if (query.total !== 'none' && !hasMore && (query.offset === 0 || versions.length > 0)) {
+      total = query.offset + versions.length; // known without counting
+    }
+    return { versions, total, hasMore };
+  }
+
+  async history(query: HistoryQuery): Promise<StoredVersion[]> {
+    if (query.resourceType) assertType(query.resourceType);
+    return selectHistory(this.db, query);
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * Writes a batch of new versions in ONE SQL statement: the previous current versions move to
+ * history, the new ones become current, their search index rows are replaced, and one outbox
+ * event per version is appended. A single statement is atomic on its own, and inside a
+ * transaction it costs one round trip however many resources a Bundle carries.
+ */
+import type { Queryable } from '../../db/pool.ts';
+import type { IndexRows, IndexTable } from '../search/index-rows.ts';
+import { INDEX_TABLES } from '../search/index-rows.ts';
+import type { Interaction } from './fhir-store.ts';
+
+export interface PendingVersion {
+  resourceType: string;
+  id: string;
+  versionId: number;
+  lastUpdated: string;
+  deleted: boolean;
+  content: string | null;
+  /** True when no row exists for this resource yet (checked under lock by the caller). */
+  isNew: boolean;
+  interaction: Interaction;
+  /** Index rows of the new version; empty for deletes. */
+  rows: IndexRows;
+}
+
+const INDEX_COLUMNS: Record<IndexTable, Array<[name: string, pgType: string]>> = {
+  token: [['code', 'text'], ['system', 'text'], ['value', 'text']],
+  string: [['code', 'text'], ['value', 'text'], ['raw', 'text']],
+  date: [['code', 'text'], ['low', 'timestamptz'], ['high', 'timestamptz']],
+  number: [['code', 'text'], ['low', 'numeric'], ['high', 'numeric']],
+  quantity: [['code', 'text'], ['system', 'text'], ['unit', 'text'], ['value', 'numeric']],
+  reference: [['code', 'text'], ['target_type', 'text'], ['target_id', 'text'], ['reference', 'text']],
+  uri: [['code', 'text'], ['value', 'text']],
+};
+
+function buildSql(): string {
+  let n = 8;
+  const ctes = [
+    `input AS (SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::timestamptz[], $5::bool[], $6::text[], $7::bool[], $8::text[])
+       AS t(resource_type, id, version_id, last_updated, deleted, content, is_new, interaction))`,
+    `moved AS (INSERT INTO fhir_resource_history (resource_type, id, version_id, last_updated, deleted, content)
+       SELECT r.resource_type, r.id, r.version_id, r.last_updated, r.deleted, r.content
+       FROM fhir_resource r JOIN input i ON i.resource_type = r.resource_type AND i.id = r.id WHERE NOT i.is_new)`,
+    `inserted AS (INSERT INTO fhir_resource (resource_type, id, version_id, last_updated, deleted, content)
+       SELECT resource_type, id, version_id, last_updated, deleted, content FROM input WHERE is_new RETURNING 1)`,
+    `updated AS (UPDATE fhir_resource r SET version_id = i.version_id, last_updated = i.last_updated, deleted = i.deleted, content = i.content
+       FROM input i WHERE NOT i.is_new AND r.resource_type = i.resource_type AND r.id = i.id RETURNING 1)`,
+  ];
+  for (const table of INDEX_TABLES) {
+    const cols = INDEX_COLUMNS[table];
+    ctes.push(`del_${table} AS (DELETE FROM search_${table} s USING input i
+       WHERE NOT i.is_new AND s.resource_type = i.resource_type AND s.resource_id = i.id)`);
+    const params = ['text', 'text', ...cols.map(([, t]) => t)].map((t) => `$${++n}::${t}[]`);
+    ctes.push(`ins_${table} AS (INSERT INTO search_${table} (resource_type, resource_id, ${cols.map(([c]) => c).join(', ')})
+       SELECT * FROM unnest(${params.join(', ')}))`);
+  }
+  ctes.push(`events AS (INSERT INTO fhir_event (resource_type, resource_id, version_id, interaction, occurred_at)
+       SELECT resource_type, id, version_id, interaction, last_updated FROM input)`);
+  return `WITH ${ctes.join(',\n')}
+SELECT (SELECT count(*) FROM inserted)::int AS inserted, (SELECT count(*) FROM updated)::int AS updated`;
+}
+
+const WRITE_VERSIONS_SQL = buildSql();
+
+/** Thrown when a version the caller believed current was not (a bug or a race outside a lock). */
+export class WriteRaceError extends Error {}
+
+export async function writeVersions(db: Queryable, versions: readonly PendingVersion[]): Promise<void> {
+  if (versions.length === 0) return;
+  const values: unknown[] = [
+    versions.map((v) => v.resourceType),
+    versions.map((v) => v.id),
+    versions.map((v) => v.versionId),
+    versions.map((v) => v.lastUpdated),
+    versions.map((v) => v.deleted),
+    versions.map((v) => v.content),
+    versions.map((v) => v.isNew),
+    versions.map((v) => v.interaction),
+  ];
+  for (const table of INDEX_TABLES) {
+    const width = INDEX_COLUMNS[table].length;
+    const columns: unknown[][] = Array.from({ length: width + 2 }, () => []);
+    for (const v of versions) {
+      for (const row of v.rows[table]) {
+        columns[0]!.push(v.resourceType);
+        columns[1]!.push(v.id);
+        for (let c = 0; c < width; c++) columns[c + 2]!.push(row[c]);
+      }
+    }
+    values.push(...columns);
+  }
+  const { rows } = await db.query<{ inserted: number; updated: number }>({ name: 'cb_write_versions', text: WRITE_VERSIONS_SQL, values });
+  const expectedInserts = versions.filter((v) => v.isNew).length;
+  if (rows[0]?.inserted !== expectedInserts || rows[0]?.updated !== versions.length - expectedInserts) {
+    throw new WriteRaceError(`wrote ${JSON.stringify(rows[0])}, expected ${expectedInserts} inserts and ${versions.length - expectedInserts} updates`);
+  }
+}

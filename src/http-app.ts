@@ -1,0 +1,80 @@
+/**
+ * The HTTP application: the FHIR API under /fhir, health and metrics, and the error handling that
+ * turns anything the framework rejects (body too large, bad media type) into an OperationOutcome.
+ */
+import Fastify, { LogController } from 'fastify';
+import type { FastifyBaseLogger, FastifyError, FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { errors, FhirError, httpStatusFor } from './fhir/errors.ts';
+import type { FhirStore } from './fhir/store/fhir-store.ts';
+import { FHIR_JSON, registerFhirHttp } from './fhir/rest/fhir-http.ts';
+import type { ServerInfo } from './fhir/rest/interactions/capabilities.ts';
+import type { Metrics } from './observability/metrics.ts';
+
+export interface HttpAppOptions {
+  store: FhirStore;
+  logger: Logger;
+  metrics: Metrics;
+  server: ServerInfo;
+  baseUrl: string | undefined;
+  maxBodyBytes: number;
+  /** Database reachable and migrated; false while starting or shutting down. */
+  ready: () => Promise<boolean>;
+}
+
+const KNOWN_TYPES_ONLY = (type: string | undefined) => type ?? 'none';
+
+export function createHttpApp(options: HttpAppOptions): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: options.logger as FastifyBaseLogger,
+    // One access-log line per request from our onResponse hook instead of Fastify's two.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: options.maxBodyBytes,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    routerOptions: { ignoreTrailingSlash: true },
+  });
+
+  app.addHook('onResponse', async (req, reply) => {
+    // The query string is not logged: it carries patient identifiers.
+    req.log.info({ method: req.method, path: req.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request');
+  });
+
+  registerFhirHttp(app, {
+    store: options.store,
+    server: options.server,
+    baseUrl: options.baseUrl,
+    logger: options.logger,
+    observe: (interaction, resourceType, status, seconds) => {
+      const type = KNOWN_TYPES_ONLY(resourceType);
+      options.metrics.requests.inc({ interaction, resource_type: type, status: String(status) });
+      options.metrics.latency.observe({ interaction, resource_type: type }, seconds);
+    },
+  });
+
+  app.get('/healthz', async (_req, reply) => reply.send({ status: 'ok' }));
+  app.get('/readyz', async (_req, reply) => {
+    const ready = await options.ready().catch(() => false);
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready' });
+  });
+  app.get('/metrics', async (_req, reply) => reply.type(options.metrics.registry.contentType).send(await options.metrics.registry.metrics()));
+
+  app.setNotFoundHandler((req, reply) => {
+    const err = errors.unsupportedOperation(`Nothing is served at ${req.method} ${req.url.split('?')[0]}; the FHIR API is under /fhir`);
+    reply.code(404).type(FHIR_JSON).send(JSON.stringify(err.outcome));
+  });
+
+  app.setErrorHandler((error: FastifyError | FhirError, req, reply) => {
+    let err: FhirError;
+    if (error instanceof FhirError) err = error;
+    else if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') err = errors.bodyTooLarge(options.maxBodyBytes);
+    else if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') err = errors.unsupportedMediaType(String(req.headers['content-type'] ?? ''));
+    else if (typeof error.statusCode === 'number' && error.statusCode < 500) err = errors.invalidJson(error.message);
+    else {
+      req.log.error({ err: error }, 'unhandled error');
+      err = errors.internal();
+    }
+    reply.code(httpStatusFor(err)).type(FHIR_JSON).send(JSON.stringify(err.outcome));
+  });
+  return app;
+}

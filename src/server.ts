@@ -1,0 +1,91 @@
+/**
+ * Composition root: builds every component with explicit dependencies, starts them in order
+ * (database, migrations, store, HTTP) and stops them in reverse on SIGTERM/SIGINT, after
+ * in-flight requests have finished.
+ */
+import fs from 'node:fs';
+import pino from 'pino';
+import type { Logger } from 'pino';
+import type { Config } from './config.ts';
+import { startEmbeddedPostgres } from './db/embedded-postgres.ts';
+import type { EmbeddedDatabase } from './db/embedded-postgres.ts';
+import { loadMigrations, migrate, migrationsApplied } from './db/migrate.ts';
+import { createPool } from './db/pool.ts';
+import type { Pool } from './db/pool.ts';
+import { loadDefinitions } from './fhir/definitions.ts';
+import { PgFhirStore } from './fhir/store/pg-fhir-store.ts';
+import { createHttpApp } from './http-app.ts';
+import { createMetrics } from './observability/metrics.ts';
+
+const PACKAGE = JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { name: string; version: string };
+
+export interface RunningServer {
+  /** Base URL of the HTTP server, e.g. http://127.0.0.1:8080 */
+  url: string;
+  fhirBaseUrl: string;
+  pool: Pool;
+  logger: Logger;
+  stop(): Promise<void>;
+}
+
+export function createLogger(config: Pick<Config, 'logLevel'>): Logger {
+  return pino({ level: config.logLevel, base: { service: 'carebridge' }, timestamp: pino.stdTimeFunctions.isoTime });
+}
+
+/** Appends the session TimeZone so timestamps come back in UTC whatever the server's setting. */
+function withUtc(url: string): string {
+  const u = new URL(url);
+  u.searchParams.set('options', `${u.searchParams.get('options') ?? ''} -c TimeZone=UTC`.trim());
+  return u.toString();
+}
+
+export async function startServer(config: Config, logger: Logger = createLogger(config)): Promise<RunningServer> {
+  const startedAt = new Date().toISOString();
+  let embedded: EmbeddedDatabase | undefined;
+  let pool: Pool | undefined;
+  let accepting = false;
+  const metrics = createMetrics(() => pool);
+  try {
+    loadDefinitions();
+    if (!config.databaseUrl) embedded = await startEmbeddedPostgres(config.dataDir, logger);
+    pool = createPool(withUtc(config.databaseUrl ?? (embedded as EmbeddedDatabase).url), config.dbPoolSize);
+    const migrations = await loadMigrations();
+    const applied = await migrate(pool, migrations);
+    if (applied.length) logger.info({ applied }, 'database migrations applied');
+    const store = new PgFhirStore(pool);
+    const livePool = pool;
+    const app = createHttpApp({
+      store,
+      logger,
+      metrics,
+      server: { name: PACKAGE.name, version: PACKAGE.version, startedAt },
+      baseUrl: config.baseUrl,
+      maxBodyBytes: config.maxBodyBytes,
+      ready: async () => accepting && (await migrationsApplied(livePool, migrations.length)),
+    });
+    await app.listen({ port: config.port, host: config.host });
+    accepting = true;
+    const address = app.server.address();
+    const port = typeof address === 'object' && address ? address.port : config.port;
+    const url = `http://${config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host}:${port}`;
+    const fhirBaseUrl = config.baseUrl ?? `${url}/fhir`;
+    let stopping: Promise<void> | undefined;
+    return {
+      url,
+      fhirBaseUrl,
+      pool,
+      logger,
+      stop: () =>
+        (stopping ??= (async () => {
+          accepting = false;
+          await app.close(); // stops accepting, waits for in-flight requests
+          await livePool.end();
+          await embedded?.stop();
+        })()),
+    };
+  } catch (err) {
+    await pool?.end().catch(() => undefined);
+    await embedded?.stop().catch(() => undefined);
+    throw err;
+  }
+}
