@@ -4,6 +4,7 @@
  */
 import Fastify, { LogController } from 'fastify';
 import type { FastifyBaseLogger, FastifyError, FastifyInstance } from 'fastify';
+import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { errors, FhirError, httpStatusFor } from './fhir/errors.ts';
 import type { FhirStore } from './fhir/store/fhir-store.ts';
@@ -22,6 +23,22 @@ export interface HttpAppOptions {
   ready: () => Promise<boolean>;
 }
 
+/**
+ * Requests the HTTP parser rejects (raw non-ASCII bytes in the URL, broken headers) get an
+ * OperationOutcome saying what to fix, instead of Node's bare 400, before the socket closes.
+ */
+function answerMalformedRequest(err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed || !socket.writable) return;
+  const [status, text] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'Request headers are too large']
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'The request was not received in time']
+        : [400, 'Malformed HTTP request; URLs must be percent-encoded (for example name=%E5%BC%A0 for name=张)'];
+  const body = JSON.stringify(errors.malformedRequest(text).outcome);
+  socket.end(`HTTP/1.1 ${status} ${status === 400 ? 'Bad Request' : status === 408 ? 'Request Timeout' : 'Request Header Fields Too Large'}\r\nConnection: close\r\nContent-Type: ${FHIR_JSON}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+}
+
 const KNOWN_TYPES_ONLY = (type: string | undefined) => type ?? 'none';
 
 export function createHttpApp(options: HttpAppOptions): FastifyInstance {
@@ -33,6 +50,17 @@ export function createHttpApp(options: HttpAppOptions): FastifyInstance {
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     routerOptions: { ignoreTrailingSlash: true },
+    clientErrorHandler: answerMalformedRequest,
+  });
+
+  // Responses finishing while the server drains close their keep-alive connection, so that
+  // app.close() (which only reaps idle connections) completes as soon as they are sent.
+  let draining = false;
+  app.addHook('preClose', async () => {
+    draining = true;
+  });
+  app.addHook('onSend', async (_req, reply) => {
+    if (draining) reply.header('connection', 'close');
   });
 
   app.addHook('onResponse', async (req, reply) => {

@@ -30,11 +30,10 @@ export const ErrorCode = {
   INVALID_PATCH: 'CB_ERR_INVALID_PATCH',
   INVALID_BUNDLE: 'CB_ERR_INVALID_BUNDLE',
   UNRESOLVED_REFERENCE: 'CB_ERR_UNRESOLVED_REFERENCE',
-  TRANSACTION_ENTRY_FAILED: 'CB_ERR_TRANSACTION_ENTRY_FAILED',
   BODY_TOO_LARGE: 'CB_ERR_BODY_TOO_LARGE',
   UNSUPPORTED_OPERATION: 'CB_ERR_UNSUPPORTED_OPERATION',
   METHOD_NOT_ALLOWED: 'CB_ERR_METHOD_NOT_ALLOWED',
-  PRECONDITION_REQUIRED: 'CB_ERR_PRECONDITION_REQUIRED',
+  MALFORMED_REQUEST: 'CB_ERR_MALFORMED_REQUEST',
   INTERNAL: 'CB_ERR_INTERNAL',
   UNAVAILABLE: 'CB_ERR_UNAVAILABLE',
 } as const;
@@ -93,8 +92,8 @@ export const errors = {
   multipleMatches: (what: string, count: number) =>
     error('multiple-matches', ErrorCode.MULTIPLE_MATCHES, `${what} matched ${count} resources; it must match at most one`),
   invalidSearch: (text: string, expression?: string[]) => error('invalid', ErrorCode.INVALID_SEARCH, text, expression),
-  unknownSearchParameter: (type: string, name: string) =>
-    error('invalid', ErrorCode.UNKNOWN_SEARCH_PARAMETER, `Unknown or unsupported search parameter "${name}" for ${type}`, [name]),
+  unknownSearchParameter: (name: string, why: string) =>
+    error('invalid', ErrorCode.UNKNOWN_SEARCH_PARAMETER, `Search parameter "${name}" ${why} (Prefer: handling=strict)`, [name]),
   unsupportedMediaType: (contentType: string) =>
     error('not-supported', ErrorCode.UNSUPPORTED_MEDIA_TYPE, `Content-Type "${contentType}" is not supported; send application/fhir+json or application/json`),
   notAcceptable: (accept: string) =>
@@ -105,7 +104,7 @@ export const errors = {
   bodyTooLarge: (limit: number) => error('too-costly', ErrorCode.BODY_TOO_LARGE, `Request body exceeds the limit of ${limit} bytes`),
   unsupportedOperation: (text: string) => error('not-supported', ErrorCode.UNSUPPORTED_OPERATION, text),
   methodNotAllowed: (method: string, path: string) => error('not-supported', ErrorCode.METHOD_NOT_ALLOWED, `${method} is not allowed on ${path}`),
-  preconditionRequired: (text: string) => error('invalid', ErrorCode.PRECONDITION_REQUIRED, text),
+  malformedRequest: (text: string) => error('invalid', ErrorCode.MALFORMED_REQUEST, text),
   internal: () => error('exception', ErrorCode.INTERNAL, 'Internal server error; it has been logged'),
   unavailable: (text: string) => error('transient', ErrorCode.UNAVAILABLE, text),
 };

@@ -76,6 +76,15 @@ function send(reply: FastifyReply, res: FhirResponse): FastifyReply {
   return reply.type(FHIR_JSON).send(res.body);
 }
 
+/** Connection-level PostgreSQL failures: the request may succeed later (503, not 500). */
+function isDatabaseUnavailable(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  return (
+    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', '57P01', '57P02', '57P03', '53300', '08006', '08001', '08003'].includes(e.code ?? '') ||
+    /timeout exceeded when trying to connect|Connection terminated/i.test(e.message ?? '')
+  );
+}
+
 export function errorResponse(err: FhirError): FhirResponse {
   return { status: httpStatusFor(err), body: JSON.stringify(err.outcome) };
 }
@@ -108,7 +117,10 @@ export function registerFhirHttp(app: FastifyInstance, options: FhirHttpOptions)
       res = await routed.run();
     } catch (err) {
       if (err instanceof FhirError) res = errorResponse(err);
-      else {
+      else if (isDatabaseUnavailable(err)) {
+        options.logger.warn({ err, path: req.url.split('?')[0] }, 'database unavailable');
+        res = errorResponse(errors.unavailable('The database is unavailable; retry later'));
+      } else {
         options.logger.error({ err, method: req.method, path: req.url.split('?')[0] }, 'request failed');
         res = errorResponse(errors.internal());
       }

@@ -168,7 +168,7 @@ export function parseSearchQuery(resourceType: string, params: URLSearchParams, 
   const defs = searchParamsFor(resourceType);
   const query: SearchQuery = { resourceType, filters: [], sort: [], count: DEFAULT_PAGE_SIZE, offset: 0, total: undefined, summaryCount: false, ignored: [] };
   const ignore = (name: string, why: string) => {
-    if (strict) throw errors.invalidSearch(`Search parameter "${name}" ${why}`, [name]);
+    if (strict) throw errors.unknownSearchParameter(name, why);
     query.ignored.push(issue('not-supported', undefined, `Search parameter "${name}" ${why}; it was ignored`, [name], 'warning'));
   };
   for (const [name, raw] of params) {
