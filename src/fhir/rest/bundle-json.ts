@@ -19,7 +19,13 @@ function frame(f: BundleFrame, entries: string[]): string {
   if (f.links.length) head.link = f.links;
   const all = f.outcome ? [...entries, JSON.stringify({ resource: f.outcome, search: { mode: 'outcome' } })] : entries;
   const json = JSON.stringify(head);
-  return `${json.slice(0, -1)},"entry":[${all.join(',')}]}`;
+  // FHIR JSON forbids empty arrays: no entries, no "entry".
+  return all.length ? `${json.slice(0, -1)},"entry":[${all.join(',')}]}` : json;
+}
+
+/** A batch-response or transaction-response Bundle around response entries (JSON text). */
+export function responseBundleJson(type: 'batch-response' | 'transaction-response', entries: string[]): string {
+  return frame({ type, links: [] }, entries);
 }
 
 export function searchsetJson(base: string, f: BundleFrame, versions: StoredVersion[]): string {

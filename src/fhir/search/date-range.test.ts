@@ -29,6 +29,14 @@ describe('parseDateRange', () => {
     const r = parseDateRange('2024-03-05T10:30:15.123Z')!;
     expect([iso(r.low), iso(r.high)]).toEqual(['2024-03-05T10:30:15.123Z', '2024-03-05T10:30:15.123Z']);
   });
+  it('keeps years before 100 as they are', () => {
+    const r = parseDateRange('0001-02')!;
+    expect([iso(r.low), iso(r.high)]).toEqual(['0001-02-01T00:00:00.000Z', '0001-02-28T23:59:59.999Z']);
+  });
+  it('rolls day ends across month and year boundaries', () => {
+    expect(iso(parseDateRange('2024-12-31')!.high)).toBe('2024-12-31T23:59:59.999Z');
+    expect(iso(parseDateRange('2024-12')!.high)).toBe('2024-12-31T23:59:59.999Z');
+  });
   it('rejects malformed and impossible dates', () => {
     for (const bad of ['2024-13', '2023-02-29', '24-01-01', '2024-01-01T25:00:00Z', 'yesterday', '']) {
       expect(parseDateRange(bad), bad).toBeUndefined();

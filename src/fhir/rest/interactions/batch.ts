@@ -5,6 +5,7 @@
  */
 import type { Bundle } from '@medplum/fhirtypes';
 import { errors, FhirError } from '../../errors.ts';
+import { responseBundleJson } from '../bundle-json.ts';
 import type { FhirRequest, FhirResponse } from '../fhir-request.ts';
 import { route } from '../router.ts';
 import type { RouterContext } from '../router.ts';
@@ -22,5 +23,5 @@ export async function batch(ctx: RouterContext, req: FhirRequest, bundle: Bundle
       entries.push(errorEntryJson(err));
     }
   }
-  return { status: 200, body: `{"resourceType":"Bundle","type":"batch-response","entry":[${entries.join(',')}]}` };
+  return { status: 200, body: responseBundleJson('batch-response', entries) };
 }

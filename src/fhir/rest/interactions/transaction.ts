@@ -10,6 +10,7 @@ import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
 import { errors } from '../../errors.ts';
 import { labelled } from '../../store/pg-fhir-store.ts';
 import type { PlannedWrite, StoredVersion, WriteOutcome } from '../../store/fhir-store.ts';
+import { responseBundleJson } from '../bundle-json.ts';
 import type { FhirRequest, FhirResponse } from '../fhir-request.ts';
 import { returnPreference } from '../fhir-request.ts';
 import { informational, parseIfMatch } from '../responses.ts';
@@ -129,7 +130,7 @@ export async function transaction(ctx: RouterContext, req: FhirRequest, bundle: 
     }
     return planned.map((p) => responseEntryJson(ctx, p.result as FhirResponse));
   });
-  return { status: 200, body: `{"resourceType":"Bundle","type":"transaction-response","entry":[${responses.join(',')}]}` };
+  return { status: 200, body: responseBundleJson('transaction-response', responses) };
 }
 
 async function patchEntry(ctx: RouterContext, p: Planned): Promise<FhirResponse> {
