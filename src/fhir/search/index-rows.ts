@@ -37,7 +37,11 @@ export function emptyIndexRows(): IndexRows {
   return { token: [], string: [], date: [], number: [], quantity: [], reference: [], uri: [] };
 }
 
-const cut = (s: string): string => (s.length > MAX_INDEXED_LENGTH ? s.slice(0, MAX_INDEXED_LENGTH) : s);
+/** Index-safe text: NUL removed (PostgreSQL text cannot hold it) and cut to MAX_INDEXED_LENGTH. */
+const cut = (value: string): string => {
+  const s = value.includes('\u0000') ? value.replaceAll('\u0000', '') : value;
+  return s.length > MAX_INDEXED_LENGTH ? s.slice(0, MAX_INDEXED_LENGTH) : s;
+};
 
 /** Case- and accent-insensitive form used for string search; CJK text passes through unchanged. */
 export function normalizeString(value: string): string {
@@ -168,12 +172,14 @@ export function extractIndexRows(resource: Resource): IndexRows {
         break;
       case 'number':
         for (const [low, high] of convertToSearchableNumbers(values)) {
-          if (low !== undefined || high !== undefined) rows.number.push([code, low === undefined ? null : String(low), high === undefined ? null : String(high)]);
+          const finite = (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? null : String(n));
+          if (finite(low) !== null || finite(high) !== null) rows.number.push([code, finite(low), finite(high)]);
         }
         break;
       case 'quantity':
         for (const q of convertToSearchableQuantities(values)) {
-          if (typeof q.value === 'number') rows.quantity.push([code, q.system ?? null, q.code ?? q.unit ?? null, String(q.value)]);
+          const unit = q.code ?? q.unit;
+          if (typeof q.value === 'number' && Number.isFinite(q.value)) rows.quantity.push([code, q.system ? cut(q.system) : null, unit ? cut(unit) : null, String(q.value)]);
         }
         break;
       case 'reference':

@@ -119,6 +119,11 @@ function splitKeepingEscapes(value: string, separator: string): string[] {
 
 const NUMBER = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
 
+/** A decimal search value PostgreSQL's numeric can hold (|x| < 1e131072, finite in JS). */
+function isSearchNumber(value: string): boolean {
+  return NUMBER.test(value) && Number.isFinite(Number(value)) && Math.abs(Number(value.toLowerCase().split('e')[1] ?? 0)) <= 300;
+}
+
 function parseValue(type: FilterType, code: string, raw: string, modifier: string | undefined): FilterValue {
   if (modifier === 'missing') {
     if (raw !== 'true' && raw !== 'false') throw errors.invalidSearch(`${code}:missing takes true or false, got "${raw}"`, [code]);
@@ -138,10 +143,10 @@ function parseValue(type: FilterType, code: string, raw: string, modifier: strin
       if (!parseDateRange(value)) throw errors.invalidSearch(`${code}: "${value}" is not a valid date (YYYY, YYYY-MM, YYYY-MM-DD or a dateTime)`, [code]);
       break;
     case 'number':
-      if (!NUMBER.test(value)) throw errors.invalidSearch(`${code}: "${value}" is not a number`, [code]);
+      if (!isSearchNumber(value)) throw errors.invalidSearch(`${code}: "${value}" is not a number in range`, [code]);
       break;
     case 'quantity':
-      if (parts.length > 3 || !NUMBER.test(parts[0] ?? '')) throw errors.invalidSearch(`${code}: "${raw}" is not [prefix]number[|system|code]`, [code]);
+      if (parts.length > 3 || !isSearchNumber(parts[0] ?? '')) throw errors.invalidSearch(`${code}: "${raw}" is not [prefix]number[|system|code]`, [code]);
       break;
     case 'token':
       if (parts.length > 2) throw errors.invalidSearch(`${code}: "${raw}" has more than one unescaped "|"`, [code]);
@@ -172,6 +177,7 @@ export function parseSearchQuery(resourceType: string, params: URLSearchParams, 
     query.ignored.push(issue('not-supported', undefined, `Search parameter "${name}" ${why}; it was ignored`, [name], 'warning'));
   };
   for (const [name, raw] of params) {
+    if (name.includes('\u0000') || raw.includes('\u0000')) throw errors.invalidSearch(`Search parameter "${name.replaceAll('\u0000', '')}" contains a NUL character`);
     if (CONTROL_PARAMS.has(name)) {
       switch (name) {
         case '_count':

@@ -13,6 +13,11 @@ class Params {
     this.values.push(value);
     return `$${this.values.length}`;
   }
+  /** A placeholder bound only when first used: PostgreSQL cannot type a parameter no clause mentions. */
+  lazy(value: unknown): () => string {
+    let placeholder: string | undefined;
+    return () => (placeholder ??= this.add(value));
+  }
 }
 
 const likeEscape = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
@@ -30,26 +35,26 @@ function numberRange(value: string): [number, number] {
 
 function dateCondition(p: Params, low: string, high: string, v: FilterValue): string {
   const range = parseDateRange(v.value)!;
-  const sLow = p.add(iso(range.low));
-  const sHigh = p.add(iso(range.high));
-  const within = `(${low} >= ${sLow}::timestamptz AND ${high} <= ${sHigh}::timestamptz)`;
+  const sLow = p.lazy(iso(range.low));
+  const sHigh = p.lazy(iso(range.high));
+  const within = () => `(${low} >= ${sLow()}::timestamptz AND ${high} <= ${sHigh()}::timestamptz)`;
   switch (v.prefix) {
     case 'eq':
-      return within;
+      return within();
     case 'ne':
-      return `NOT ${within}`;
+      return `NOT ${within()}`;
     case 'gt':
-      return `${high} > ${sHigh}::timestamptz`;
+      return `${high} > ${sHigh()}::timestamptz`;
     case 'lt':
-      return `${low} < ${sLow}::timestamptz`;
+      return `${low} < ${sLow()}::timestamptz`;
     case 'ge':
-      return `(${high} > ${sHigh}::timestamptz OR ${within})`;
+      return `(${high} > ${sHigh()}::timestamptz OR ${within()})`;
     case 'le':
-      return `(${low} < ${sLow}::timestamptz OR ${within})`;
+      return `(${low} < ${sLow()}::timestamptz OR ${within()})`;
     case 'sa':
-      return `${low} > ${sHigh}::timestamptz`;
+      return `${low} > ${sHigh()}::timestamptz`;
     case 'eb':
-      return `${high} < ${sLow}::timestamptz`;
+      return `${high} < ${sLow()}::timestamptz`;
     case 'ap': {
       // "Approximately": the ranges overlap once the search range is widened by 10 % of its distance from now.
       const slack = Math.max(Math.abs(Date.now() - range.low) * 0.1, 86_400_000);
@@ -59,7 +64,7 @@ function dateCondition(p: Params, low: string, high: string, v: FilterValue): st
 }
 
 function numberCondition(p: Params, column: string, v: FilterValue, raw: string): string {
-  const n = p.add(raw);
+  const n = p.lazy(raw);
   switch (v.prefix) {
     case 'eq':
     case 'ne': {
@@ -69,14 +74,14 @@ function numberCondition(p: Params, column: string, v: FilterValue, raw: string)
     }
     case 'gt':
     case 'sa':
-      return `${column} > ${n}::numeric`;
+      return `${column} > ${n()}::numeric`;
     case 'lt':
     case 'eb':
-      return `${column} < ${n}::numeric`;
+      return `${column} < ${n()}::numeric`;
     case 'ge':
-      return `${column} >= ${n}::numeric`;
+      return `${column} >= ${n()}::numeric`;
     case 'le':
-      return `${column} <= ${n}::numeric`;
+      return `${column} <= ${n()}::numeric`;
     case 'ap': {
       const x = Number(raw);
       const [a, b] = [x * 0.9, x * 1.1].sort((m, k) => m - k);

@@ -138,6 +138,13 @@ async function patchEntry(ctx: RouterContext, p: Planned): Promise<FhirResponse>
   if (id === undefined) throw errors.invalidBundle(`${p.where}: PATCH must target Type/id`);
   const body = p.entry.resource as Resource | undefined;
   // In a Bundle a JSON Patch travels as a Binary (http://hl7.org/fhir/R4/http.html#patch).
-  const patchBody = body?.resourceType === 'Binary' && body.data ? JSON.parse(Buffer.from(body.data, 'base64').toString('utf8')) : body;
+  let patchBody: unknown = body;
+  if (body?.resourceType === 'Binary' && body.data) {
+    try {
+      patchBody = JSON.parse(Buffer.from(body.data, 'base64').toString('utf8'));
+    } catch {
+      throw errors.invalidPatch(`${p.where}: the Binary's data is not a JSON Patch document`);
+    }
+  }
   return patchInteraction(ctx, { ...p.request, body: patchBody, contentType: Array.isArray(patchBody) ? 'application/json-patch+json' : 'application/fhir+json' }, type, id);
 }
