@@ -88,7 +88,7 @@ export function createHttpApp(options: HttpAppOptions): FastifyInstance {
   app.get('/metrics', async (_req, reply) => reply.type(options.metrics.registry.contentType).send(await options.metrics.registry.metrics()));
 
   app.setNotFoundHandler((req, reply) => {
-    const err = errors.unsupportedOperation(`Nothing is served at ${req.method} ${req.url.split('?')[0]}; the FHIR API is under /fhir`);
+    const err = errors.unknownPath(`${req.method} ${req.url.split('?')[0]}; the FHIR API is under /fhir`);
     reply.code(404).type(FHIR_JSON).send(JSON.stringify(err.outcome));
   });
 

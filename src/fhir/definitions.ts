@@ -9,6 +9,18 @@ import type { Bundle, SearchParameter, StructureDefinition } from '@medplum/fhir
 
 export const FHIR_VERSION = '4.0.1';
 const R4_SEARCH_PARAMETER_PREFIX = 'http://hl7.org/fhir/SearchParameter/';
+/**
+ * The R4 parameters every resource has. @medplum/core replaces their definitions with its own
+ * (same expressions, no url); we keep them and give them back their R4 canonical URLs.
+ */
+const RESOURCE_PARAMS: Record<string, string> = {
+  _id: 'Resource-id',
+  _lastUpdated: 'Resource-lastUpdated',
+  _tag: 'Resource-tag',
+  _profile: 'Resource-profile',
+  _security: 'Resource-security',
+  _source: 'Resource-source',
+};
 
 export type SearchParamType = 'number' | 'date' | 'string' | 'token' | 'reference' | 'composite' | 'quantity' | 'uri' | 'special';
 
@@ -54,9 +66,11 @@ export function searchParamsFor(resourceType: string): ReadonlyMap<string, Searc
   if (params) return params;
   loadDefinitions();
   const map = new Map<string, SearchParamDef>();
-  for (const [code, sp] of Object.entries(getSearchParameters(resourceType) ?? {})) {
-    if (!sp.url?.startsWith(R4_SEARCH_PARAMETER_PREFIX)) continue; // Medplum's own extensions
-    map.set(code, { code, type: sp.type as SearchParamType, definition: sp, details: getSearchParameterDetails(resourceType, sp) });
+  for (const [code, found] of Object.entries(getSearchParameters(resourceType) ?? {})) {
+    const resourceParam = RESOURCE_PARAMS[code];
+    if (!resourceParam && !found.url?.startsWith(R4_SEARCH_PARAMETER_PREFIX)) continue; // Medplum's own extensions
+    const sp = resourceParam ? { ...found, url: `${R4_SEARCH_PARAMETER_PREFIX}${resourceParam}` } : found;
+    map.set(code, { code, type: sp.type as SearchParamType, definition: sp, details: getSearchParameterDetails(resourceType, found) });
   }
   params = map;
   searchParamCache.set(resourceType, params);

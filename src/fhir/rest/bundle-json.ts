@@ -41,7 +41,7 @@ export function historyJson(base: string, f: BundleFrame, versions: StoredVersio
     versions.map((v) => {
       const url = `${v.resourceType}/${v.id}`;
       const request = JSON.stringify({ method: v.deleted ? 'DELETE' : v.versionId === 1 ? 'POST' : 'PUT', url: v.versionId === 1 && !v.deleted ? v.resourceType : url });
-      const response = JSON.stringify({ status: v.deleted ? '204' : v.versionId === 1 ? '201' : '200', etag: `W/"${v.versionId}"`, lastModified: v.lastUpdated });
+      const response = JSON.stringify({ status: v.versionId === 1 && !v.deleted ? '201' : '200', etag: `W/"${v.versionId}"`, lastModified: v.lastUpdated });
       const resource = v.content === null ? '' : `"resource":${v.content},`;
       return `{"fullUrl":${JSON.stringify(`${base}/${url}`)},${resource}"request":${request},"response":${response}}`;
     }),

@@ -46,7 +46,7 @@ export function route(ctx: RouterContext, req: FhirRequest): Routed {
   const [a, b, c, d, ...rest] = req.segments;
   const m = req.method === 'HEAD' ? 'GET' : req.method;
   const notAllowed = () => errors.methodNotAllowed(req.method, `/${req.segments.join('/')}`);
-  if (rest.length) throw errors.unsupportedOperation(`Unknown path /${req.segments.join('/')}`);
+  if (rest.length) throw errors.unknownPath(`/fhir/${req.segments.join('/')}`);
 
   if (a === undefined) {
     if (m !== 'POST') throw notAllowed();
@@ -114,5 +114,5 @@ export function route(ctx: RouterContext, req: FhirRequest): Routed {
     if (m !== 'POST') throw notAllowed();
     return at('validate', () => validateOperation(req, type));
   }
-  throw errors.unsupportedOperation(`Unknown path /${req.segments.join('/')}`);
+  throw errors.unknownPath(`/fhir/${req.segments.join('/')}`);
 }

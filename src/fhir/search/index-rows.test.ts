@@ -2,7 +2,7 @@
 // type stores for a resource, including Chinese names and partial dates.
 import { describe, expect, it } from 'vitest';
 import { loadDefinitions } from '../definitions.ts';
-import { extractIndexRows, normalizeString, parseRelativeReference } from './index-rows.ts';
+import { cut, extractIndexRows, MAX_INDEXED_BYTES, normalizeString, parseRelativeReference } from './index-rows.ts';
 
 loadDefinitions();
 
@@ -72,5 +72,25 @@ describe('parseRelativeReference', () => {
     expect(parseRelativeReference('urn:uuid:0f9c')).toBeUndefined();
     expect(parseRelativeReference('http://x/fhir/Patient/1')).toBeUndefined();
     expect(parseRelativeReference('#contained')).toBeUndefined();
+  });
+});
+
+describe('cut', () => {
+  it('limits index text by UTF-8 bytes at a character boundary, and removes NUL', () => {
+    const cjk = '张'.repeat(1200); // 3 bytes each
+    const cutCjk = cut(cjk);
+    expect(Buffer.byteLength(cutCjk)).toBeLessThanOrEqual(MAX_INDEXED_BYTES);
+    expect(cutCjk).toBe('张'.repeat(Math.floor(MAX_INDEXED_BYTES / 3)));
+    const emoji = '😀'.repeat(400); // 4 bytes, surrogate pairs
+    expect(cut(emoji)).toBe('😀'.repeat(MAX_INDEXED_BYTES / 4));
+    expect(cut('a\u0000b')).toBe('ab');
+    expect(cut('short')).toBe('short');
+  });
+
+  it('indexes the R4 meta parameters _tag, _profile, _security and _source', () => {
+    const rows = extractIndexRows({ resourceType: 'Patient', meta: { tag: [{ system: 'urn:t', code: 'x' }], profile: ['http://p'], security: [{ system: 'urn:s', code: 'R' }], source: 'urn:src' } });
+    expect(rows.token).toContainEqual(['_tag', 'urn:t', 'x']);
+    expect(rows.token).toContainEqual(['_security', 'urn:s', 'R']);
+    expect(rows.uri).toEqual(expect.arrayContaining([['_profile', 'http://p'], ['_source', 'urn:src']]));
   });
 });

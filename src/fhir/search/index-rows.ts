@@ -10,10 +10,11 @@ import { searchParamsFor } from '../definitions.ts';
 import { parseDateRange } from './date-range.ts';
 
 /**
- * Longest value kept in an index column. B-tree entries are limited to about 2.7 kB; longer
- * values are cut (a search still finds them by prefix; `:exact` on them is approximate).
+ * Largest value kept in an index column, in UTF-8 bytes. A B-tree entry is limited to about
+ * 2.7 kB (and a token row indexes system and value together); longer values are cut at a
+ * character boundary (a search still finds them by prefix; `:exact` on them is approximate).
  */
-export const MAX_INDEXED_LENGTH = 1000;
+export const MAX_INDEXED_BYTES = 1000;
 
 export interface IndexRows {
   token: Array<[code: string, system: string | null, value: string | null]>;
@@ -37,11 +38,16 @@ export function emptyIndexRows(): IndexRows {
   return { token: [], string: [], date: [], number: [], quantity: [], reference: [], uri: [] };
 }
 
-/** Index-safe text: NUL removed (PostgreSQL text cannot hold it) and cut to MAX_INDEXED_LENGTH. */
-const cut = (value: string): string => {
+/** Index-safe text: NUL removed (PostgreSQL text cannot hold it) and cut to MAX_INDEXED_BYTES. */
+export function cut(value: string): string {
   const s = value.includes('\u0000') ? value.replaceAll('\u0000', '') : value;
-  return s.length > MAX_INDEXED_LENGTH ? s.slice(0, MAX_INDEXED_LENGTH) : s;
-};
+  if (s.length * 3 <= MAX_INDEXED_BYTES) return s; // cannot exceed the limit: the common case, no encoding
+  const bytes = Buffer.from(s, 'utf8');
+  if (bytes.length <= MAX_INDEXED_BYTES) return s;
+  let end = MAX_INDEXED_BYTES;
+  while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--; // back up to the start of a character
+  return bytes.subarray(0, end).toString('utf8');
+}
 
 /** Case- and accent-insensitive form used for string search; CJK text passes through unchanged. */
 export function normalizeString(value: string): string {

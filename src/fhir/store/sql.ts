@@ -52,6 +52,9 @@ export async function selectVersion(db: Queryable, resourceType: string, id: str
   return rows[0] && toStoredVersion(rows[0]);
 }
 
+/** A total order, the same in each branch and overall, so pages neither repeat nor skip versions with equal timestamps. */
+const HISTORY_ORDER = 'last_updated DESC, resource_type, id, version_id DESC';
+
 /** Versions newest first, across current and history tables, filtered by type/id/time window. */
 export async function selectHistory(db: Queryable, q: HistoryQuery): Promise<StoredVersion[]> {
   const values: unknown[] = [];
@@ -65,15 +68,15 @@ export async function selectHistory(db: Queryable, q: HistoryQuery): Promise<Sto
   if (q.since) conditions.push(`last_updated >= ${add(q.since)}::timestamptz`);
   if (q.till) conditions.push(`last_updated <= ${add(q.till)}::timestamptz`);
   const where = conditions.length ? `WHERE ${conditions.join(' AND ')}` : '';
-  // Each branch is limited too, so the planner can walk the last_updated indexes backwards.
+  // Each branch is limited too (in the same order), so the planner can walk the last_updated indexes backwards.
   const limit = add(q.count + q.offset);
   const { rows } = await db.query<VersionRow>(
     `SELECT resource_type, id, version_id, to_json(last_updated) #>> '{}' AS last_updated, deleted, content FROM (
-       (SELECT * FROM fhir_resource ${where} ORDER BY last_updated DESC LIMIT ${limit})
+       (SELECT * FROM fhir_resource ${where} ORDER BY ${HISTORY_ORDER} LIMIT ${limit})
        UNION ALL
-       (SELECT * FROM fhir_resource_history ${where} ORDER BY last_updated DESC LIMIT ${limit})
+       (SELECT * FROM fhir_resource_history ${where} ORDER BY ${HISTORY_ORDER} LIMIT ${limit})
      ) h
-     ORDER BY last_updated DESC, resource_type, id, version_id DESC
+     ORDER BY ${HISTORY_ORDER}
      LIMIT ${add(q.count)} OFFSET ${add(q.offset)}`,
     values,
   );

@@ -41,7 +41,7 @@ export async function history(ctx: RestContext, req: FhirRequest, type?: string,
     return `${ctx.baseUrl}/${path}?${params}`;
   };
   const links = [{ relation: 'self', url: link(offset) }];
-  if (versions.length > count) links.push({ relation: 'next', url: link(offset + count) });
-  if (offset > 0) links.push({ relation: 'previous', url: link(Math.max(0, offset - count)) });
+  if (versions.length > count && count > 0) links.push({ relation: 'next', url: link(offset + count) });
+  if (offset > 0 && count > 0) links.push({ relation: 'previous', url: link(Math.max(0, offset - count)) });
   return { status: 200, body: historyJson(ctx.baseUrl, { type: 'history', links }, page) };
 }

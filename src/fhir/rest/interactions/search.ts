@@ -20,8 +20,8 @@ export async function search(ctx: RestContext, req: FhirRequest, type: string, p
   const query = parseSearchQuery(type, params, strictHandling(req.prefer));
   const result = await ctx.store.search(query);
   const links = [{ relation: 'self', url: pageUrl(ctx, type, params, query, query.offset) }];
-  if (result.hasMore) links.push({ relation: 'next', url: pageUrl(ctx, type, params, query, query.offset + query.count) });
-  if (query.offset > 0) links.push({ relation: 'previous', url: pageUrl(ctx, type, params, query, Math.max(0, query.offset - query.count)) });
+  if (result.hasMore && query.count > 0) links.push({ relation: 'next', url: pageUrl(ctx, type, params, query, query.offset + query.count) });
+  if (query.offset > 0 && query.count > 0) links.push({ relation: 'previous', url: pageUrl(ctx, type, params, query, Math.max(0, query.offset - query.count)) });
   const outcome = query.ignored.length ? { resourceType: 'OperationOutcome' as const, issue: query.ignored } : undefined;
   return { status: 200, body: searchsetJson(ctx.baseUrl, { type: 'searchset', total: result.total, links, outcome }, result.versions) };
 }

@@ -1,15 +1,22 @@
 /**
  * transaction — all entries succeed together or nothing is written
- * (http://hl7.org/fhir/R4/http.html#trules). Processing order per the spec: DELETE, POST,
- * PUT/PATCH, then GET. Ids are assigned first, references rewritten (in the request's own parsed
- * body), and every write then goes to the store in one statement; PATCH and GET entries run after
- * the writes, so they see the transaction's own results.
+ * (http://hl7.org/fhir/R4/http.html#trules).
+ *
+ * Steps, per the spec's processing rules:
+ * 1. DELETE entries are resolved and written first, so later conditions no longer see them.
+ * 2. POST and PUT entries are resolved (ifNoneExist and conditional-update searches, ids
+ *    assigned), fullUrl references (`urn:uuid:…`) and conditional references rewritten in the
+ *    request's own parsed bodies, and all of them written in one statement.
+ * 3. Every condition resolved in step 2 is searched again: if it now matches a resource other
+ *    than the one it resolved to (two entries creating the same identity), the transaction fails.
+ * 4. PATCH, then GET entries run, seeing the transaction's own writes.
+ * No two entries may touch the same resource (resolved identities included).
  */
-import { randomUUID } from 'node:crypto';
 import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
-import { errors } from '../../errors.ts';
+import { randomUUID } from 'node:crypto';
+import { ErrorCode, errors, FhirError } from '../../errors.ts';
 import { labelled } from '../../store/pg-fhir-store.ts';
-import type { PlannedWrite, StoredVersion, WriteOutcome } from '../../store/fhir-store.ts';
+import type { FhirStore, PlannedWrite, StoredVersion, WriteOutcome } from '../../store/fhir-store.ts';
 import { responseBundleJson } from '../bundle-json.ts';
 import type { FhirRequest, FhirResponse } from '../fhir-request.ts';
 import { returnPreference } from '../fhir-request.ts';
@@ -17,21 +24,20 @@ import { informational, parseIfMatch } from '../responses.ts';
 import { route } from '../router.ts';
 import type { RouterContext } from '../router.ts';
 import { entryRequest, responseEntryJson } from './bundle-entry.ts';
-import { ifNoneExistParams } from './create.ts';
 import { resourceBody } from './body.ts';
-import { rewriteReferences } from './references.ts';
+import { conditionalUpdateTarget } from './conditional-update.ts';
+import { ifNoneExistParams } from './create.ts';
 import { patch as patchInteraction } from './patch.ts';
-
-const ORDER: Record<string, number> = { DELETE: 0, POST: 1, PUT: 2, PATCH: 2, GET: 3, HEAD: 3 };
+import { rewriteReferences } from './references.ts';
 
 interface Planned {
   index: number;
   where: string;
   request: FhirRequest;
   entry: BundleEntry;
-  /** Set when the entry writes. */
   write?: PlannedWrite;
-  /** Set when a conditional create or delete found it has nothing to do. */
+  /** A condition this entry resolved, re-checked after the writes. */
+  condition?: { type: string; params: URLSearchParams; id: string };
   result?: FhirResponse;
 }
 
@@ -41,58 +47,96 @@ function targetOf(p: Planned, what: string): { type: string; id: string | undefi
   return { type, id };
 }
 
-/** Phase 1: decide what each write entry does, assigning ids; records fullUrl → Type/id. */
-async function plan(ctx: RouterContext, p: Planned, ids: Map<string, string>): Promise<void> {
-  const tx = ctx.store;
-  const { method, query } = p.request;
-  const mapFullUrl = (type: string, id: string) => {
-    if (p.entry.fullUrl) ids.set(p.entry.fullUrl, `${type}/${id}`);
-  };
-  if (method === 'DELETE') {
-    const { type, id } = targetOf(p, 'delete');
-    const target = id ?? (await tx.findConditional(type, query, `${p.where}: conditional delete`))?.id;
-    if (!target) {
-      p.result = { status: 204, outcome: informational(`No ${type} matched; nothing was deleted`) };
-      return;
-    }
-    p.write = { kind: 'delete', resourceType: type, id: target, ifMatch: parseIfMatch(p.request.ifMatch), label: p.where };
-  } else if (method === 'POST') {
-    const { type, id } = targetOf(p, 'create');
-    if (id !== undefined) throw errors.invalidBundle(`${p.where}: POST must target a resource type, not ${type}/${id}`);
-    const resource = resourceBody(p.request.body, type);
-    const ifNoneExist = ifNoneExistParams(p.request.ifNoneExist);
-    const existing: StoredVersion | undefined = ifNoneExist && (await tx.findConditional(type, ifNoneExist, `${p.where}: ifNoneExist`));
-    if (existing) {
-      mapFullUrl(type, existing.id);
-      p.result = { status: 200, version: existing, outcome: informational(`A matching ${type} exists (ifNoneExist); nothing was created`) };
-      return;
-    }
-    const newId = randomUUID();
-    mapFullUrl(type, newId);
-    p.write = { kind: 'create', resource: { ...resource, id: newId }, label: p.where };
-  } else if (method === 'PUT') {
-    const { type, id } = targetOf(p, 'update');
-    const resource = resourceBody(p.request.body, type);
-    let target = id;
-    if (target === undefined) {
-      target = (await tx.findConditional(type, query, `${p.where}: conditional update`))?.id ?? resource.id ?? randomUUID();
-    }
-    if (resource.id !== undefined && resource.id !== target) throw errors.idMismatch(target, resource.id);
-    mapFullUrl(type, target);
-    p.write = { kind: 'update', resource: { ...resource, id: target }, ifMatch: parseIfMatch(p.request.ifMatch), label: p.where };
+/** Resource identities touched by the transaction; a second touch of one is an error. */
+class Identities {
+  private readonly seen = new Map<string, string>();
+  claim(p: Planned, type: string, id: string): void {
+    const key = `${type}/${id}`;
+    const other = this.seen.get(key);
+    if (other) throw errors.invalidBundle(`${p.where}: ${key} is also the target of ${other}; entries of a transaction must not overlap`, [`${p.where}.request.url`]);
+    this.seen.set(key, p.where);
   }
 }
 
-function writeResult(ctx: RouterContext, req: FhirRequest, result: WriteOutcome): FhirResponse {
+async function planDelete(tx: FhirStore, p: Planned, identities: Identities): Promise<void> {
+  const { type, id } = targetOf(p, 'delete');
+  const target = id ?? (await tx.findConditional(type, p.request.query, `${p.where}: conditional delete`))?.id;
+  if (!target) {
+    p.result = { status: 200, outcome: informational(`No ${type} matched; nothing was deleted`) };
+    return;
+  }
+  identities.claim(p, type, target);
+  p.write = { kind: 'delete', resourceType: type, id: target, ifMatch: parseIfMatch(p.request.ifMatch), label: p.where };
+}
+
+async function planCreateOrUpdate(tx: FhirStore, p: Planned, identities: Identities, ids: Map<string, string>): Promise<void> {
+  const post = p.request.method === 'POST';
+  const { type, id } = targetOf(p, post ? 'create' : 'update');
+  const resource = resourceBody(p.request.body, type);
+  let target: string;
+  if (post) {
+    if (id !== undefined) throw errors.invalidBundle(`${p.where}: POST must target a resource type, not ${type}/${id}`);
+    const ifNoneExist = ifNoneExistParams(p.request.ifNoneExist);
+    const existing: StoredVersion | undefined = ifNoneExist && (await tx.findConditional(type, ifNoneExist, `${p.where}: ifNoneExist`));
+    if (existing) {
+      identities.claim(p, type, existing.id);
+      if (p.entry.fullUrl) ids.set(p.entry.fullUrl, `${type}/${existing.id}`);
+      const body = returnPreference(p.request.prefer) === 'minimal' ? undefined : (existing.content ?? undefined);
+      p.result = { status: 200, version: existing, body, outcome: informational(`A matching ${type} exists (ifNoneExist); nothing was created`) };
+      return;
+    }
+    target = randomUUID();
+    if (ifNoneExist) p.condition = { type, params: ifNoneExist, id: target };
+    p.write = { kind: 'create', resource: { ...resource, id: target }, label: p.where };
+  } else {
+    if (id === undefined) {
+      target = await conditionalUpdateTarget(tx, type, p.request.query, resource, `${p.where}: conditional update`);
+      p.condition = { type, params: p.request.query, id: target };
+    } else {
+      if (resource.id !== undefined && resource.id !== id) throw errors.idMismatch(id, resource.id);
+      target = id;
+    }
+    p.write = { kind: 'update', resource: { ...resource, id: target }, ifMatch: parseIfMatch(p.request.ifMatch), label: p.where };
+  }
+  identities.claim(p, type, target);
+  if (p.entry.fullUrl) ids.set(p.entry.fullUrl, `${type}/${target}`);
+}
+
+/** Step 3: a condition must still match nothing but the resource it resolved to. */
+async function recheckCondition(tx: FhirStore, p: Planned): Promise<void> {
+  const c = p.condition;
+  if (!c) return;
+  const overlap = () => errors.invalidBundle(`${p.where}: its condition ${c.type}?${c.params} also matches a resource written by another entry of this transaction`);
+  const match = await tx.findConditional(c.type, c.params, `${p.where}: condition`).catch((err: unknown) => {
+    throw err instanceof FhirError && err.errorCode === ErrorCode.MULTIPLE_MATCHES ? overlap() : err;
+  });
+  if (match && match.id !== c.id) throw overlap();
+}
+
+function writeResult(req: FhirRequest, result: WriteOutcome): FhirResponse {
   const v = result.version;
-  const status = result.outcome === 'created' ? 201 : 200;
-  if (result.outcome === 'deleted' || v.deleted) return { status: 204, version: v };
-  return { status, version: v, body: returnPreference(req.prefer) === 'minimal' ? undefined : (v.content ?? undefined) };
+  if (result.outcome === 'deleted' || v.deleted) return { status: 200, version: v };
+  return { status: result.outcome === 'created' ? 201 : 200, version: v, body: returnPreference(req.prefer) === 'minimal' ? undefined : (v.content ?? undefined) };
+}
+
+async function applyAll(tx: FhirStore, planned: Planned[]): Promise<void> {
+  const writes = planned.filter((p) => p.write);
+  const outcomes = await tx.applyWrites(writes.map((p) => p.write as PlannedWrite));
+  writes.forEach((p, i) => (p.result = writeResult(p.request, outcomes[i] as WriteOutcome)));
+}
+
+async function each(planned: Planned[], fn: (p: Planned) => Promise<void>): Promise<void> {
+  for (const p of planned) {
+    try {
+      await fn(p);
+    } catch (err) {
+      throw labelled(err, p.where);
+    }
+  }
 }
 
 export async function transaction(ctx: RouterContext, req: FhirRequest, bundle: Bundle): Promise<FhirResponse> {
-  const entries = bundle.entry ?? [];
-  const planned: Planned[] = entries.map((entry, index) => {
+  const planned: Planned[] = (bundle.entry ?? []).map((entry, index) => {
     const request = entryRequest(ctx, entry ?? {}, index, req.prefer);
     if (request.segments.length === 0) throw errors.invalidBundle(`Bundle.entry[${index}]: a transaction cannot contain another batch or transaction`);
     return { index, where: `Bundle.entry[${index}]`, request, entry: entry ?? {} };
@@ -102,32 +146,35 @@ export async function transaction(ctx: RouterContext, req: FhirRequest, bundle: 
     if (p.entry.fullUrl && fullUrls.has(p.entry.fullUrl)) throw errors.invalidBundle(`${p.where}: fullUrl ${p.entry.fullUrl} appears more than once`);
     if (p.entry.fullUrl) fullUrls.add(p.entry.fullUrl);
   }
-  const ordered = [...planned].sort((x, y) => (ORDER[x.request.method] ?? 9) - (ORDER[y.request.method] ?? 9) || x.index - y.index);
+  const byMethod = (...methods: string[]) => planned.filter((p) => methods.includes(p.request.method));
+  const deletes = byMethod('DELETE');
+  const createsAndUpdates = [...byMethod('POST'), ...byMethod('PUT')];
+  const patches = byMethod('PATCH');
+  const reads = byMethod('GET', 'HEAD');
 
   const responses = await ctx.store.transaction(async (tx) => {
     const txCtx: RouterContext = { ...ctx, store: tx };
+    const identities = new Identities();
+    await each(deletes, (p) => planDelete(tx, p, identities));
+    await applyAll(tx, deletes);
     const ids = new Map<string, string>();
-    for (const p of ordered) {
-      try {
-        await plan(txCtx, p, ids);
-      } catch (err) {
-        throw labelled(err, p.where);
-      }
-    }
-    for (const p of ordered) {
-      if (p.write && p.write.kind !== 'delete') await rewriteReferences(p.write.resource, ids, tx, p.where).catch((err: unknown) => Promise.reject(labelled(err, p.where)));
-    }
-    const writes = ordered.filter((p) => p.write);
-    const outcomes = await tx.applyWrites(writes.map((p) => p.write as PlannedWrite));
-    writes.forEach((p, i) => (p.result = writeResult(txCtx, p.request, outcomes[i] as WriteOutcome)));
-    for (const p of ordered) {
-      if (p.result) continue;
-      try {
-        p.result = p.request.method === 'PATCH' ? await patchEntry(txCtx, p) : await route(txCtx, p.request).run();
-      } catch (err) {
-        throw labelled(err, p.where);
-      }
-    }
+    await each(createsAndUpdates, (p) => planCreateOrUpdate(tx, p, identities, ids));
+    await each(patches, async (p) => {
+      const { type, id } = targetOf(p, 'patch');
+      if (id === undefined) throw errors.invalidBundle(`${p.where}: PATCH must target Type/id`);
+      identities.claim(p, type, id);
+    });
+    await each(createsAndUpdates, async (p) => {
+      if (p.write && p.write.kind !== 'delete') await rewriteReferences(p.write.resource, ids, tx, p.where);
+    });
+    await applyAll(tx, createsAndUpdates);
+    await each(createsAndUpdates, (p) => recheckCondition(tx, p));
+    await each(patches, async (p) => {
+      p.result = await patchEntry(txCtx, p);
+    });
+    await each(reads, async (p) => {
+      p.result = await route(txCtx, p.request).run();
+    });
     return planned.map((p) => responseEntryJson(ctx, p.result as FhirResponse));
   });
   return { status: 200, body: responseBundleJson('transaction-response', responses) };
@@ -135,7 +182,6 @@ export async function transaction(ctx: RouterContext, req: FhirRequest, bundle: 
 
 async function patchEntry(ctx: RouterContext, p: Planned): Promise<FhirResponse> {
   const { type, id } = targetOf(p, 'patch');
-  if (id === undefined) throw errors.invalidBundle(`${p.where}: PATCH must target Type/id`);
   const body = p.entry.resource as Resource | undefined;
   // In a Bundle a JSON Patch travels as a Binary (http://hl7.org/fhir/R4/http.html#patch).
   let patchBody: unknown = body;
@@ -146,5 +192,5 @@ async function patchEntry(ctx: RouterContext, p: Planned): Promise<FhirResponse>
       throw errors.invalidPatch(`${p.where}: the Binary's data is not a JSON Patch document`);
     }
   }
-  return patchInteraction(ctx, { ...p.request, body: patchBody, contentType: Array.isArray(patchBody) ? 'application/json-patch+json' : 'application/fhir+json' }, type, id);
+  return patchInteraction(ctx, { ...p.request, body: patchBody, contentType: Array.isArray(patchBody) ? 'application/json-patch+json' : 'application/fhir+json' }, type, id as string);
 }
