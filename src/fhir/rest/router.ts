@@ -12,6 +12,7 @@ import { conditionalDelete } from './interactions/conditional-delete.ts';
 import { conditionalUpdate } from './interactions/conditional-update.ts';
 import { create } from './interactions/create.ts';
 import { deleteInteraction } from './interactions/delete.ts';
+import { everything } from './interactions/everything.ts';
 import { history } from './interactions/history.ts';
 import { patch } from './interactions/patch.ts';
 import { read } from './interactions/read.ts';
@@ -109,6 +110,14 @@ export function route(ctx: RouterContext, req: FhirRequest): Routed {
   if (c === '_history') {
     if (m !== 'GET') throw notAllowed();
     return d === undefined ? at('history-instance', () => history(ctx, req, type, id)) : at('vread', () => vread(ctx, type, id, d));
+  }
+  if (type === 'Patient' && c === '$everything' && d === undefined) {
+    if (m !== 'GET' && m !== 'POST') throw notAllowed();
+    return at('everything', () => everything(ctx, req, id));
+  }
+  if (c !== undefined && d === undefined && isResourceType(c)) {
+    if (m !== 'GET') throw notAllowed();
+    return { interaction: 'search-compartment', resourceType: c, run: () => search(ctx, req, c, req.query, { type, id }) };
   }
   if (c === '$validate' && d === undefined) {
     if (m !== 'POST') throw notAllowed();

@@ -19,11 +19,24 @@ describe('extractIndexRows', () => {
     managingOrganization: { reference: 'http://other.example/fhir/Organization/o1' },
   };
 
-  it('indexes identifiers and codes as tokens, without display text', () => {
+  it('indexes identifiers and codes as tokens', () => {
     const rows = extractIndexRows(patient);
-    expect(rows.token).toContainEqual(['identifier', 'urn:oid:2.16.156.10011.1.3', '11010519491231002X']);
-    expect(rows.token).toContainEqual(['gender', null, 'male']);
-    expect(rows.token).toContainEqual(['phone', 'phone', '13800000000']);
+    expect(rows.token).toContainEqual(['identifier', 'urn:oid:2.16.156.10011.1.3', '11010519491231002X', null, null]);
+    expect(rows.token).toContainEqual(['gender', null, 'male', null, null]);
+    expect(rows.token).toContainEqual(['phone', 'phone', '13800000000', null, null]);
+  });
+
+  it('keeps identifier type codings for :of-type and logical references for :identifier', () => {
+    const rows = extractIndexRows({
+      resourceType: 'Observation',
+      status: 'final',
+      code: { text: '收缩压' },
+      subject: { identifier: { system: 'urn:mrn', value: 'M1' } },
+      identifier: [{ type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0203', code: 'FILL' }], text: 'Filler' }, system: 'urn:lab', value: 'L9' }],
+    });
+    expect(rows.token).toContainEqual(['identifier', 'urn:lab', 'L9', 'filler', 'http://terminology.hl7.org/CodeSystem/v2-0203|FILL']);
+    expect(rows.token).toContainEqual(['subject:identifier', 'urn:mrn', 'M1', null, null]);
+    expect(rows.token).toContainEqual(['code', null, null, '收缩压', null]);
   });
 
   it('indexes each name part and the Chinese family-first form, normalised', () => {
@@ -51,8 +64,9 @@ describe('extractIndexRows', () => {
       effectivePeriod: { start: '2024-03-01T08:00:00+08:00' },
     });
     expect(rows.quantity).toContainEqual(['value-quantity', 'http://unitsofmeasure.org', 'mm[Hg]', '185']);
-    expect(rows.token).toContainEqual(['code', 'http://loinc.org', '8480-6']);
+    expect(rows.token).toContainEqual(['code', 'http://loinc.org', '8480-6', 'systolic blood pressure', null]);
     expect(rows.token.some(([, , value]) => value === 'Systolic blood pressure')).toBe(false);
+    expect(rows.composite).toContainEqual(['code-value-quantity', 'http://loinc.org', '8480-6', 'http://unitsofmeasure.org', 'mm[Hg]', '185', null, null]);
     expect(rows.date).toContainEqual(['date', '2024-03-01T00:00:00.000Z', 'infinity']);
   });
 });
@@ -89,8 +103,8 @@ describe('cut', () => {
 
   it('indexes the R4 meta parameters _tag, _profile, _security and _source', () => {
     const rows = extractIndexRows({ resourceType: 'Patient', meta: { tag: [{ system: 'urn:t', code: 'x' }], profile: ['http://p'], security: [{ system: 'urn:s', code: 'R' }], source: 'urn:src' } });
-    expect(rows.token).toContainEqual(['_tag', 'urn:t', 'x']);
-    expect(rows.token).toContainEqual(['_security', 'urn:s', 'R']);
+    expect(rows.token).toContainEqual(['_tag', 'urn:t', 'x', null, null]);
+    expect(rows.token).toContainEqual(['_security', 'urn:s', 'R', null, null]);
     expect(rows.uri).toEqual(expect.arrayContaining([['_profile', 'http://p'], ['_source', 'urn:src']]));
   });
 });

@@ -3,10 +3,12 @@
  * values its FHIRPath expression selects, converted to the typed form each index table stores.
  * Runs on every write, in the write's transaction (docs/architecture.md, decision 6).
  */
-import { convertToSearchableNumbers, convertToSearchableQuantities, convertToSearchableUris, evalFhirPathTyped, toTypedValue, typedValueToString } from '@medplum/core';
-import type { TypedValue } from '@medplum/core';
+import { convertToSearchableNumbers, convertToSearchableQuantities, convertToSearchableUris, evalFhirPathTyped, parseFhirPath, toTypedValue, typedValueToString } from '@medplum/core';
+import type { FhirPathAtom, TypedValue } from '@medplum/core';
 import type { Address, CodeableConcept, Coding, ContactPoint, HumanName, Identifier, Period, Reference, Resource, Timing } from '@medplum/fhirtypes';
 import { searchParamsFor } from '../definitions.ts';
+import type { SearchParamDef } from '../definitions.ts';
+import { compositeComponents } from './parse-filter.ts';
 import { parseDateRange } from './date-range.ts';
 
 /**
@@ -17,17 +19,20 @@ import { parseDateRange } from './date-range.ts';
 export const MAX_INDEXED_BYTES = 1000;
 
 export interface IndexRows {
-  token: Array<[code: string, system: string | null, value: string | null]>;
+  token: Array<[code: string, system: string | null, value: string | null, display: string | null, type: string | null]>;
   string: Array<[code: string, value: string, raw: string]>;
   date: Array<[code: string, low: string, high: string]>;
   number: Array<[code: string, low: string | null, high: string | null]>;
   quantity: Array<[code: string, system: string | null, unit: string | null, value: string]>;
   reference: Array<[code: string, targetType: string | null, targetId: string | null, reference: string]>;
   uri: Array<[code: string, value: string]>;
+  composite: Array<
+    [code: string, c1System: string | null, c1Value: string | null, c2System: string | null, c2Value: string | null, c2Number: string | null, c2Low: string | null, c2High: string | null]
+  >;
 }
 
 export type IndexTable = keyof IndexRows;
-export const INDEX_TABLES: readonly IndexTable[] = ['token', 'string', 'date', 'number', 'quantity', 'reference', 'uri'];
+export const INDEX_TABLES: readonly IndexTable[] = ['token', 'string', 'date', 'number', 'quantity', 'reference', 'uri', 'composite'];
 
 /** Search parameters answered from columns of fhir_resource rather than an index table. */
 const COLUMN_PARAMS = new Set(['_id', '_lastUpdated']);
@@ -35,7 +40,7 @@ const COLUMN_PARAMS = new Set(['_id', '_lastUpdated']);
 const RELATIVE_REFERENCE = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[A-Za-z0-9\-.]{1,64})?$/;
 
 export function emptyIndexRows(): IndexRows {
-  return { token: [], string: [], date: [], number: [], quantity: [], reference: [], uri: [] };
+  return { token: [], string: [], date: [], number: [], quantity: [], reference: [], uri: [], composite: [] };
 }
 
 /** Index-safe text: NUL removed (PostgreSQL text cannot hold it) and cut to MAX_INDEXED_BYTES. */
@@ -88,30 +93,41 @@ function stringValues(values: TypedValue[]): string[] {
   return [...out];
 }
 
+type TokenRow = [system: string | null, value: string | null, display: string | null, type: string | null];
+
 /**
- * Token (system, value) pairs: Coding and CodeableConcept codings by system|code, Identifier by
- * system|value, ContactPoint by its value (system = phone/email…), and plain code/boolean/string/uri
- * values without a system. Display text is not a token value.
+ * Token rows: Coding and CodeableConcept codings by system|code, Identifier by system|value,
+ * ContactPoint by its value (system = phone/email…), plain code/boolean/string/uri values without
+ * a system. Display text (Coding.display, CodeableConcept.text, Identifier.type.text) goes to the
+ * display column for `:text`, never into the value; Identifier.type codings to the type column
+ * for `:of-type`.
  */
-function tokens(values: TypedValue[]): Array<[string | null, string | null]> {
-  const out = new Map<string, [string | null, string | null]>();
-  const add = (system: string | undefined, value: string | undefined) => {
-    if (!system && !value) return;
-    const pair: [string | null, string | null] = [system ? cut(system) : null, value ? cut(value) : null];
-    out.set(`${pair[0]}|${pair[1]}`, pair);
+function tokens(values: TypedValue[]): TokenRow[] {
+  const out = new Map<string, TokenRow>();
+  const add = (system: string | undefined, value: string | undefined, display?: string, type?: string) => {
+    if (!system && !value && !display) return;
+    const row: TokenRow = [system ? cut(system) : null, value ? cut(value) : null, display ? cut(normalizeString(display)) : null, type ? cut(type) : null];
+    out.set(JSON.stringify(row), row);
   };
   for (const tv of values) {
     const v = tv.value as unknown;
     switch (tv.type) {
-      case 'CodeableConcept':
-        for (const c of (v as CodeableConcept).coding ?? []) add(c.system, c.code);
+      case 'CodeableConcept': {
+        const cc = v as CodeableConcept;
+        for (const c of cc.coding ?? []) add(c.system, c.code, c.display ?? cc.text);
+        if (cc.text && !cc.coding?.length) add(undefined, undefined, cc.text);
         break;
+      }
       case 'Coding':
-        add((v as Coding).system, (v as Coding).code);
+        add((v as Coding).system, (v as Coding).code, (v as Coding).display);
         break;
-      case 'Identifier':
-        add((v as Identifier).system, (v as Identifier).value);
+      case 'Identifier': {
+        const id = v as Identifier;
+        const types = (id.type?.coding ?? []).filter((c) => c.system && c.code).map((c) => `${c.system}|${c.code}`);
+        if (!types.length) add(id.system, id.value, id.type?.text);
+        for (const t of types) add(id.system, id.value, id.type?.text, t);
         break;
+      }
       case 'ContactPoint':
         add((v as ContactPoint).system, (v as ContactPoint).value);
         break;
@@ -142,6 +158,11 @@ function dateRanges(values: TypedValue[]): Array<[string, string]> {
   return out;
 }
 
+/** Logical references (Reference.identifier), indexed as tokens under `code:identifier` for the `:identifier` modifier. */
+function referenceIdentifiers(values: TypedValue[]): Identifier[] {
+  return values.map((tv) => (tv.value as Reference | undefined)?.identifier).filter((i): i is Identifier => !!i && !!(i.system || i.value));
+}
+
 function referenceValues(values: TypedValue[]): string[] {
   const out = new Set<string>();
   for (const tv of values) {
@@ -157,7 +178,11 @@ export function extractIndexRows(resource: Resource): IndexRows {
   const rows = emptyIndexRows();
   const input = [toTypedValue(resource)];
   for (const param of searchParamsFor(resource.resourceType).values()) {
-    if (COLUMN_PARAMS.has(param.code) || param.type === 'composite' || param.type === 'special') continue;
+    if (COLUMN_PARAMS.has(param.code) || param.type === 'special') continue;
+    if (param.type === 'composite') {
+      addCompositeRows(rows, param, input);
+      continue;
+    }
     let values: TypedValue[];
     try {
       values = evalFhirPathTyped(param.details.parsedExpression, input);
@@ -168,7 +193,7 @@ export function extractIndexRows(resource: Resource): IndexRows {
     const code = param.code;
     switch (param.type) {
       case 'token':
-        for (const [system, value] of tokens(values)) rows.token.push([code, system, value]);
+        for (const t of tokens(values)) rows.token.push([code, ...t]);
         break;
       case 'string':
         for (const s of stringValues(values)) rows.string.push([code, cut(normalizeString(s)), cut(s)]);
@@ -193,6 +218,7 @@ export function extractIndexRows(resource: Resource): IndexRows {
           const target = parseRelativeReference(ref);
           rows.reference.push([code, target?.type ?? null, target?.id ?? null, cut(ref)]);
         }
+        for (const id of referenceIdentifiers(values)) rows.token.push([`${code}:identifier`, id.system ? cut(id.system) : null, id.value ? cut(id.value) : null, null, null]);
         break;
       case 'uri':
         for (const u of convertToSearchableUris(values)) rows.uri.push([code, cut(u)]);
@@ -200,4 +226,65 @@ export function extractIndexRows(resource: Resource): IndexRows {
     }
   }
   return rows;
+}
+
+const parsedComponents = new Map<string, Array<{ type: string; atom: FhirPathAtom }> | null>();
+
+/** The parsed component expressions of a composite this server indexes (token + one other), cached. */
+function componentsOf(param: SearchParamDef): Array<{ type: string; atom: FhirPathAtom }> | null {
+  const key = param.definition.url ?? param.code;
+  let parsed = parsedComponents.get(key);
+  if (parsed === undefined) {
+    const components = compositeComponents(param);
+    parsed = components ? components.map((c) => ({ type: c.type, atom: parseFhirPath(c.expression) })) : null;
+    parsedComponents.set(key, parsed);
+  }
+  return parsed;
+}
+
+/** One row per (element, first-component token, second-component value) of a composite parameter. */
+function addCompositeRows(rows: IndexRows, param: SearchParamDef, input: TypedValue[]): void {
+  const components = componentsOf(param);
+  if (!components) return;
+  let elements: TypedValue[];
+  try {
+    elements = evalFhirPathTyped(param.details.parsedExpression, input);
+  } catch {
+    return;
+  }
+  const [first, second] = components as [{ type: string; atom: FhirPathAtom }, { type: string; atom: FhirPathAtom }];
+  for (const element of elements) {
+    let a: TypedValue[];
+    let b: TypedValue[];
+    try {
+      a = evalFhirPathTyped(first.atom, [element]);
+      b = evalFhirPathTyped(second.atom, [element]);
+    } catch {
+      continue;
+    }
+    const firstTokens = tokens(a).filter(([system, value]) => system || value);
+    const seconds: Array<[string | null, string | null, string | null, string | null, string | null]> = [];
+    switch (second.type) {
+      case 'token':
+        for (const [system, value] of tokens(b)) if (system || value) seconds.push([system, value, null, null, null]);
+        break;
+      case 'quantity':
+        for (const q of convertToSearchableQuantities(b)) {
+          if (typeof q.value === 'number' && Number.isFinite(q.value)) seconds.push([q.system ? cut(q.system) : null, (q.code ?? q.unit) ? cut((q.code ?? q.unit) as string) : null, String(q.value), null, null]);
+        }
+        break;
+      case 'number':
+        for (const [low] of convertToSearchableNumbers(b)) if (low !== undefined && Number.isFinite(low)) seconds.push([null, null, String(low), null, null]);
+        break;
+      case 'date':
+        for (const [low, high] of dateRanges(b)) seconds.push([null, null, null, low, high]);
+        break;
+      case 'string':
+        for (const text of stringValues(b)) seconds.push([null, cut(normalizeString(text)), null, null, null]);
+        break;
+      default:
+        for (const ref of [...referenceValues(b), ...convertToSearchableUris(b)]) seconds.push([null, cut(ref), null, null, null]);
+    }
+    for (const [s1, v1] of firstTokens) for (const c2 of seconds) rows.composite.push([param.code, s1, v1, ...c2]);
+  }
 }

@@ -1,41 +1,93 @@
 /**
- * A parsed FHIR search (http://hl7.org/fhir/R4/search.html): the filters (AND across parameters,
- * OR across comma-separated values), paging and result parameters. Parsing checks every value
- * against its parameter's type so that bad input is a 400 with a clear message, never a SQL error.
+ * A parsed FHIR search (http://hl7.org/fhir/R4/search.html): filters (AND across parameters, OR
+ * across comma-separated values), sort, paging, includes and result parameters. Parsing checks
+ * every value against its parameter's type so that bad input is a 400 with a clear message,
+ * never a SQL error.
  */
-import { errors, issue } from '../errors.ts';
 import type { OperationOutcomeIssue } from '@medplum/fhirtypes';
 import { isResourceType, searchParamsFor } from '../definitions.ts';
 import type { SearchParamType } from '../definitions.ts';
+import { errors, issue } from '../errors.ts';
 import type { StoredVersion } from '../store/fhir-store.ts';
-import { parseDateRange } from './date-range.ts';
+import { parseFilter, UnsupportedParameter } from './parse-filter.ts';
+
+export { splitEscaped, unescapeValue } from './parse-filter.ts';
 
 export const DEFAULT_PAGE_SIZE = 20;
 export const MAX_PAGE_SIZE = 1000;
 
 export type Prefix = 'eq' | 'ne' | 'gt' | 'lt' | 'ge' | 'le' | 'sa' | 'eb' | 'ap';
-const PREFIXES: readonly string[] = ['eq', 'ne', 'gt', 'lt', 'ge', 'le', 'sa', 'eb', 'ap'];
 
 export type FilterType = Exclude<SearchParamType, 'composite' | 'special'> | 'id' | 'lastUpdated';
 
+/** Parameter types this search engine answers; composites when they have a token and one other component. */
+export const SUPPORTED_SEARCH_TYPES: ReadonlySet<string> = new Set(['number', 'date', 'string', 'token', 'reference', 'quantity', 'uri', 'composite']);
+
 export interface FilterValue {
   prefix: Prefix;
-  /** The value with the prefix removed and escapes resolved (for token/quantity: before splitting on `|`). */
+  /** The value with the prefix removed and escapes resolved. */
   value: string;
   /** Token/quantity parts split on unescaped `|`, escapes resolved. */
   parts: string[];
 }
 
-export interface SearchFilter {
+/** `code[:modifier]=v1,v2` on the resource itself. */
+export interface ParamFilter {
+  kind: 'param';
   code: string;
   type: FilterType;
   modifier: string | undefined;
   values: FilterValue[];
 }
 
+/** `ref[:Type].rest` — resources whose reference `code` points at a target matching `inner`. */
+export interface ChainFilter {
+  kind: 'chain';
+  code: string;
+  branches: Array<{ targetType: string; inner: SearchFilter }>;
+}
+
+/** `_has:Source:ref:rest` — resources referred to by a `sourceType` resource (via `referenceCode`) matching `inner`. */
+export interface HasFilter {
+  kind: 'has';
+  sourceType: string;
+  referenceCode: string;
+  inner: SearchFilter;
+}
+
+/** `code=token$value` on a composite parameter. */
+export interface CompositeFilter {
+  kind: 'composite';
+  code: string;
+  secondType: FilterType;
+  values: Array<[FilterValue, FilterValue]>;
+}
+
+export type SearchFilter = ParamFilter | ChainFilter | HasFilter | CompositeFilter;
+
 export interface SortRule {
-  code: '_id' | '_lastUpdated';
+  code: string;
+  type: FilterType;
   descending: boolean;
+}
+
+export interface IncludeRule {
+  /** `_revinclude`: resources of sourceType that refer to the results. */
+  reverse: boolean;
+  iterate: boolean;
+  sourceType: string;
+  /** A reference parameter of sourceType, or `*` for all of them. */
+  code: string;
+  targetType: string | undefined;
+}
+
+export type Summary = 'true' | 'text' | 'data' | 'count' | 'false';
+
+/** Keyset position of a page: the sort values and id of the row it continues from. */
+export interface Cursor {
+  direction: 'next' | 'previous';
+  values: Array<string | null>;
+  id: string;
 }
 
 export interface SearchQuery {
@@ -44,124 +96,119 @@ export interface SearchQuery {
   sort: SortRule[];
   count: number;
   offset: number;
+  cursor: Cursor | undefined;
   total: 'none' | 'estimate' | 'accurate' | undefined;
-  /** `_summary=count`: only the total. */
-  summaryCount: boolean;
+  summary: Summary | undefined;
+  elements: string[] | undefined;
+  include: IncludeRule[];
+  /** Compartment search (`Patient/123/Observation`): only resources in that compartment. */
+  compartment: { type: string; id: string; params: string[] } | undefined;
   /** Parameters ignored under lenient handling, reported back in the Bundle. */
   ignored: OperationOutcomeIssue[];
 }
 
 export interface SearchResult {
   versions: StoredVersion[];
+  /** `_include`/`_revinclude` results, distinct from the matches. */
+  included: StoredVersion[];
   total: number | undefined;
-  /** A further page exists. */
-  hasMore: boolean;
+  /** Cursor of the next page, when there is one. */
+  next: Cursor | undefined;
+  /** Cursor of the previous page, when there is one. */
+  previous: Cursor | undefined;
+  /** Warnings produced while searching (e.g. includes cut at their limit). */
+  warnings: OperationOutcomeIssue[];
 }
 
-/** Parameter types this search engine answers (composite and special are not yet supported). */
-export const SUPPORTED_SEARCH_TYPES: ReadonlySet<string> = new Set(['number', 'date', 'string', 'token', 'reference', 'quantity', 'uri']);
-
-const MODIFIERS: Record<FilterType, readonly string[]> = {
-  string: ['exact', 'contains', 'missing'],
-  token: ['not', 'missing'],
-  reference: ['missing'],
-  date: ['missing'],
-  number: ['missing'],
-  quantity: ['missing'],
-  uri: ['missing', 'below', 'above'],
-  id: ['not'],
-  lastUpdated: [],
-};
-
-/** Result and control parameters this search understands; others starting with `_` are reported. */
-const CONTROL_PARAMS = new Set(['_count', '_offset', '_sort', '_total', '_summary', '_format', '_pretty']);
-
-/** Splits on an unescaped separator and resolves `\,` `\|` `\$` `\\` (http://hl7.org/fhir/R4/search.html#escaping). */
-export function splitEscaped(value: string, separator: string): string[] {
-  const out: string[] = [];
-  let current = '';
-  for (let i = 0; i < value.length; i++) {
-    const ch = value[i]!;
-    if (ch === '\\' && i + 1 < value.length) {
-      current += value[i + 1];
-      i++;
-    } else if (ch === separator) {
-      out.push(current);
-      current = '';
-    } else current += ch;
-  }
-  out.push(current);
-  return out;
-}
-
-/** Resolves search escapes (`\,` → `,`) in a value that is not split further. */
-export function unescapeValue(value: string): string {
-  return value.replace(/\\(.)/g, '$1');
-}
-
-/** Splits on an unescaped separator but keeps escapes in place for a later split. */
-function splitKeepingEscapes(value: string, separator: string): string[] {
-  const out: string[] = [];
-  let current = '';
-  for (let i = 0; i < value.length; i++) {
-    const ch = value[i]!;
-    if (ch === '\\' && i + 1 < value.length) {
-      current += ch + value[i + 1];
-      i++;
-    } else if (ch === separator) {
-      out.push(current);
-      current = '';
-    } else current += ch;
-  }
-  out.push(current);
-  return out;
-}
-
-const NUMBER = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
-
-/** A decimal search value PostgreSQL's numeric can hold (|x| < 1e131072, finite in JS). */
-function isSearchNumber(value: string): boolean {
-  return NUMBER.test(value) && Number.isFinite(Number(value)) && Math.abs(Number(value.toLowerCase().split('e')[1] ?? 0)) <= 300;
-}
-
-function parseValue(type: FilterType, code: string, raw: string, modifier: string | undefined): FilterValue {
-  if (modifier === 'missing') {
-    if (raw !== 'true' && raw !== 'false') throw errors.invalidSearch(`${code}:missing takes true or false, got "${raw}"`, [code]);
-    return { prefix: 'eq', value: raw, parts: [raw] };
-  }
-  let prefix: Prefix = 'eq';
-  let rest = raw;
-  if ((type === 'date' || type === 'number' || type === 'quantity' || type === 'lastUpdated') && PREFIXES.includes(raw.slice(0, 2)) && !/^\d/.test(raw.slice(0, 2))) {
-    prefix = raw.slice(0, 2) as Prefix;
-    rest = raw.slice(2);
-  }
-  const parts = splitEscaped(rest, '|');
-  const value = unescapeValue(rest);
-  switch (type) {
-    case 'date':
-    case 'lastUpdated':
-      if (!parseDateRange(value)) throw errors.invalidSearch(`${code}: "${value}" is not a valid date (YYYY, YYYY-MM, YYYY-MM-DD or a dateTime)`, [code]);
-      break;
-    case 'number':
-      if (!isSearchNumber(value)) throw errors.invalidSearch(`${code}: "${value}" is not a number in range`, [code]);
-      break;
-    case 'quantity':
-      if (parts.length > 3 || !isSearchNumber(parts[0] ?? '')) throw errors.invalidSearch(`${code}: "${raw}" is not [prefix]number[|system|code]`, [code]);
-      break;
-    case 'token':
-      if (parts.length > 2) throw errors.invalidSearch(`${code}: "${raw}" has more than one unescaped "|"`, [code]);
-      break;
-    case 'id':
-      if (!/^[A-Za-z0-9\-.]{1,64}$/.test(value)) throw errors.invalidSearch(`_id: "${value}" is not a valid id`, ['_id']);
-      break;
-  }
-  if (value === '' && type !== 'token') throw errors.invalidSearch(`${code} has an empty value`, [code]);
-  return { prefix, value, parts };
-}
+/** Result and control parameters; other names starting with `_` are filters or are reported. */
+const CONTROL_PARAMS = new Set(['_count', '_offset', '_cursor', '_sort', '_total', '_summary', '_elements', '_include', '_revinclude', '_include:iterate', '_revinclude:iterate', '_format', '_pretty']);
 
 function positiveInt(name: string, raw: string, max: number): number {
   if (!/^\d+$/.test(raw)) throw errors.invalidSearch(`${name} must be a non-negative integer, got "${raw}"`, [name]);
   return Math.min(Number(raw), max);
+}
+
+export function encodeCursor(cursor: Cursor): string {
+  return Buffer.from(JSON.stringify([cursor.direction === 'next' ? 'n' : 'p', cursor.values, cursor.id])).toString('base64url');
+}
+
+function decodeCursor(raw: string): Cursor {
+  try {
+    const [d, values, id] = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as [string, Array<string | null>, string];
+    if ((d === 'n' || d === 'p') && Array.isArray(values) && values.every((v) => v === null || typeof v === 'string') && typeof id === 'string') {
+      return { direction: d === 'n' ? 'next' : 'previous', values, id };
+    }
+  } catch {
+    // fall through
+  }
+  throw errors.invalidSearch('_cursor is not a cursor this server issued; follow the Bundle links', ['_cursor']);
+}
+
+function sortType(resourceType: string, code: string): FilterType | undefined {
+  if (code === '_id') return 'id';
+  if (code === '_lastUpdated') return 'lastUpdated';
+  const def = searchParamsFor(resourceType).get(code);
+  return def && def.type !== 'composite' && def.type !== 'special' ? def.type : undefined;
+}
+
+function parseInclude(resourceType: string, name: string, raw: string): IncludeRule {
+  const reverse = name.startsWith('_revinclude');
+  const iterate = name.endsWith(':iterate');
+  if (raw === '*') return { reverse, iterate, sourceType: reverse ? '*' : resourceType, code: '*', targetType: undefined };
+  const [sourceType = '', code = '', targetType, ...more] = raw.split(':');
+  if (!isResourceType(sourceType) || more.length) throw new UnsupportedParameter(`names an unknown resource type "${sourceType}"`);
+  if (code !== '*') {
+    const def = searchParamsFor(sourceType).get(code);
+    if (!def || def.type !== 'reference') throw new UnsupportedParameter(`: ${sourceType} has no reference parameter "${code}"`);
+  }
+  if (targetType !== undefined && !isResourceType(targetType)) throw new UnsupportedParameter(`names an unknown target type "${targetType}"`);
+  if (!iterate && !reverse && sourceType !== resourceType) throw new UnsupportedParameter(`must start with ${resourceType} (or use _include:iterate)`);
+  return { reverse, iterate, sourceType, code, targetType };
+}
+
+function parseControl(query: SearchQuery, name: string, raw: string, ignore: (name: string, why: string) => void): void {
+  switch (name) {
+    case '_count':
+      query.count = positiveInt(name, raw, MAX_PAGE_SIZE);
+      break;
+    case '_offset':
+      query.offset = positiveInt(name, raw, 10_000_000);
+      break;
+    case '_cursor':
+      query.cursor = decodeCursor(raw);
+      break;
+    case '_total':
+      if (raw !== 'none' && raw !== 'estimate' && raw !== 'accurate') throw errors.invalidSearch(`_total must be none, estimate or accurate, got "${raw}"`, ['_total']);
+      query.total = raw;
+      break;
+    case '_summary':
+      if (!['true', 'text', 'data', 'count', 'false'].includes(raw)) throw errors.invalidSearch(`_summary must be true, text, data, count or false, got "${raw}"`, ['_summary']);
+      query.summary = raw as Summary;
+      break;
+    case '_elements':
+      query.elements = [...(query.elements ?? []), ...raw.split(',').map((e) => e.trim()).filter(Boolean)];
+      break;
+    case '_sort':
+      for (const key of raw.split(',')) {
+        const descending = key.startsWith('-');
+        const code = descending ? key.slice(1) : key;
+        const type = sortType(query.resourceType, code);
+        if (type) query.sort.push({ code, type, descending });
+        else ignore(`_sort=${key}`, `is not a sortable parameter of ${query.resourceType}`);
+      }
+      break;
+    case '_include':
+    case '_revinclude':
+    case '_include:iterate':
+    case '_revinclude:iterate':
+      try {
+        query.include.push(parseInclude(query.resourceType, name, raw));
+      } catch (err) {
+        if (!(err instanceof UnsupportedParameter)) throw err;
+        ignore(`${name}=${raw}`, err.message);
+      }
+      break;
+  }
 }
 
 /**
@@ -170,8 +217,20 @@ function positiveInt(name: string, raw: string, max: number): number {
  */
 export function parseSearchQuery(resourceType: string, params: URLSearchParams, strict = false): SearchQuery {
   if (!isResourceType(resourceType)) throw errors.unknownType(resourceType);
-  const defs = searchParamsFor(resourceType);
-  const query: SearchQuery = { resourceType, filters: [], sort: [], count: DEFAULT_PAGE_SIZE, offset: 0, total: undefined, summaryCount: false, ignored: [] };
+  const query: SearchQuery = {
+    resourceType,
+    filters: [],
+    sort: [],
+    count: DEFAULT_PAGE_SIZE,
+    offset: 0,
+    cursor: undefined,
+    total: undefined,
+    summary: undefined,
+    elements: undefined,
+    include: [],
+    compartment: undefined,
+    ignored: [],
+  };
   const ignore = (name: string, why: string) => {
     if (strict) throw errors.unknownSearchParameter(name, why);
     query.ignored.push(issue('not-supported', undefined, `Search parameter "${name}" ${why}; it was ignored`, [name], 'warning'));
@@ -179,61 +238,15 @@ export function parseSearchQuery(resourceType: string, params: URLSearchParams, 
   for (const [name, raw] of params) {
     if (name.includes('\u0000') || raw.includes('\u0000')) throw errors.invalidSearch(`Search parameter "${name.replaceAll('\u0000', '')}" contains a NUL character`);
     if (CONTROL_PARAMS.has(name)) {
-      switch (name) {
-        case '_count':
-          query.count = positiveInt(name, raw, MAX_PAGE_SIZE);
-          break;
-        case '_offset':
-          query.offset = positiveInt(name, raw, 10_000_000);
-          break;
-        case '_total':
-          if (raw !== 'none' && raw !== 'estimate' && raw !== 'accurate') throw errors.invalidSearch(`_total must be none, estimate or accurate, got "${raw}"`, ['_total']);
-          query.total = raw;
-          break;
-        case '_summary':
-          if (raw === 'count') query.summaryCount = true;
-          else if (raw !== 'false') ignore(`_summary=${raw}`, 'is not supported');
-          break;
-        case '_sort':
-          for (const key of raw.split(',')) {
-            const descending = key.startsWith('-');
-            const code = descending ? key.slice(1) : key;
-            if (code === '_id' || code === '_lastUpdated') query.sort.push({ code, descending });
-            else ignore(`_sort=${key}`, 'is not supported for sorting');
-          }
-          break;
-      }
+      parseControl(query, name, raw, ignore);
       continue;
     }
-    const [code, modifier, ...more] = name.split(':');
-    if (!code || more.length || code.includes('.')) {
-      ignore(name, 'is not supported (chained or malformed)');
-      continue;
+    try {
+      query.filters.push(parseFilter(resourceType, name, raw));
+    } catch (err) {
+      if (!(err instanceof UnsupportedParameter)) throw err;
+      ignore(name, err.message);
     }
-    let type: FilterType;
-    if (code === '_id') type = 'id';
-    else if (code === '_lastUpdated') type = 'lastUpdated';
-    else {
-      const def = defs.get(code);
-      if (!def) {
-        ignore(name, `is not a search parameter of ${resourceType}`);
-        continue;
-      }
-      if (def.type === 'composite' || def.type === 'special') {
-        ignore(name, `(${def.type}) is not supported`);
-        continue;
-      }
-      type = def.type;
-    }
-    if (modifier !== undefined && !MODIFIERS[type].includes(modifier)) {
-      // A resource type as modifier on a reference restricts the target type.
-      if (!(type === 'reference' && isResourceType(modifier))) {
-        ignore(name, `has an unsupported modifier ":${modifier}"`);
-        continue;
-      }
-    }
-    const values = (modifier === 'missing' ? [raw] : splitKeepingEscapes(raw, ',')).map((v) => parseValue(type, code, v, modifier));
-    query.filters.push({ code, type, modifier, values });
   }
   return query;
 }

@@ -1,14 +1,17 @@
 /**
  * Turns a parsed SearchQuery into parameterised SQL over fhir_resource and the search_* index
  * tables. Every value is a bind parameter; identifiers come only from fixed strings here.
- * Matching rules: http://hl7.org/fhir/R4/search.html (prefixes §3.1.1.4.x, modifiers §3.1.1.5).
+ * Matching rules: http://hl7.org/fhir/R4/search.html (prefixes §3.1.1.4.x, modifiers §3.1.1.5,
+ * chaining §3.1.1.4.13, _has §3.1.1.4.14, composite §3.1.1.4.10).
  */
+import { R_VERSION_COLUMNS } from '../store/sql.ts';
 import { parseDateRange } from './date-range.ts';
 import { normalizeString, parseRelativeReference } from './index-rows.ts';
-import type { FilterValue, SearchFilter, SearchQuery } from './search-query.ts';
+import type { Cursor, FilterType, FilterValue, SearchFilter, SearchQuery, SortRule } from './search-query.ts';
 
-class Params {
+export class Params {
   readonly values: unknown[] = [];
+  private aliases = 0;
   add(value: unknown): string {
     this.values.push(value);
     return `$${this.values.length}`;
@@ -18,6 +21,9 @@ class Params {
     let placeholder: string | undefined;
     return () => (placeholder ??= this.add(value));
   }
+  alias(): string {
+    return `x${++this.aliases}`;
+  }
 }
 
 const likeEscape = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
@@ -26,9 +32,8 @@ const iso = (ms: number) => new Date(ms).toISOString();
 /** Implicit range of a decimal search value by its significant digits: 100 → [99.5, 100.5). */
 function numberRange(value: string): [number, number] {
   const n = Number(value);
-  const mantissa = value.toLowerCase().split('e')[0]!;
-  const exponent = Number(value.toLowerCase().split('e')[1] ?? 0);
-  const decimals = (mantissa.split('.')[1] ?? '').length - exponent;
+  const [mantissa = '', exponent = '0'] = value.toLowerCase().split('e');
+  const decimals = (mantissa.split('.')[1] ?? '').length - Number(exponent);
   const half = 0.5 * 10 ** -decimals;
   return [n - half, n + half];
 }
@@ -90,12 +95,12 @@ function numberCondition(p: Params, column: string, v: FilterValue, raw: string)
   }
 }
 
-function tokenCondition(p: Params, v: FilterValue): string {
-  if (v.parts.length === 1) return `value = ${p.add(v.parts[0])}`;
-  const [system, code] = v.parts as [string, string];
-  if (system === '') return `(system IS NULL AND value = ${p.add(code)})`;
-  if (code === '') return `system = ${p.add(system)}`;
-  return `(system = ${p.add(system)} AND value = ${p.add(code)})`;
+function tokenCondition(p: Params, v: FilterValue, system = 'system', value = 'value'): string {
+  if (v.parts.length === 1) return `${value} = ${p.add(v.parts[0])}`;
+  const [sys, code] = v.parts as [string, string];
+  if (sys === '') return `(${system} IS NULL AND ${value} = ${p.add(code)})`;
+  if (code === '') return `${system} = ${p.add(sys)}`;
+  return `(${system} = ${p.add(sys)} AND ${value} = ${p.add(code)})`;
 }
 
 function referenceCondition(p: Params, v: FilterValue, typeModifier: string | undefined): string {
@@ -111,53 +116,128 @@ function referenceCondition(p: Params, v: FilterValue, typeModifier: string | un
   return `reference = ${p.add(value)}`;
 }
 
-function indexCondition(p: Params, f: SearchFilter, v: FilterValue): string {
-  switch (f.type) {
+function stringCondition(p: Params, v: FilterValue, modifier: string | undefined, column = 'value', raw = 'raw'): string {
+  if (modifier === 'exact') return `${raw} = ${p.add(v.value)}`;
+  const normalized = likeEscape(normalizeString(v.value));
+  if (modifier === 'contains') return `${column} LIKE ${p.add(`%${normalized}%`)}`;
+  return `${column} LIKE ${p.add(`${normalized}%`)}`;
+}
+
+/** The index table a leaf parameter of this type lives in, and its condition for one value. */
+function leafCondition(p: Params, type: FilterType, modifier: string | undefined, v: FilterValue): { table: string; sql: string } {
+  switch (type) {
     case 'token':
-      return tokenCondition(p, v);
+      if (modifier === 'text') {
+        const text = likeEscape(normalizeString(v.value));
+        return { table: 'search_token', sql: `(display LIKE ${p.add(`${text}%`)} OR display LIKE ${p.add(`% ${text}%`)})` };
+      }
+      if (modifier === 'of-type') {
+        const [system, code, value] = v.parts as [string, string, string];
+        return { table: 'search_token', sql: `(type = ${p.add(`${system}|${code}`)} AND value = ${p.add(value)})` };
+      }
+      return { table: 'search_token', sql: tokenCondition(p, v) };
     case 'string':
-      if (f.modifier === 'exact') return `raw = ${p.add(v.value)}`;
-      if (f.modifier === 'contains') return `value LIKE ${p.add(`%${likeEscape(normalizeString(v.value))}%`)}`;
-      return `value LIKE ${p.add(`${likeEscape(normalizeString(v.value))}%`)}`;
+      return { table: 'search_string', sql: stringCondition(p, v, modifier) };
     case 'date':
-      return dateCondition(p, 'low', 'high', v);
+      return { table: 'search_date', sql: dateCondition(p, 'low', 'high', v) };
     case 'number':
-      return numberCondition(p, 'low', v, v.value);
+      return { table: 'search_number', sql: numberCondition(p, 'low', v, v.value) };
     case 'quantity': {
       const [num, system, code] = v.parts as [string, string | undefined, string | undefined];
       const conditions = [numberCondition(p, 'value', v, num)];
       if (system) conditions.push(`system = ${p.add(system)}`);
       if (code) conditions.push(`unit = ${p.add(code)}`);
-      return `(${conditions.join(' AND ')})`;
+      return { table: 'search_quantity', sql: `(${conditions.join(' AND ')})` };
     }
     case 'reference':
-      return referenceCondition(p, v, f.modifier);
+      if (modifier === 'identifier') return { table: 'search_token', sql: tokenCondition(p, v) };
+      return { table: 'search_reference', sql: referenceCondition(p, v, modifier) };
     case 'uri':
-      if (f.modifier === 'below') return `value LIKE ${p.add(`${likeEscape(v.value)}%`)}`;
-      if (f.modifier === 'above') return `${p.add(v.value)} LIKE (replace(replace(replace(value, '\\', '\\\\'), '%', '\\%'), '_', '\\_') || '%')`;
-      return `value = ${p.add(v.value)}`;
+      if (modifier === 'below') return { table: 'search_uri', sql: `value LIKE ${p.add(`${likeEscape(v.value)}%`)}` };
+      if (modifier === 'above') return { table: 'search_uri', sql: `${p.add(v.value)} LIKE (replace(replace(replace(value, '\\', '\\\\'), '%', '\\%'), '_', '\\_') || '%')` };
+      return { table: 'search_uri', sql: `value = ${p.add(v.value)}` };
     default:
-      throw new Error(`not an index filter: ${f.type}`);
+      throw new Error(`not an index parameter type: ${type}`);
   }
 }
 
-function filterCondition(p: Params, f: SearchFilter, typeParam: string): string {
-  if (f.type === 'id') {
-    const ids = p.add(f.values.map((v) => v.value));
-    return f.modifier === 'not' ? `r.id <> ALL(${ids}::text[])` : `r.id = ANY(${ids}::text[])`;
+const TABLE_OF: Record<Exclude<FilterType, 'id' | 'lastUpdated'>, string> = {
+  token: 'search_token',
+  string: 'search_string',
+  date: 'search_date',
+  number: 'search_number',
+  quantity: 'search_quantity',
+  reference: 'search_reference',
+  uri: 'search_uri',
+};
+
+/** The composite's second component, on the c2_* columns. */
+function compositeSecond(p: Params, type: FilterType, v: FilterValue): string {
+  switch (type) {
+    case 'token':
+      return tokenCondition(p, v, 'c2_system', 'c2_value');
+    case 'quantity': {
+      const [num, system, code] = v.parts as [string, string | undefined, string | undefined];
+      const conditions = [numberCondition(p, 'c2_number', v, num)];
+      if (system) conditions.push(`c2_system = ${p.add(system)}`);
+      if (code) conditions.push(`c2_value = ${p.add(code)}`);
+      return `(${conditions.join(' AND ')})`;
+    }
+    case 'number':
+      return numberCondition(p, 'c2_number', v, v.value);
+    case 'date':
+      return dateCondition(p, 'c2_low', 'c2_high', v);
+    case 'string':
+      return `c2_value LIKE ${p.add(`${likeEscape(normalizeString(v.value))}%`)}`;
+    default:
+      return `c2_value = ${p.add(v.value)}`;
   }
-  if (f.type === 'lastUpdated') {
-    return `(${f.values.map((v) => dateCondition(p, 'r.last_updated', 'r.last_updated', v)).join(' OR ')})`;
+}
+
+/**
+ * A boolean SQL condition: the resource `alias` (a row of fhir_resource whose type is the SQL
+ * expression `typeSql`, naming `resourceType`) matches the filter.
+ */
+export function filterCondition(p: Params, resourceType: string, typeSql: string, alias: string, f: SearchFilter): string {
+  switch (f.kind) {
+    case 'param': {
+      if (f.type === 'id') {
+        const ids = p.add(f.values.map((v) => v.value));
+        return f.modifier === 'not' ? `${alias}.id <> ALL(${ids}::text[])` : `${alias}.id = ANY(${ids}::text[])`;
+      }
+      if (f.type === 'lastUpdated') {
+        return `(${f.values.map((v) => dateCondition(p, `${alias}.last_updated`, `${alias}.last_updated`, v)).join(' OR ')})`;
+      }
+      const identifierRef = f.type === 'reference' && f.modifier === 'identifier';
+      const code = p.add(identifierRef ? `${f.code}:identifier` : f.code);
+      if (f.modifier === 'missing') {
+        const exists = `EXISTS (SELECT 1 FROM ${TABLE_OF[f.type]} s WHERE s.resource_type = ${alias}.resource_type AND s.resource_id = ${alias}.id AND s.code = ${code})`;
+        return f.values[0]!.value === 'true' ? `NOT ${exists}` : exists;
+      }
+      const leaves = f.values.map((v) => leafCondition(p, f.type, f.modifier, v));
+      const subquery = `SELECT resource_id FROM ${leaves[0]!.table} WHERE resource_type = ${typeSql} AND code = ${code} AND (${leaves.map((l) => l.sql).join(' OR ')})`;
+      return f.modifier === 'not' ? `${alias}.id NOT IN (${subquery})` : `${alias}.id IN (${subquery})`;
+    }
+    case 'composite': {
+      const any = f.values.map(([first, second]) => `(${tokenCondition(p, first, 'c1_system', 'c1_value')} AND ${compositeSecond(p, f.secondType, second)})`).join(' OR ');
+      return `${alias}.id IN (SELECT resource_id FROM search_composite WHERE resource_type = ${typeSql} AND code = ${p.add(f.code)} AND (${any}))`;
+    }
+    case 'chain': {
+      const branches = f.branches.map((b) => {
+        const x = p.alias();
+        const targetType = p.add(b.targetType);
+        return `(sr.target_type = ${targetType} AND sr.target_id IN (SELECT ${x}.id FROM fhir_resource ${x} WHERE ${x}.resource_type = ${targetType} AND NOT ${x}.deleted AND ${filterCondition(p, b.targetType, targetType, x, b.inner)}))`;
+      });
+      return `${alias}.id IN (SELECT sr.resource_id FROM search_reference sr WHERE sr.resource_type = ${typeSql} AND sr.code = ${p.add(f.code)} AND (${branches.join(' OR ')}))`;
+    }
+    case 'has': {
+      const x = p.alias();
+      const sourceType = p.add(f.sourceType);
+      const inner = filterCondition(p, f.sourceType, sourceType, x, f.inner);
+      return `${alias}.id IN (SELECT sr.target_id FROM search_reference sr WHERE sr.resource_type = ${sourceType} AND sr.code = ${p.add(f.referenceCode)} AND sr.target_type = ${typeSql}
+        AND sr.resource_id IN (SELECT ${x}.id FROM fhir_resource ${x} WHERE ${x}.resource_type = ${sourceType} AND NOT ${x}.deleted AND ${inner}))`;
+    }
   }
-  const table = `search_${f.type}`;
-  const code = p.add(f.code);
-  if (f.modifier === 'missing') {
-    const exists = `EXISTS (SELECT 1 FROM ${table} s WHERE s.resource_type = r.resource_type AND s.resource_id = r.id AND s.code = ${code})`;
-    return f.values[0]!.value === 'true' ? `NOT ${exists}` : exists;
-  }
-  const any = f.values.map((v) => indexCondition(p, f, v)).join(' OR ');
-  const subquery = `SELECT resource_id FROM ${table} WHERE resource_type = ${typeParam} AND code = ${code} AND (${any})`;
-  return f.modifier === 'not' ? `r.id NOT IN (${subquery})` : `r.id IN (${subquery})`;
 }
 
 export interface SearchSql {
@@ -165,29 +245,76 @@ export interface SearchSql {
   values: unknown[];
 }
 
-function whereClause(query: SearchQuery): { where: string; params: Params } {
-  const p = new Params();
+function whereClause(query: SearchQuery, p: Params): string {
   const typeParam = p.add(query.resourceType);
-  const conditions = [`r.resource_type = ${typeParam}`, 'NOT r.deleted', ...query.filters.map((f) => filterCondition(p, f, typeParam))];
-  return { where: conditions.join('\n  AND '), params: p };
+  const conditions = [`r.resource_type = ${typeParam}`, 'NOT r.deleted', ...query.filters.map((f) => filterCondition(p, query.resourceType, typeParam, 'r', f))];
+  const c = query.compartment;
+  if (c) {
+    conditions.push(`r.id IN (SELECT resource_id FROM search_reference WHERE resource_type = ${typeParam} AND code = ANY(${p.add(c.params)}::text[])
+      AND target_type = ${p.add(c.type)} AND target_id = ${p.add(c.id)})`);
+  }
+  return conditions.join('\n  AND ');
 }
 
-const SORT_COLUMNS = { _id: 'r.id', _lastUpdated: 'r.last_updated' } as const;
+/** Sort key of a rule: a column, or the smallest (ascending) / largest (descending) indexed value. */
+function sortExpression(p: Params, rule: SortRule): { sql: string; cast: string } {
+  if (rule.type === 'id') return { sql: 'r.id', cast: 'text' };
+  if (rule.type === 'lastUpdated') return { sql: 'r.last_updated', cast: 'timestamptz' };
+  const agg = rule.descending ? 'max' : 'min';
+  const [column, cast] = {
+    string: ['value', 'text'],
+    token: ['value', 'text'],
+    reference: ['reference', 'text'],
+    uri: ['value', 'text'],
+    date: [rule.descending ? 'high' : 'low', 'timestamptz'],
+    number: ['low', 'numeric'],
+    quantity: ['value', 'numeric'],
+  }[rule.type] as [string, string];
+  return { sql: `(SELECT ${agg}(s.${column}) FROM ${TABLE_OF[rule.type]} s WHERE s.resource_type = r.resource_type AND s.resource_id = r.id AND s.code = ${p.add(rule.code)})`, cast };
+}
 
-/** The page query: one row more than the page size, to know whether another page exists. */
+/**
+ * Keyset condition: rows strictly after (or before) the cursor in the sort order, nulls last.
+ * Sort values come back as text and are cast to the expression's type.
+ */
+function cursorCondition(p: Params, keys: Array<{ sql: string; cast: string; descending: boolean }>, cursor: Cursor): string {
+  const forward = cursor.direction === 'next';
+  const after = (k: { sql: string; cast: string; descending: boolean }, v: string | null): string => {
+    const greater = forward !== k.descending ? '>' : '<';
+    if (v === null) return forward ? 'false' : `${k.sql} IS NOT NULL`;
+    const value = `${p.add(v)}::${k.cast}`;
+    return forward ? `(${k.sql} ${greater} ${value} OR ${k.sql} IS NULL)` : `(${k.sql} ${greater} ${value})`;
+  };
+  const equal = (k: { sql: string; cast: string }, v: string | null) => (v === null ? `${k.sql} IS NULL` : `${k.sql} = ${p.add(v)}::${k.cast}`);
+  const values = [...cursor.values, cursor.id];
+  const alternatives = keys.map((k, i) => [...keys.slice(0, i).map((prev, j) => equal(prev, values[j] ?? null)), after(k, values[i] ?? null)].join(' AND '));
+  return `(${alternatives.map((a) => `(${a})`).join(' OR ')})`;
+}
+
+/**
+ * The page query: one row more than the page size, to know whether another page exists. Rows
+ * carry their sort values (sort_0, sort_1, …) for the next cursor. A `previous` cursor reads
+ * backwards; the caller reverses the rows.
+ */
 export function searchPageSql(query: SearchQuery): SearchSql {
-  const { where, params } = whereClause(query);
-  const order = query.sort.map((s) => `${SORT_COLUMNS[s.code]} ${s.descending ? 'DESC' : 'ASC'}`);
-  if (!query.sort.some((s) => s.code === '_id')) order.push('r.id ASC'); // a total order keeps pages stable
-  const text = `SELECT r.resource_type, r.id, r.version_id, to_json(r.last_updated) #>> '{}' AS last_updated, r.deleted, r.content
+  const p = new Params();
+  const where = whereClause(query, p);
+  const keys = query.sort.map((rule) => ({ ...sortExpression(p, rule), descending: rule.descending }));
+  // The id as the last key makes the order total, so keyset pages neither repeat nor skip rows.
+  const allKeys = [...keys, { sql: 'r.id', cast: 'text', descending: false }];
+  const backwards = query.cursor?.direction === 'previous';
+  const order = allKeys.map((k) => `${k.sql} ${k.descending !== backwards ? 'DESC' : 'ASC'} ${backwards ? 'NULLS FIRST' : 'NULLS LAST'}`);
+  const cursor = query.cursor ? `\n  AND ${cursorCondition(p, allKeys, query.cursor)}` : '';
+  const sortColumns = keys.map((k, i) => `, (${k.sql})::text AS sort_${i}`).join('');
+  const text = `SELECT ${R_VERSION_COLUMNS}${sortColumns}
 FROM fhir_resource r
-WHERE ${where}
+WHERE ${where}${cursor}
 ORDER BY ${order.join(', ')}
-LIMIT ${params.add(query.count + 1)} OFFSET ${params.add(query.offset)}`;
-  return { text, values: params.values };
+LIMIT ${p.add(query.count + 1)} OFFSET ${p.add(query.cursor ? 0 : query.offset)}`;
+  return { text, values: p.values };
 }
 
 export function searchCountSql(query: SearchQuery): SearchSql {
-  const { where, params } = whereClause(query);
-  return { text: `SELECT count(*)::int AS total FROM fhir_resource r WHERE ${where}`, values: params.values };
+  const p = new Params();
+  return { text: `SELECT count(*)::int AS total FROM fhir_resource r WHERE ${whereClause(query, p)}`, values: p.values };
 }

@@ -54,6 +54,18 @@ export type PlannedWrite =
   | { kind: 'update'; resource: Resource & { id: string }; ifMatch?: number | undefined; label: string }
   | { kind: 'delete'; resourceType: string; id: string; ifMatch?: number | undefined; label: string };
 
+/** Patient/[id]/$everything, one page. */
+export interface EverythingQuery {
+  patientId: string;
+  /** (resource type, reference parameter) pairs that put a resource in the Patient compartment. */
+  membership: Array<[string, string]>;
+  since: string | undefined;
+  types: string[] | undefined;
+  count: number;
+  /** Keyset position: the last (type, id) of the previous page. */
+  after: [string, string] | undefined;
+}
+
 export interface FhirStore {
   read(resourceType: string, id: string): Promise<StoredVersion>;
   vread(resourceType: string, id: string, versionId: string): Promise<StoredVersion>;
@@ -62,6 +74,8 @@ export interface FhirStore {
   delete(resourceType: string, id: string, options?: DeleteOptions): Promise<WriteOutcome>;
   search(query: SearchQuery): Promise<SearchResult>;
   history(query: HistoryQuery): Promise<StoredVersion[]>;
+  /** One page (count + 1 rows, to tell whether more follow) of a patient's $everything, ordered by type and id. */
+  everything(query: EverythingQuery): Promise<StoredVersion[]>;
   /**
    * Conditional-operation lookup: at most one current match for a search, else 412. Holds a lock on
    * the condition until the transaction ends, so two concurrent conditional writes cannot both

@@ -11,12 +11,13 @@ import type { Pool, PoolClient, Queryable } from '../../db/pool.ts';
 import { errors, FhirError } from '../errors.ts';
 import { emptyIndexRows, extractIndexRows } from '../search/index-rows.ts';
 import { parseSearchQuery } from '../search/search-query.ts';
-import type { SearchQuery, SearchResult } from '../search/search-query.ts';
+import type { Cursor, SearchQuery, SearchResult } from '../search/search-query.ts';
+import { resolveIncludes } from '../search/includes.ts';
 import { searchCountSql, searchPageSql } from '../search/search-sql.ts';
 import { isResourceType } from '../definitions.ts';
 import { isValidId, validate } from '../validation.ts';
-import type { CreateOptions, DeleteOptions, FhirStore, HistoryQuery, PlannedWrite, StoredVersion, UpdateOptions, WriteOutcome } from './fhir-store.ts';
-import { lockCondition, lockCurrent, selectCurrent, selectHistory, selectVersion, toStoredVersion } from './sql.ts';
+import type { CreateOptions, DeleteOptions, EverythingQuery, FhirStore, HistoryQuery, PlannedWrite, StoredVersion, UpdateOptions, WriteOutcome } from './fhir-store.ts';
+import { lockCondition, lockCurrent, selectCurrent, selectEverything, selectHistory, selectVersion, toStoredVersion } from './sql.ts';
 import type { PendingVersion } from './write-versions.ts';
 import { WriteRaceError, writeVersions } from './write-versions.ts';
 
@@ -236,23 +237,55 @@ export class PgFhirStore implements FhirStore {
   }
 
   async search(query: SearchQuery): Promise<SearchResult> {
+    const countOnly = query.summary === 'count' || query.count === 0;
     let versions: StoredVersion[] = [];
-    let hasMore = false;
-    if (!query.summaryCount) {
+    let next: Cursor | undefined;
+    let previous: Cursor | undefined;
+    if (!countOnly) {
       const page = searchPageSql(query);
-      const { rows } = await this.db.query(page.text, page.values);
-      hasMore = rows.length > query.count;
-      versions = rows.slice(0, query.count).map(toStoredVersion);
+      const { rows } = await this.db.query<Record<string, string | null>>(page.text, page.values);
+      const more = rows.length > query.count;
+      const pageRows = rows.slice(0, query.count);
+      if (query.cursor?.direction === 'previous') pageRows.reverse();
+      versions = pageRows.map((r) => toStoredVersion(r as never));
+      const cursorOf = (row: Record<string, string | null>, direction: Cursor['direction']): Cursor => ({
+        direction,
+        values: query.sort.map((_, i) => row[`sort_${i}`] ?? null),
+        id: row.id as string,
+      });
+      const first = pageRows[0];
+      const last = pageRows[pageRows.length - 1];
+      const backwards = query.cursor?.direction === 'previous';
+      if (last && (backwards ? query.cursor !== undefined : more)) next = cursorOf(last, 'next');
+      if (first && (backwards ? more : query.cursor !== undefined)) previous = cursorOf(first, 'previous');
     }
     let total: number | undefined;
-    if (query.total === 'accurate' || query.total === 'estimate' || query.summaryCount) {
+    if (query.total === 'accurate' || (countOnly && query.total !== 'estimate' && query.total !== 'none')) {
       const count = searchCountSql(query);
       const { rows } = await this.db.query<{ total: number }>(count.text, count.values);
       total = rows[0]?.total ?? 0;
-    } else if (query.total !== 'none' && !hasMore && (query.offset === 0 || versions.length > 0)) {
-      total = query.offset + versions.length; // known without counting
+    } else if (query.total === 'estimate') {
+      total = await this.estimate(query);
+    } else if (query.total !== 'none' && !next && !previous && !query.cursor && query.offset === 0) {
+      total = versions.length; // the whole result is on this page: known without counting
     }
-    return { versions, total, hasMore };
+    const { included, warnings } = query.include.length && versions.length ? await resolveIncludes(this.db, query.include, versions) : { included: [], warnings: [] };
+    return { versions, included, total, next, previous, warnings };
+  }
+
+  /** `_total=estimate`: the planner's row estimate, cheap at any size. */
+  private async estimate(query: SearchQuery): Promise<number> {
+    const count = searchCountSql(query);
+    const { rows } = await this.db.query<{ 'QUERY PLAN': Array<{ Plan: { Plans?: Array<{ 'Plan Rows': number }>; 'Plan Rows': number } }> }>(
+      `EXPLAIN (FORMAT JSON) ${count.text.replace('SELECT count(*)::int AS total', 'SELECT 1')}`,
+      count.values,
+    );
+    return Math.round(rows[0]?.['QUERY PLAN'][0]?.Plan['Plan Rows'] ?? 0);
+  }
+
+  async everything(query: EverythingQuery): Promise<StoredVersion[]> {
+    await this.read('Patient', query.patientId); // 404 / 410 for an unknown or deleted patient
+    return selectEverything(this.db, query);
   }
 
   async history(query: HistoryQuery): Promise<StoredVersion[]> {

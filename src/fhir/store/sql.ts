@@ -3,9 +3,11 @@
  * Timestamps are returned as ISO 8601 text (the pool runs in UTC).
  */
 import type { Queryable } from '../../db/pool.ts';
-import type { HistoryQuery, StoredVersion } from './fhir-store.ts';
+import type { EverythingQuery, HistoryQuery, StoredVersion } from './fhir-store.ts';
 
 const VERSION_COLUMNS = `resource_type, id, version_id, to_json(last_updated) #>> '{}' AS last_updated, deleted, content`;
+/** The same columns from fhir_resource aliased `r`. */
+export const R_VERSION_COLUMNS = `r.resource_type, r.id, r.version_id, to_json(r.last_updated) #>> '{}' AS last_updated, r.deleted, r.content`;
 
 interface VersionRow {
   resource_type: string;
@@ -86,4 +88,37 @@ export async function selectHistory(db: Queryable, q: HistoryQuery): Promise<Sto
 /** Serialises concurrent conditional writes with the same condition until the transaction ends. */
 export async function lockCondition(db: Queryable, key: string): Promise<void> {
   await db.query({ name: 'cb_lock_condition', text: 'SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', values: [key] });
+}
+
+/**
+ * Patient/[id]/$everything: the patient, the members of its compartment (found through the
+ * reverse reference index), and what those refer to; one keyset page ordered by (type, id).
+ */
+export async function selectEverything(db: Queryable, q: EverythingQuery): Promise<StoredVersion[]> {
+  const values: unknown[] = [q.patientId, q.membership.map((m) => m[0]), q.membership.map((m) => m[1])];
+  const add = (v: unknown) => `$${values.push(v)}`;
+  const filters: string[] = ['NOT r.deleted'];
+  if (q.since) filters.push(`r.last_updated >= ${add(q.since)}::timestamptz`);
+  if (q.types?.length) filters.push(`r.resource_type = ANY(${add(q.types)}::text[])`);
+  if (q.after) filters.push(`(r.resource_type, r.id) > (${add(q.after[0])}, ${add(q.after[1])})`);
+  const { rows } = await db.query<VersionRow>(
+    `WITH members AS (
+       SELECT 'Patient'::text AS resource_type, $1::text AS id
+       UNION
+       SELECT s.resource_type, s.resource_id FROM search_reference s
+       JOIN unnest($2::text[], $3::text[]) AS m(resource_type, code) ON m.resource_type = s.resource_type AND m.code = s.code
+       WHERE s.target_type = 'Patient' AND s.target_id = $1
+     ), referenced AS (
+       SELECT s.target_type AS resource_type, s.target_id AS id FROM search_reference s
+       JOIN members m ON m.resource_type = s.resource_type AND m.id = s.resource_id
+       WHERE s.target_type IS NOT NULL
+     ), everything AS (SELECT * FROM members UNION SELECT * FROM referenced)
+     SELECT ${R_VERSION_COLUMNS}
+     FROM everything e JOIN fhir_resource r ON r.resource_type = e.resource_type AND r.id = e.id
+     WHERE ${filters.join(' AND ')}
+     ORDER BY r.resource_type, r.id
+     LIMIT ${add(q.count + 1)}`,
+    values,
+  );
+  return rows.map(toStoredVersion);
 }

@@ -23,14 +23,15 @@ export interface PendingVersion {
   rows: IndexRows;
 }
 
-const INDEX_COLUMNS: Record<IndexTable, Array<[name: string, pgType: string]>> = {
-  token: [['code', 'text'], ['system', 'text'], ['value', 'text']],
+export const INDEX_COLUMNS: Record<IndexTable, Array<[name: string, pgType: string]>> = {
+  token: [['code', 'text'], ['system', 'text'], ['value', 'text'], ['display', 'text'], ['type', 'text']],
   string: [['code', 'text'], ['value', 'text'], ['raw', 'text']],
   date: [['code', 'text'], ['low', 'timestamptz'], ['high', 'timestamptz']],
   number: [['code', 'text'], ['low', 'numeric'], ['high', 'numeric']],
   quantity: [['code', 'text'], ['system', 'text'], ['unit', 'text'], ['value', 'numeric']],
   reference: [['code', 'text'], ['target_type', 'text'], ['target_id', 'text'], ['reference', 'text']],
   uri: [['code', 'text'], ['value', 'text']],
+  composite: [['code', 'text'], ['c1_system', 'text'], ['c1_value', 'text'], ['c2_system', 'text'], ['c2_value', 'text'], ['c2_number', 'numeric'], ['c2_low', 'timestamptz'], ['c2_high', 'timestamptz']],
 };
 
 function buildSql(): string {
