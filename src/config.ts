@@ -24,6 +24,8 @@ export interface Config {
   maxBodyBytes: number;
   /** How long SIGTERM waits for in-flight requests before closing (SHUTDOWN_GRACE_MS). */
   shutdownGraceMs: number;
+  /** How often to look for SearchParameters changed by other nodes (SEARCH_PARAMETER_POLL_MS). */
+  searchParameterPollMs: number;
 }
 
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -63,5 +65,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dbPoolSize: integer(env, 'DB_POOL_SIZE', 20, 1, 1000),
     maxBodyBytes: integer(env, 'MAX_BODY_BYTES', 64 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     shutdownGraceMs: integer(env, 'SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
+    searchParameterPollMs: integer(env, 'SEARCH_PARAMETER_POLL_MS', 5_000, 100, 3_600_000),
   };
 }

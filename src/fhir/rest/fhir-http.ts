@@ -9,6 +9,7 @@ import { errors, FhirError, httpStatusFor } from '../errors.ts';
 import type { FhirStore } from '../store/fhir-store.ts';
 import type { FhirRequest, FhirResponse, HttpMethod } from './fhir-request.ts';
 import type { ServerInfo } from './interactions/capabilities.ts';
+import type { ReindexService } from './interactions/reindex.ts';
 import { etag } from './responses.ts';
 import { route } from './router.ts';
 import type { Routed, RouterContext } from './router.ts';
@@ -19,6 +20,7 @@ const XML = /\bxml\b/i;
 export interface FhirHttpOptions {
   store: FhirStore;
   server: ServerInfo;
+  reindex: ReindexService;
   /** Configured public base URL; otherwise derived from each request's Host. */
   baseUrl: string | undefined;
   logger: Logger;
@@ -112,7 +114,7 @@ export function registerFhirHttp(app: FastifyInstance, options: FhirHttpOptions)
     let res: FhirResponse;
     try {
       checkMediaTypes(req);
-      const ctx: RouterContext = { store: options.store, baseUrl: fhirBase(req, options.baseUrl), server: options.server };
+      const ctx: RouterContext = { store: options.store, baseUrl: fhirBase(req, options.baseUrl), server: options.server, reindex: options.reindex };
       routed = route(ctx, toFhirRequest(req));
       res = await routed.run();
     } catch (err) {

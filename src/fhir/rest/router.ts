@@ -16,6 +16,8 @@ import { everything } from './interactions/everything.ts';
 import { history } from './interactions/history.ts';
 import { patch } from './interactions/patch.ts';
 import { read } from './interactions/read.ts';
+import { queueReindexOperation, reindexStatusOperation } from './interactions/reindex.ts';
+import type { ReindexService } from './interactions/reindex.ts';
 import { search } from './interactions/search.ts';
 import { update } from './interactions/update.ts';
 import { validateOperation } from './interactions/validate.ts';
@@ -30,6 +32,7 @@ export interface Routed {
 
 export interface RouterContext extends RestContext {
   server: ServerInfo;
+  reindex: ReindexService;
 }
 
 function formParams(body: unknown): URLSearchParams {
@@ -56,6 +59,15 @@ export function route(ctx: RouterContext, req: FhirRequest): Routed {
   if (a === 'metadata' && b === undefined) {
     if (m !== 'GET') throw notAllowed();
     return { interaction: 'capabilities', resourceType: undefined, run: () => ({ status: 200, body: capabilityStatementJson(ctx.baseUrl, ctx.server) }) };
+  }
+  if (a === '$reindex') {
+    if (b === undefined) {
+      if (m !== 'POST') throw notAllowed();
+      return { interaction: 'reindex', resourceType: undefined, run: () => queueReindexOperation(ctx, ctx.reindex, req) };
+    }
+    if (c !== undefined) throw errors.unknownPath(`/fhir/${req.segments.join('/')}`);
+    if (m !== 'GET') throw notAllowed();
+    return { interaction: 'reindex-status', resourceType: undefined, run: () => reindexStatusOperation(ctx.reindex, b) };
   }
   if (a === '_history' && b === undefined) {
     if (m !== 'GET') throw notAllowed();
@@ -86,6 +98,10 @@ export function route(ctx: RouterContext, req: FhirRequest): Routed {
   if (b === '_history' && c === undefined) {
     if (m !== 'GET') throw notAllowed();
     return at('history-type', () => history(ctx, req, type));
+  }
+  if (b === '$reindex' && c === undefined) {
+    if (m !== 'POST') throw notAllowed();
+    return at('reindex', () => queueReindexOperation(ctx, ctx.reindex, req, type));
   }
   if (b === '$validate' && c === undefined) {
     if (m !== 'POST') throw notAllowed();

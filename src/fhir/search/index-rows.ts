@@ -185,7 +185,7 @@ export function extractIndexRows(resource: Resource): IndexRows {
     }
     let values: TypedValue[];
     try {
-      values = evalFhirPathTyped(param.details.parsedExpression, input);
+      values = evalFhirPathTyped(param.expression, input);
     } catch {
       continue; // an expression that does not apply to this instance's shape selects nothing
     }
@@ -248,7 +248,7 @@ function addCompositeRows(rows: IndexRows, param: SearchParamDef, input: TypedVa
   if (!components) return;
   let elements: TypedValue[];
   try {
-    elements = evalFhirPathTyped(param.details.parsedExpression, input);
+    elements = evalFhirPathTyped(param.expression, input);
   } catch {
     return;
   }

@@ -99,14 +99,27 @@ function conditionKey(resourceType: string, params: URLSearchParams): string {
   return `${resourceType}?${[...params].map(([k, v]) => `${k}=${v}`).sort().join('&')}`;
 }
 
+export interface PgFhirStoreOptions {
+  /**
+   * Called after a commit with the resource types it wrote (a typed after-commit event: the
+   * store does not know who listens). Must not throw.
+   */
+  afterCommit?: (resourceTypes: ReadonlySet<string>) => Promise<void>;
+}
+
 export class PgFhirStore implements FhirStore {
   private readonly pool: Pool | undefined;
   private readonly db: Queryable;
+  private readonly options: PgFhirStoreOptions;
+  /** In a transaction: the resource types written so far. */
+  private readonly written: Set<string> | undefined;
 
   /** With a pool: the store for the application. With a client: a store bound to its open transaction. */
-  constructor(poolOrClient: Pool | PoolClient, inTransaction = false) {
+  constructor(poolOrClient: Pool | PoolClient, options: PgFhirStoreOptions = {}, written?: Set<string>) {
     this.db = poolOrClient;
-    this.pool = inTransaction ? undefined : (poolOrClient as Pool);
+    this.pool = written ? undefined : (poolOrClient as Pool);
+    this.options = options;
+    this.written = written;
   }
 
   async transaction<T>(fn: (store: FhirStore) => Promise<T>): Promise<T> {
@@ -115,8 +128,10 @@ export class PgFhirStore implements FhirStore {
       const client = await this.pool.connect();
       try {
         await client.query('BEGIN');
-        const result = await fn(new PgFhirStore(client, true));
+        const written = new Set<string>();
+        const result = await fn(new PgFhirStore(client, this.options, written));
         await client.query('COMMIT');
+        if (written.size) await this.options.afterCommit?.(written);
         return result;
       } catch (err) {
         await client.query('ROLLBACK').catch(() => undefined);
@@ -152,6 +167,8 @@ export class PgFhirStore implements FhirStore {
       validate(withId);
       const pending = prepareVersion(withId, withId.id, undefined, new Date().toISOString());
       await writeVersions(this.db, [pending]);
+      if (this.written) this.written.add(withId.resourceType);
+      else await this.options.afterCommit?.(new Set([withId.resourceType]));
       return { outcome: 'created', version: storedFromPending(pending) };
     }
     const ifNoneExist = options.ifNoneExist;
@@ -211,6 +228,7 @@ export class PgFhirStore implements FhirStore {
       }
     });
     await writeVersions(this.db, pending);
+    for (const v of pending) this.written?.add(v.resourceType);
     return outcomes;
   }
 

@@ -63,6 +63,51 @@ SELECT (SELECT count(*) FROM inserted)::int AS inserted, (SELECT count(*) FROM u
 
 const WRITE_VERSIONS_SQL = buildSql();
 
+/** Index rows of current versions, rewritten without a new version ($reindex). */
+export interface IndexRewrite {
+  resourceType: string;
+  id: string;
+  rows: IndexRows;
+}
+
+function indexParams(entries: ReadonlyArray<{ resourceType: string; id: string; rows: IndexRows }>): unknown[] {
+  const values: unknown[] = [];
+  for (const table of INDEX_TABLES) {
+    const width = INDEX_COLUMNS[table].length;
+    const columns: unknown[][] = Array.from({ length: width + 2 }, () => []);
+    for (const v of entries) {
+      for (const row of v.rows[table]) {
+        columns[0]!.push(v.resourceType);
+        columns[1]!.push(v.id);
+        for (let c = 0; c < width; c++) columns[c + 2]!.push(row[c]);
+      }
+    }
+    values.push(...columns);
+  }
+  return values;
+}
+
+function buildRewriteSql(): string {
+  let n = 2;
+  const ctes = ['input AS (SELECT * FROM unnest($1::text[], $2::text[]) AS t(resource_type, id))'];
+  for (const table of INDEX_TABLES) {
+    const cols = INDEX_COLUMNS[table];
+    ctes.push(`del_${table} AS (DELETE FROM search_${table} s USING input i WHERE s.resource_type = i.resource_type AND s.resource_id = i.id)`);
+    const params = ['text', 'text', ...cols.map(([, t]) => t)].map((t) => `$${++n}::${t}[]`);
+    ctes.push(`ins_${table} AS (INSERT INTO search_${table} (resource_type, resource_id, ${cols.map(([c]) => c).join(', ')}) SELECT * FROM unnest(${params.join(', ')}))`);
+  }
+  return `WITH ${ctes.join(',\n')}\nSELECT count(*)::int AS n FROM input`;
+}
+
+const REWRITE_INDEX_SQL = buildRewriteSql();
+
+/** Replaces the index rows of the given resources in one statement (the caller holds their row locks). */
+export async function rewriteIndexRows(db: Queryable, entries: readonly IndexRewrite[]): Promise<void> {
+  if (entries.length === 0) return;
+  const values = [entries.map((e) => e.resourceType), entries.map((e) => e.id), ...indexParams(entries)];
+  await db.query({ name: 'cb_rewrite_index_rows', text: REWRITE_INDEX_SQL, values });
+}
+
 /** Thrown when a version the caller believed current was not (a bug or a race outside a lock). */
 export class WriteRaceError extends Error {}
 
@@ -78,18 +123,7 @@ export async function writeVersions(db: Queryable, versions: readonly PendingVer
     versions.map((v) => v.isNew),
     versions.map((v) => v.interaction),
   ];
-  for (const table of INDEX_TABLES) {
-    const width = INDEX_COLUMNS[table].length;
-    const columns: unknown[][] = Array.from({ length: width + 2 }, () => []);
-    for (const v of versions) {
-      for (const row of v.rows[table]) {
-        columns[0]!.push(v.resourceType);
-        columns[1]!.push(v.id);
-        for (let c = 0; c < width; c++) columns[c + 2]!.push(row[c]);
-      }
-    }
-    values.push(...columns);
-  }
+  values.push(...indexParams(versions));
   const { rows } = await db.query<{ inserted: number; updated: number }>({ name: 'cb_write_versions', text: WRITE_VERSIONS_SQL, values });
   const expectedInserts = versions.filter((v) => v.isNew).length;
   if (rows[0]?.inserted !== expectedInserts || rows[0]?.updated !== versions.length - expectedInserts) {

@@ -4,7 +4,8 @@
  * its search parameters as the search engine supports them, and the operations registered.
  */
 import type { CapabilityStatement, CapabilityStatementRestResource, ResourceType } from '@medplum/fhirtypes';
-import { allResourceTypes, FHIR_VERSION, searchParamsFor } from '../../definitions.ts';
+import { allResourceTypes, FHIR_VERSION, searchParameterGeneration, searchParamsFor } from '../../definitions.ts';
+import { compositeComponents } from '../../search/parse-filter.ts';
 import { SUPPORTED_SEARCH_TYPES } from '../../search/search-query.ts';
 
 export interface ServerInfo {
@@ -18,9 +19,17 @@ const INTERACTIONS: CapabilityStatementRestResource['interaction'] = [
 ].map((code) => ({ code: code as 'read' }));
 
 function resourceEntry(type: string): CapabilityStatementRestResource {
-  const searchParam = [...searchParamsFor(type).values()]
-    .filter((p) => SUPPORTED_SEARCH_TYPES.has(p.type) || p.code === '_id' || p.code === '_lastUpdated')
-    .map((p) => ({ name: p.code, definition: p.definition.url, type: p.type, ...(p.definition.description ? { documentation: p.definition.description } : {}) }));
+  const params = [...searchParamsFor(type).values()].filter((p) => SUPPORTED_SEARCH_TYPES.has(p.type) && (p.type !== 'composite' || compositeComponents(p)));
+  const searchParam = params.map((p) => ({ name: p.code, definition: p.definition.url, type: p.type, ...(p.definition.description ? { documentation: p.definition.description } : {}) }));
+  const references = params.filter((p) => p.type === 'reference').map((p) => `${type}:${p.code}`);
+  const revIncludes = allResourceTypes().flatMap((source) =>
+    [...searchParamsFor(source).values()].filter((p) => p.type === 'reference' && (!p.definition.target?.length || p.definition.target.includes(type as never))).map((p) => `${source}:${p.code}`),
+  );
+  const operation = [
+    { name: 'validate', definition: 'http://hl7.org/fhir/OperationDefinition/Resource-validate' },
+    { name: 'reindex', definition: 'https://carebridge.dev/fhir/OperationDefinition/reindex' },
+    ...(type === 'Patient' ? [{ name: 'everything', definition: 'http://hl7.org/fhir/OperationDefinition/Patient-everything' }] : []),
+  ];
   return {
     type: type as ResourceType,
     profile: `http://hl7.org/fhir/StructureDefinition/${type}`,
@@ -33,15 +42,17 @@ function resourceEntry(type: string): CapabilityStatementRestResource {
     conditionalUpdate: true,
     conditionalDelete: 'single',
     referencePolicy: ['literal', 'logical'],
+    searchInclude: ['*', ...references],
+    searchRevInclude: revIncludes,
     searchParam,
-    operation: [{ name: 'validate', definition: 'http://hl7.org/fhir/OperationDefinition/Resource-validate' }],
+    operation,
   };
 }
 
 let cached: { key: string; json: string } | undefined;
 
 export function capabilityStatementJson(baseUrl: string, info: ServerInfo): string {
-  const key = `${baseUrl} ${info.startedAt}`;
+  const key = `${baseUrl} ${info.startedAt} ${searchParameterGeneration()}`;
   if (cached?.key === key) return cached.json;
   const statement: CapabilityStatement = {
     resourceType: 'CapabilityStatement',
@@ -59,12 +70,17 @@ export function capabilityStatementJson(baseUrl: string, info: ServerInfo): stri
         mode: 'server',
         resource: allResourceTypes().map(resourceEntry),
         interaction: [{ code: 'transaction' }, { code: 'batch' }, { code: 'history-system' }],
+        compartment: ['http://hl7.org/fhir/CompartmentDefinition/patient'],
+        operation: [{ name: 'reindex', definition: 'https://carebridge.dev/fhir/OperationDefinition/reindex' }],
         searchParam: [
-          { name: '_count', type: 'number', documentation: `Page size (default 20, maximum 1000)` },
-          { name: '_offset', type: 'number', documentation: 'Index of the first result of the page' },
-          { name: '_sort', type: 'string', documentation: '_id and _lastUpdated, ascending or with - descending' },
+          { name: '_count', type: 'number', documentation: 'Page size (default 20, maximum 1000)' },
+          { name: '_sort', type: 'string', documentation: 'Any search parameter of the type, comma-separated, - for descending' },
           { name: '_total', type: 'token', documentation: 'none | estimate | accurate' },
-          { name: '_summary', type: 'token', documentation: 'count' },
+          { name: '_summary', type: 'token', documentation: 'true | text | data | count | false' },
+          { name: '_elements', type: 'string', documentation: 'Top-level elements to return' },
+          { name: '_include', type: 'string', documentation: 'Source:param[:Target], *, and :iterate' },
+          { name: '_revinclude', type: 'string', documentation: 'Source:param[:Target], and :iterate' },
+          { name: '_has', type: 'string', documentation: 'Reverse chaining, nestable' },
         ],
       },
     ],
