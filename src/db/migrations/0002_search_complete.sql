@@ -1,9 +1,15 @@
--- Complete search: token display text (:text) and identifier type (:of-type), composite
+-- Complete search: token display text (:text) and identifier type (:of-type), UCUM canonical
+-- quantities, composite
 -- parameters, and a job table for $reindex. See docs/implementation/search.md.
 
 ALTER TABLE search_token ADD COLUMN display text;   -- normalised display/text, for :text
 ALTER TABLE search_token ADD COLUMN type text;      -- Identifier.type coding as system|code, for :of-type
 CREATE INDEX search_token_display ON search_token (resource_type, code, display text_pattern_ops) WHERE display IS NOT NULL;
+
+-- Quantities in UCUM units also in canonical form (140 g/L and 14 g/dL → 140000 g.m-3).
+ALTER TABLE search_quantity ADD COLUMN canonical_unit text;
+ALTER TABLE search_quantity ADD COLUMN canonical_value numeric;
+CREATE INDEX search_quantity_canonical ON search_quantity (resource_type, code, canonical_unit, canonical_value) WHERE canonical_unit IS NOT NULL;
 
 -- Composite parameters (code-value-quantity, component-code-value-concept, …): one row per
 -- element the composite's expression selects, with its first (token) component and its second

@@ -63,7 +63,9 @@ describe('extractIndexRows', () => {
       valueQuantity: { value: 185, unit: 'mmHg', system: 'http://unitsofmeasure.org', code: 'mm[Hg]' },
       effectivePeriod: { start: '2024-03-01T08:00:00+08:00' },
     });
-    expect(rows.quantity).toContainEqual(['value-quantity', 'http://unitsofmeasure.org', 'mm[Hg]', '185']);
+    const [quantity] = rows.quantity.filter(([code]) => code === 'value-quantity');
+    expect(quantity?.slice(0, 5)).toEqual(['value-quantity', 'http://unitsofmeasure.org', 'mm[Hg]', '185', 'g.m-1.s-2']);
+    expect(Number(quantity?.[5])).toBeCloseTo(185 * 133322, 0); // UCUM: m[Hg] = 133.322 kPa, so 1 mm[Hg] = 133322 g.m-1.s-2
     expect(rows.token).toContainEqual(['code', 'http://loinc.org', '8480-6', 'systolic blood pressure', null]);
     expect(rows.token.some(([, , value]) => value === 'Systolic blood pressure')).toBe(false);
     expect(rows.composite).toContainEqual(['code-value-quantity', 'http://loinc.org', '8480-6', 'http://unitsofmeasure.org', 'mm[Hg]', '185', null, null]);

@@ -9,6 +9,7 @@ import type { Address, CodeableConcept, Coding, ContactPoint, HumanName, Identif
 import { searchParamsFor } from '../definitions.ts';
 import type { SearchParamDef } from '../definitions.ts';
 import { compositeComponents } from './parse-filter.ts';
+import { toCanonical, UCUM_SYSTEM } from './ucum.ts';
 import { parseDateRange } from './date-range.ts';
 
 /**
@@ -23,7 +24,7 @@ export interface IndexRows {
   string: Array<[code: string, value: string, raw: string]>;
   date: Array<[code: string, low: string, high: string]>;
   number: Array<[code: string, low: string | null, high: string | null]>;
-  quantity: Array<[code: string, system: string | null, unit: string | null, value: string]>;
+  quantity: Array<[code: string, system: string | null, unit: string | null, value: string, canonicalUnit: string | null, canonicalValue: string | null]>;
   reference: Array<[code: string, targetType: string | null, targetId: string | null, reference: string]>;
   uri: Array<[code: string, value: string]>;
   composite: Array<
@@ -210,7 +211,9 @@ export function extractIndexRows(resource: Resource): IndexRows {
       case 'quantity':
         for (const q of convertToSearchableQuantities(values)) {
           const unit = q.code ?? q.unit;
-          if (typeof q.value === 'number' && Number.isFinite(q.value)) rows.quantity.push([code, q.system ? cut(q.system) : null, unit ? cut(unit) : null, String(q.value)]);
+          if (typeof q.value !== 'number' || !Number.isFinite(q.value)) continue;
+          const canonical = q.system === UCUM_SYSTEM && q.code ? toCanonical(q.value, q.code) : undefined;
+          rows.quantity.push([code, q.system ? cut(q.system) : null, unit ? cut(unit) : null, String(q.value), canonical?.unit ?? null, canonical ? String(canonical.value) : null]);
         }
         break;
       case 'reference':

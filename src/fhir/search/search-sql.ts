@@ -7,6 +7,7 @@
 import { R_VERSION_COLUMNS } from '../store/sql.ts';
 import { parseDateRange } from './date-range.ts';
 import { normalizeString, parseRelativeReference } from './index-rows.ts';
+import { canonicalFactor, UCUM_SYSTEM } from './ucum.ts';
 import type { Cursor, FilterType, FilterValue, SearchFilter, SearchQuery, SortRule } from './search-query.ts';
 
 export class Params {
@@ -68,12 +69,14 @@ function dateCondition(p: Params, low: string, high: string, v: FilterValue): st
   }
 }
 
-function numberCondition(p: Params, column: string, v: FilterValue, raw: string): string {
-  const n = p.lazy(raw);
+/** `raw` compared with a numeric column; `factor` scales the search value (UCUM canonical units). */
+function numberCondition(p: Params, column: string, v: FilterValue, raw: string, factor = 1): string {
+  const scale = (x: number) => String(factor === 1 ? x : x * factor);
+  const n = p.lazy(factor === 1 ? raw : scale(Number(raw)));
   switch (v.prefix) {
     case 'eq':
     case 'ne': {
-      const [lo, hi] = numberRange(raw);
+      const [lo, hi] = numberRange(raw).map((x) => Number(scale(x))) as [number, number];
       const inRange = `(${column} >= ${p.add(String(lo))}::numeric AND ${column} < ${p.add(String(hi))}::numeric)`;
       return v.prefix === 'eq' ? inRange : `NOT ${inRange}`;
     }
@@ -88,7 +91,7 @@ function numberCondition(p: Params, column: string, v: FilterValue, raw: string)
     case 'le':
       return `${column} <= ${n()}::numeric`;
     case 'ap': {
-      const x = Number(raw);
+      const x = Number(raw) * factor;
       const [a, b] = [x * 0.9, x * 1.1].sort((m, k) => m - k);
       return `(${column} >= ${p.add(String(a))}::numeric AND ${column} <= ${p.add(String(b))}::numeric)`;
     }
@@ -147,7 +150,12 @@ function leafCondition(p: Params, type: FilterType, modifier: string | undefined
       const conditions = [numberCondition(p, 'value', v, num)];
       if (system) conditions.push(`system = ${p.add(system)}`);
       if (code) conditions.push(`unit = ${p.add(code)}`);
-      return { table: 'search_quantity', sql: `(${conditions.join(' AND ')})` };
+      const asWritten = `(${conditions.join(' AND ')})`;
+      // A UCUM unit also matches every quantity of the same dimension, compared in canonical units.
+      const canonical = code && (!system || system === UCUM_SYSTEM) ? canonicalFactor(code) : undefined;
+      if (!canonical) return { table: 'search_quantity', sql: asWritten };
+      const inCanonical = `(canonical_unit = ${p.add(canonical.unit)} AND ${numberCondition(p, 'canonical_value', v, num, canonical.factor)})`;
+      return { table: 'search_quantity', sql: `(${asWritten} OR ${inCanonical})` };
     }
     case 'reference':
       if (modifier === 'identifier') return { table: 'search_token', sql: tokenCondition(p, v) };

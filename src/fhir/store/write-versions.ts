@@ -28,7 +28,7 @@ export const INDEX_COLUMNS: Record<IndexTable, Array<[name: string, pgType: stri
   string: [['code', 'text'], ['value', 'text'], ['raw', 'text']],
   date: [['code', 'text'], ['low', 'timestamptz'], ['high', 'timestamptz']],
   number: [['code', 'text'], ['low', 'numeric'], ['high', 'numeric']],
-  quantity: [['code', 'text'], ['system', 'text'], ['unit', 'text'], ['value', 'numeric']],
+  quantity: [['code', 'text'], ['system', 'text'], ['unit', 'text'], ['value', 'numeric'], ['canonical_unit', 'text'], ['canonical_value', 'numeric']],
   reference: [['code', 'text'], ['target_type', 'text'], ['target_id', 'text'], ['reference', 'text']],
   uri: [['code', 'text'], ['value', 'text']],
   composite: [['code', 'text'], ['c1_system', 'text'], ['c1_value', 'text'], ['c2_system', 'text'], ['c2_value', 'text'], ['c2_number', 'numeric'], ['c2_low', 'timestamptz'], ['c2_high', 'timestamptz']],
