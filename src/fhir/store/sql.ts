@@ -33,13 +33,21 @@ export async function selectCurrent(db: Queryable, resourceType: string, id: str
 
 /** Locks the current rows of the given resources until the transaction ends; returns those that exist. */
 export async function lockCurrent(db: Queryable, keys: ReadonlyArray<{ resourceType: string; id: string }>): Promise<Map<string, StoredVersion>> {
-  const { rows } = await db.query<VersionRow>({
-    name: 'cb_lock_current',
-    text: `SELECT ${VERSION_COLUMNS} FROM fhir_resource r
-           WHERE (r.resource_type, r.id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
-           ORDER BY r.resource_type, r.id FOR UPDATE`,
-    values: [keys.map((k) => k.resourceType), keys.map((k) => k.id)],
-  });
+  const only = keys.length === 1 ? keys[0] : undefined;
+  const { rows } = only
+    ? // The common single-resource case as a primary-key lookup, whose cached plan is always right.
+      await db.query<VersionRow>({
+        name: 'cb_lock_one',
+        text: `SELECT ${VERSION_COLUMNS} FROM fhir_resource WHERE resource_type = $1 AND id = $2 FOR UPDATE`,
+        values: [only.resourceType, only.id],
+      })
+    : // Unnamed: planned for the actual keys each time (a generic plan made on a small table could scan it).
+      await db.query<VersionRow>(
+        `SELECT ${VERSION_COLUMNS} FROM fhir_resource r
+         WHERE (r.resource_type, r.id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+         ORDER BY r.resource_type, r.id FOR UPDATE`,
+        [keys.map((k) => k.resourceType), keys.map((k) => k.id)],
+      );
   return new Map(rows.map((r) => [`${r.resource_type}/${r.id}`, toStoredVersion(r)]));
 }
 

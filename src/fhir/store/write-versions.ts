@@ -105,7 +105,7 @@ const REWRITE_INDEX_SQL = buildRewriteSql();
 export async function rewriteIndexRows(db: Queryable, entries: readonly IndexRewrite[]): Promise<void> {
   if (entries.length === 0) return;
   const values = [entries.map((e) => e.resourceType), entries.map((e) => e.id), ...indexParams(entries)];
-  await db.query({ name: 'cb_rewrite_index_rows', text: REWRITE_INDEX_SQL, values });
+  await db.query(REWRITE_INDEX_SQL, values); // unnamed, for the same reason as in writeVersions
 }
 
 /** Thrown when a version the caller believed current was not (a bug or a race outside a lock). */
@@ -124,7 +124,10 @@ export async function writeVersions(db: Queryable, versions: readonly PendingVer
     versions.map((v) => v.interaction),
   ];
   values.push(...indexParams(versions));
-  const { rows } = await db.query<{ inserted: number; updated: number }>({ name: 'cb_write_versions', text: WRITE_VERSIONS_SQL, values });
+  // Unnamed on purpose: a named statement would keep a generic plan made while the tables were
+  // small (seq scans of every search table on each update, found by the benchmark); unnamed, it
+  // is planned for its actual arguments each time, which costs far less than such a plan.
+  const { rows } = await db.query<{ inserted: number; updated: number }>(WRITE_VERSIONS_SQL, values);
   const expectedInserts = versions.filter((v) => v.isNew).length;
   if (rows[0]?.inserted !== expectedInserts || rows[0]?.updated !== versions.length - expectedInserts) {
     throw new WriteRaceError(`wrote ${JSON.stringify(rows[0])}, expected ${expectedInserts} inserts and ${versions.length - expectedInserts} updates`);

@@ -1,0 +1,163 @@
+/**
+ * Runs the CareBridge server under test in its own process, exactly as deployed
+ * (`node src/cli.ts serve`), so its CPU, memory and event loop are separate from the load
+ * generator's. Each run gets a fresh DATA_DIR under the OS temp folder (an embedded PostgreSQL is
+ * created there), a free port and LOG_LEVEL=warn; `stop()` sends SIGTERM (the server stops its
+ * embedded PostgreSQL) and removes the folder.
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import fs from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+export interface ServerProcessOptions {
+  repoRoot: string;
+  dbPoolSize: number;
+  /** Start the server with `--cpu-prof` writing into this folder. */
+  cpuProfDir?: string | undefined;
+  /** Called as soon as the process exists, before it is ready, so an interrupted start-up is cleaned up too. */
+  onSpawn?: (stop: () => Promise<void>) => void;
+}
+
+export interface ServerProcess {
+  pid: number;
+  /** http://127.0.0.1:<port> */
+  url: string;
+  /** http://127.0.0.1:<port>/fhir */
+  fhirBaseUrl: string;
+  dataDir: string;
+  /** Connection string of the embedded PostgreSQL's `postgres` database (sessions in UTC). */
+  postgresUrl: string;
+  /** The last lines the server printed, for error messages. */
+  recentOutput(): string;
+  /** SIGTERM, wait for exit (SIGKILL after a grace period), remove DATA_DIR. Safe to call more than once. */
+  stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no free port'))));
+    });
+  });
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function waitForExit(child: ChildProcess, ms: number): Promise<boolean> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+}
+
+/** Reads the embedded server's port (line 4 of postmaster.pid) and the credentials CareBridge stored. */
+async function embeddedPostgresUrl(dataDir: string): Promise<string> {
+  const pidFile = await fs.readFile(path.join(dataDir, 'postgres', 'postmaster.pid'), 'utf8');
+  const port = Number(pidFile.split('\n')[3]);
+  if (!Number.isInteger(port) || port <= 0) throw new Error(`cannot read the PostgreSQL port from ${dataDir}/postgres/postmaster.pid`);
+  const { user, password } = JSON.parse(await fs.readFile(path.join(dataDir, 'postgres-credentials.json'), 'utf8')) as { user: string; password: string };
+  return `postgresql://${encodeURIComponent(user)}:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres?options=${encodeURIComponent('-c TimeZone=UTC')}`;
+}
+
+async function waitUntilReady(url: string, child: ChildProcess, timeoutMs: number, output: () => string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`the server exited during start-up (code ${child.exitCode ?? child.signalCode}):\n${output()}`);
+    }
+    const ready = await fetch(`${url}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ready) return;
+    await sleep(200);
+  }
+  throw new Error(`the server was not ready after ${timeoutMs / 1000} s:\n${output()}`);
+}
+
+export async function startServerProcess(options: ServerProcessOptions): Promise<ServerProcess> {
+  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'carebridge-bench-'));
+  // As root, the embedded PostgreSQL runs as an unprivileged user that must reach its data directory.
+  await fs.chmod(dataDir, 0o755);
+  const port = await freePort();
+  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'warn', DB_POOL_SIZE: String(options.dbPoolSize) };
+  delete env.DATABASE_URL; // always the embedded server, so the baseline can share it
+  delete env.BASE_URL;
+  const nodeArgs: string[] = [];
+  if (options.cpuProfDir) {
+    await fs.mkdir(options.cpuProfDir, { recursive: true });
+    nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`);
+  }
+  const child = spawn(process.execPath, [...nodeArgs, path.join(options.repoRoot, 'src', 'cli.ts'), 'serve'], {
+    cwd: options.repoRoot,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+
+  const recent: string[] = [];
+  const onOutput = (chunk: Buffer) => {
+    for (const line of chunk.toString('utf8').split('\n')) {
+      if (!line.trim()) continue;
+      recent.push(line);
+      if (recent.length > 100) recent.shift();
+      process.stderr.write(`[server] ${line}\n`);
+    }
+  };
+  child.stdout?.on('data', onOutput);
+  child.stderr?.on('data', onOutput);
+  const recentOutput = () => recent.join('\n');
+
+  let stopping: Promise<void> | undefined;
+  child.once('exit', (code, signal) => {
+    if (!stopping) process.stderr.write(`[bench] the server process exited unexpectedly (${signal ?? `code ${code}`}); the run will fail\n`);
+  });
+  const stop = () =>
+    (stopping ??= (async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        if (!(await waitForExit(child, 60_000))) {
+          process.stderr.write('[bench] the server did not stop within 60 s; killing it and its PostgreSQL\n');
+          child.kill('SIGKILL');
+          await waitForExit(child, 5_000);
+        }
+      }
+      // A server killed before it stopped PostgreSQL leaves the postmaster running: stop it.
+      const pidText = await fs.readFile(path.join(dataDir, 'postgres', 'postmaster.pid'), 'utf8').catch(() => '');
+      const postmaster = Number(pidText.split('\n')[0]);
+      if (Number.isInteger(postmaster) && postmaster > 0 && isAlive(postmaster)) {
+        process.kill(postmaster, 'SIGINT');
+        for (let i = 0; i < 300 && isAlive(postmaster); i++) await sleep(100);
+      }
+      await fs.rm(dataDir, { recursive: true, force: true, maxRetries: 5 });
+    })());
+
+  options.onSpawn?.(stop);
+  try {
+    if (child.pid === undefined) throw new Error('could not start the server process');
+    const url = `http://127.0.0.1:${port}`;
+    await waitUntilReady(url, child, 180_000, recentOutput);
+    return { pid: child.pid, url, fhirBaseUrl: `${url}/fhir`, dataDir, postgresUrl: await embeddedPostgresUrl(dataDir), recentOutput, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
