@@ -6,17 +6,11 @@
 // Bundle.entry.request (http://hl7.org/fhir/R4/bundle-definitions.html#Bundle.entry.request), and
 // Synthea patient bundles loaded as transactions.
 import fs from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer } from './helpers/server.ts';
-import type { FhirReply, TestServer } from './helpers/server.ts';
+import { describe, expect, it } from 'vitest';
+import { useTestServer } from './helpers/server.ts';
+import type { FhirReply } from './helpers/server.ts';
 
-let server: TestServer;
-beforeAll(async () => {
-  server = await startTestServer();
-});
-afterAll(async () => {
-  await server?.stop();
-});
+const server = useTestServer();
 
 type Json = Record<string, any>;
 

@@ -2,17 +2,10 @@
 // (http://hl7.org/fhir/R4/http.html#ccreate), conditional update by search
 // (http://hl7.org/fhir/R4/http.html#cond-update), conditional delete
 // (http://hl7.org/fhir/R4/http.html#3.1.0.7.1), and 412 Precondition Failed for several matches.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer } from './helpers/server.ts';
-import type { TestServer } from './helpers/server.ts';
+import { describe, expect, it } from 'vitest';
+import { useTestServer } from './helpers/server.ts';
 
-let server: TestServer;
-beforeAll(async () => {
-  server = await startTestServer();
-});
-afterAll(async () => {
-  await server?.stop();
-});
+const server = useTestServer();
 
 type Json = Record<string, any>;
 

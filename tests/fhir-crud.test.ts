@@ -1,16 +1,9 @@
 // FHIR R4 RESTful API: create, read, vread, update (incl. update-as-create), delete, versioning,
 // ETag/Last-Modified/Location, If-Match, Prefer (http://hl7.org/fhir/R4/http.html §3.1.0.2–3.1.0.7).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer } from './helpers/server.ts';
-import type { TestServer } from './helpers/server.ts';
+import { describe, expect, it } from 'vitest';
+import { useTestServer } from './helpers/server.ts';
 
-let server: TestServer;
-beforeAll(async () => {
-  server = await startTestServer();
-});
-afterAll(async () => {
-  await server?.stop();
-});
+const server = useTestServer();
 
 const patient = { resourceType: 'Patient', name: [{ family: '张', given: ['三'] }], gender: 'male', birthDate: '1960-05-01' };
 

@@ -5,16 +5,10 @@
 // Content-Type and _format (http://hl7.org/fhir/R4/http.html#mime-type); the capabilities interaction
 // (http://hl7.org/fhir/R4/http.html#capabilities, http://hl7.org/fhir/R4/capabilitystatement.html).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer } from './helpers/server.ts';
+import { startTestServer, useTestServer } from './helpers/server.ts';
 import type { FhirReply, TestServer } from './helpers/server.ts';
 
-let server: TestServer;
-beforeAll(async () => {
-  server = await startTestServer();
-});
-afterAll(async () => {
-  await server?.stop();
-});
+const server = useTestServer();
 
 type Json = Record<string, any>;
 

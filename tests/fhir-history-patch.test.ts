@@ -3,17 +3,11 @@
 // request.method DELETE and no resource; and patch (http://hl7.org/fhir/R4/http.html#patch) with JSON
 // Patch (RFC 6902) and FHIRPath Patch (http://hl7.org/fhir/R4/fhirpatch.html), validation of the
 // result, and If-Match version checks (http://hl7.org/fhir/R4/http.html#concurrency).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer } from './helpers/server.ts';
-import type { FhirReply, TestServer } from './helpers/server.ts';
+import { describe, expect, it } from 'vitest';
+import { useTestServer } from './helpers/server.ts';
+import type { FhirReply } from './helpers/server.ts';
 
-let server: TestServer;
-beforeAll(async () => {
-  server = await startTestServer();
-});
-afterAll(async () => {
-  await server?.stop();
-});
+const server = useTestServer();
 
 type Json = Record<string, any>;
 

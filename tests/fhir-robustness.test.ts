@@ -1,17 +1,10 @@
 // "Bad input never yields 500" (FHIR R4 http.html §3.1.0.4): hostile and random input against the
 // real server — NUL characters, huge values, random JSON shapes, random search strings and paths —
 // must always get a 4xx OperationOutcome (or succeed), never a 5xx.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer } from './helpers/server.ts';
-import type { TestServer } from './helpers/server.ts';
+import { describe, expect, it } from 'vitest';
+import { useTestServer } from './helpers/server.ts';
 
-let server: TestServer;
-beforeAll(async () => {
-  server = await startTestServer();
-});
-afterAll(async () => {
-  await server?.stop();
-});
+const server = useTestServer();
 
 /** Small deterministic PRNG so a failure can be reproduced. */
 function prng(seed: number): () => number {

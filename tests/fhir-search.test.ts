@@ -5,17 +5,10 @@
 // http://hl7.org/fhir/R4/http.html#paging), _total (#total), _summary=count (#summary), _sort (#sort),
 // unknown parameters and Prefer: handling (#errors), POST [type]/_search (http://hl7.org/fhir/R4/http.html#search),
 // and that only current, non-deleted versions are searched (http://hl7.org/fhir/R4/http.html#delete).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer } from './helpers/server.ts';
-import type { TestServer } from './helpers/server.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useTestServer } from './helpers/server.ts';
 
-let server: TestServer;
-beforeAll(async () => {
-  server = await startTestServer();
-});
-afterAll(async () => {
-  await server?.stop();
-});
+const server = useTestServer();
 
 type Json = Record<string, any>;
 

@@ -1,16 +1,9 @@
 // Custom SearchParameters at runtime (http://hl7.org/fhir/R4/searchparameter.html) and the
 // asynchronous $reindex that backfills them; the CapabilityStatement lists what is supported.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer } from './helpers/server.ts';
-import type { TestServer } from './helpers/server.ts';
+import { describe, expect, it } from 'vitest';
+import { useTestServer } from './helpers/server.ts';
 
-let server: TestServer;
-beforeAll(async () => {
-  server = await startTestServer({ SEARCH_PARAMETER_POLL_MS: '200' });
-});
-afterAll(async () => {
-  await server?.stop();
-});
+const server = useTestServer({ SEARCH_PARAMETER_POLL_MS: '200' });
 
 const nickname = (given: string) => ({ resourceType: 'Patient', name: [{ family: 'Custom', given: ['Formal'] }, { use: 'nickname', given: [given] }] });
 const ids = (bundle: any): string[] => (bundle.entry ?? []).filter((e: any) => e.search?.mode === 'match').map((e: any) => e.resource.id).sort();

@@ -1,13 +1,11 @@
 // Quantity search across UCUM units (http://hl7.org/fhir/R4/search.html#quantity: "the server may
 // choose to perform unit conversions"): haemoglobin may arrive in g/dL or g/L.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer } from './helpers/server.ts';
-import type { TestServer } from './helpers/server.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useTestServer } from './helpers/server.ts';
 
-let server: TestServer;
+const server = useTestServer();
 const id: Record<string, string> = {};
 beforeAll(async () => {
-  server = await startTestServer();
   const hb = (value: number, code: string, system = 'http://unitsofmeasure.org') => ({
     resourceType: 'Observation',
     status: 'final',
@@ -17,9 +15,6 @@ beforeAll(async () => {
   for (const [name, body] of Object.entries({ dl14: hb(14, 'g/dL'), l135: hb(135, 'g/L'), l150: hb(150, 'g/L'), local: hb(14, 'g/dL', 'urn:local-units'), temp: hb(37, 'Cel') })) {
     id[name] = (await server.fhir('Observation', { method: 'POST', body })).body.id;
   }
-});
-afterAll(async () => {
-  await server?.stop();
 });
 
 const ids = async (qs: string) => ((await server.fhir(`Observation?${qs}`)).body.entry ?? []).map((e: any) => e.resource.id).sort();

@@ -2,17 +2,10 @@
 // and malformed HTTP answered with an OperationOutcome.
 import net from 'node:net';
 import fs from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer } from './helpers/server.ts';
-import type { TestServer } from './helpers/server.ts';
+import { describe, expect, it } from 'vitest';
+import { startTestServer, useTestServer } from './helpers/server.ts';
 
-let server: TestServer;
-beforeAll(async () => {
-  server = await startTestServer();
-});
-afterAll(async () => {
-  await server?.stop();
-});
+const server = useTestServer();
 
 describe('health and readiness', () => {
   it('answers /healthz and /readyz when the database is reachable and migrated', async () => {

@@ -1,4 +1,5 @@
 /** Starts a real CareBridge server (HTTP on a free port) on a fresh test database. */
+import { afterAll, beforeAll } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 import { startServer } from '../../src/server.ts';
 import type { RunningServer } from '../../src/server.ts';
@@ -39,4 +40,19 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
   };
   return { ...server, databaseUrl, fhir };
+}
+
+/**
+ * Starts a server on a fresh database before the file's tests and stops it after them. The
+ * returned object is filled in by beforeAll, so use it inside tests and hooks only.
+ */
+export function useTestServer(env: Record<string, string> = {}): TestServer {
+  const server = {} as TestServer;
+  beforeAll(async () => {
+    Object.assign(server, await startTestServer(env));
+  });
+  afterAll(async () => {
+    await server.stop?.();
+  });
+  return server;
 }

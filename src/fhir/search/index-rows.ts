@@ -116,7 +116,8 @@ function tokens(values: TypedValue[]): TokenRow[] {
       case 'CodeableConcept': {
         const cc = v as CodeableConcept;
         for (const c of cc.coding ?? []) add(c.system, c.code, c.display ?? cc.text);
-        if (cc.text && !cc.coding?.length) add(undefined, undefined, cc.text);
+        // The concept's own text, when no coding already carries it as its display.
+        if (cc.text && !cc.coding?.some((c) => (c.display ?? cc.text) === cc.text)) add(undefined, undefined, cc.text);
         break;
       }
       case 'Coding':
