@@ -48,6 +48,20 @@ describe('read and vread', () => {
     expect(v1.headers.get('etag')).toBe('W/"1"');
   });
 
+  it('answers a conditional read with 304 while the version is unchanged (If-None-Match, If-Modified-Since)', async () => {
+    const created = (await server.fhir('Patient', { method: 'POST', body: patient })).body;
+    const first = await server.fhir(`Patient/${created.id}`);
+    const same = await server.fhir(`Patient/${created.id}`, { headers: { 'if-none-match': 'W/"1"' } });
+    expect(same.status).toBe(304);
+    expect(same.body).toBeUndefined();
+    expect((await server.fhir(`Patient/${created.id}`, { headers: { 'if-modified-since': first.headers.get('last-modified')! } })).status).toBe(304);
+    await server.fhir(`Patient/${created.id}`, { method: 'PUT', body: { ...created, gender: 'female' } });
+    const changed = await server.fhir(`Patient/${created.id}`, { headers: { 'if-none-match': 'W/"1"' } });
+    expect(changed.status).toBe(200);
+    expect(changed.body.gender).toBe('female');
+    expect((await server.fhir(`Patient/${created.id}`, { headers: { 'if-modified-since': 'Thu, 01 Jan 2015 00:00:00 GMT' } })).status).toBe(200);
+  });
+
   it('answers 404 with an OperationOutcome for unknown ids, versions and malformed ids', async () => {
     for (const path of ['Patient/does-not-exist', 'Patient/has%20space', `Patient/${'x'.repeat(65)}`, 'Patient/abc/_history/1']) {
       const res = await server.fhir(path);

@@ -60,6 +60,8 @@ function toFhirRequest(req: FastifyRequest): FhirRequest {
     query: url.searchParams,
     ifMatch: header('if-match'),
     ifNoneExist: header('if-none-exist'),
+    ifNoneMatch: header('if-none-match'),
+    ifModifiedSince: header('if-modified-since'),
     prefer: header('prefer'),
     contentType: header('content-type'),
     body: req.body,

@@ -15,6 +15,10 @@ export interface FhirRequest {
   query: URLSearchParams;
   ifMatch?: string | undefined;
   ifNoneExist?: string | undefined;
+  /** Conditional read: the ETag the client holds. */
+  ifNoneMatch?: string | undefined;
+  /** Conditional read: the Last-Modified the client holds. */
+  ifModifiedSince?: string | undefined;
   prefer?: string | undefined;
   contentType?: string | undefined;
   /** Parsed JSON body (or form parameters for `_search`). */

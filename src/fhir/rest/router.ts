@@ -112,7 +112,7 @@ export function route(ctx: RouterContext, req: FhirRequest): Routed {
   if (c === undefined) {
     switch (m) {
       case 'GET':
-        return at('read', () => read(ctx, type, id));
+        return at('read', () => read(ctx, req, type, id));
       case 'PUT':
         return at('update', () => update(ctx, req, type, id));
       case 'PATCH':
