@@ -233,6 +233,21 @@ export function extractIndexRows(resource: Resource): IndexRows {
 }
 
 const parsedComponents = new Map<string, Array<{ type: string; atom: FhirPathAtom }> | null>();
+const parsedCompositeBases = new Map<string, FhirPathAtom>();
+
+/**
+ * The composite's own expression, parsed whole. Not the per-type expression: that drops a bare
+ * `Observation` branch of `Observation | Observation.component` (the combo-* parameters).
+ */
+function compositeBase(param: SearchParamDef): FhirPathAtom {
+  const key = param.definition.url ?? param.code;
+  let atom = parsedCompositeBases.get(key);
+  if (!atom) {
+    atom = param.definition.expression ? parseFhirPath(param.definition.expression) : param.expression;
+    parsedCompositeBases.set(key, atom);
+  }
+  return atom;
+}
 
 /** The parsed component expressions of a composite this server indexes (token + one other), cached. */
 function componentsOf(param: SearchParamDef): Array<{ type: string; atom: FhirPathAtom }> | null {
@@ -252,7 +267,7 @@ function addCompositeRows(rows: IndexRows, param: SearchParamDef, input: TypedVa
   if (!components) return;
   let elements: TypedValue[];
   try {
-    elements = evalFhirPathTyped(param.expression, input);
+    elements = evalFhirPathTyped(compositeBase(param), input);
   } catch {
     return;
   }

@@ -144,6 +144,22 @@ function decodeCursor(raw: string): Cursor {
   throw errors.invalidSearch('_cursor is not a cursor this server issued; follow the Bundle links', ['_cursor']);
 }
 
+const SORT_VALUE_PATTERNS: Partial<Record<FilterType, RegExp>> = {
+  // timestamptz as PostgreSQL prints it (and ISO 8601), or ±infinity
+  date: /^(-?infinity|\d{4,}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}(:?\d{2})?)?)$/,
+  lastUpdated: /^\d{4,}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}(:?\d{2})?)?$/,
+  number: /^-?\d+(\.\d+)?([eE][+-]?\d+)?$/,
+  quantity: /^-?\d+(\.\d+)?([eE][+-]?\d+)?$/,
+};
+
+/** A cursor must carry one value per sort key, each of its key's type (it is cast in SQL). */
+function checkCursor(query: SearchQuery): void {
+  const cursor = query.cursor;
+  if (!cursor) return;
+  const fits = cursor.values.length === query.sort.length && cursor.values.every((v, i) => v === null || (SORT_VALUE_PATTERNS[query.sort[i]!.type]?.test(v) ?? true));
+  if (!fits || !/^[A-Za-z0-9\-.]{1,64}$/.test(cursor.id)) throw errors.invalidSearch('_cursor does not fit this search; follow the Bundle links', ['_cursor']);
+}
+
 function sortType(resourceType: string, code: string): FilterType | undefined {
   if (code === '_id') return 'id';
   if (code === '_lastUpdated') return 'lastUpdated';
@@ -248,5 +264,6 @@ export function parseSearchQuery(resourceType: string, params: URLSearchParams, 
       ignore(name, err.message);
     }
   }
+  checkCursor(query);
   return query;
 }
