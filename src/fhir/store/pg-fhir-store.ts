@@ -181,11 +181,9 @@ export class PgFhirStore implements FhirStore {
 
   async findConditional(resourceType: string, params: URLSearchParams, what: string): Promise<StoredVersion | undefined> {
     if (this.pool) throw new Error('findConditional must run inside a transaction');
-    if ([...params.keys()].filter((k) => !k.startsWith('_') || k === '_id' || k === '_lastUpdated').length === 0) {
-      throw errors.invalidSearch(`${what} needs at least one search parameter`);
-    }
-    await lockCondition(this.db, conditionKey(resourceType, params));
     const query = parseSearchQuery(resourceType, params, true);
+    if (query.filters.length === 0) throw errors.invalidSearch(`${what} needs at least one search parameter`);
+    await lockCondition(this.db, conditionKey(resourceType, params));
     query.count = 2;
     query.offset = 0;
     query.total = 'none';
