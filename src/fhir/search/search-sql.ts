@@ -202,50 +202,73 @@ function compositeSecond(p: Params, type: FilterType, v: FilterValue): string {
   }
 }
 
+/** True when the filter's matches can be listed from the index tables alone (no row of fhir_resource needed). */
+function listable(f: SearchFilter): boolean {
+  return f.kind !== 'param' || (f.type !== 'id' && f.type !== 'lastUpdated' && f.modifier !== 'not' && f.modifier !== 'missing');
+}
+
+/**
+ * A SELECT of the ids of resources of `resourceType` (the SQL expression `typeSql`) matching the
+ * filter. Index rows exist only for current, non-deleted versions, so listable filters need no
+ * join with fhir_resource; the others are checked on it.
+ */
+function matchingIds(p: Params, resourceType: string, typeSql: string, f: SearchFilter): string {
+  if (!listable(f)) {
+    const x = p.alias();
+    return `SELECT ${x}.id FROM fhir_resource ${x} WHERE ${x}.resource_type = ${typeSql} AND NOT ${x}.deleted AND ${filterCondition(p, resourceType, typeSql, x, f)}`;
+  }
+  switch (f.kind) {
+    case 'param': {
+      const code = p.add(f.type === 'reference' && f.modifier === 'identifier' ? `${f.code}:identifier` : f.code);
+      const leaves = f.values.map((v) => leafCondition(p, f.type, f.modifier, v));
+      return `SELECT resource_id FROM ${leaves[0]!.table} WHERE resource_type = ${typeSql} AND code = ${code} AND (${leaves.map((l) => l.sql).join(' OR ')})`;
+    }
+    case 'composite': {
+      const any = f.values.map(([first, second]) => `(${tokenCondition(p, first, 'c1_system', 'c1_value')} AND ${compositeSecond(p, f.secondType, second)})`).join(' OR ');
+      return `SELECT resource_id FROM search_composite WHERE resource_type = ${typeSql} AND code = ${p.add(f.code)} AND (${any})`;
+    }
+    case 'chain': {
+      // One branch per target type, each able to use the (resource_type, code, target_id) index.
+      const code = p.add(f.code);
+      return f.branches
+        .map((b) => {
+          const targetType = p.add(b.targetType);
+          return `SELECT resource_id FROM search_reference WHERE resource_type = ${typeSql} AND code = ${code} AND target_type = ${targetType}
+          AND target_id IN (${matchingIds(p, b.targetType, targetType, b.inner)})`;
+        })
+        .join('\n        UNION ALL ');
+    }
+    case 'has': {
+      const sourceType = p.add(f.sourceType);
+      return `SELECT target_id FROM search_reference WHERE resource_type = ${sourceType} AND code = ${p.add(f.referenceCode)} AND target_type = ${typeSql}
+        AND resource_id IN (${matchingIds(p, f.sourceType, sourceType, f.inner)})`;
+    }
+  }
+}
+
 /**
  * A boolean SQL condition: the resource `alias` (a row of fhir_resource whose type is the SQL
  * expression `typeSql`, naming `resourceType`) matches the filter.
  */
 export function filterCondition(p: Params, resourceType: string, typeSql: string, alias: string, f: SearchFilter): string {
-  switch (f.kind) {
-    case 'param': {
-      if (f.type === 'id') {
-        const ids = p.add(f.values.map((v) => v.value));
-        return f.modifier === 'not' ? `${alias}.id <> ALL(${ids}::text[])` : `${alias}.id = ANY(${ids}::text[])`;
-      }
-      if (f.type === 'lastUpdated') {
-        return `(${f.values.map((v) => dateCondition(p, `${alias}.last_updated`, `${alias}.last_updated`, v)).join(' OR ')})`;
-      }
-      const identifierRef = f.type === 'reference' && f.modifier === 'identifier';
-      const code = p.add(identifierRef ? `${f.code}:identifier` : f.code);
-      if (f.modifier === 'missing') {
-        const exists = `EXISTS (SELECT 1 FROM ${TABLE_OF[f.type]} s WHERE s.resource_type = ${alias}.resource_type AND s.resource_id = ${alias}.id AND s.code = ${code})`;
-        return f.values[0]!.value === 'true' ? `NOT ${exists}` : exists;
-      }
-      const leaves = f.values.map((v) => leafCondition(p, f.type, f.modifier, v));
-      const subquery = `SELECT resource_id FROM ${leaves[0]!.table} WHERE resource_type = ${typeSql} AND code = ${code} AND (${leaves.map((l) => l.sql).join(' OR ')})`;
-      return f.modifier === 'not' ? `${alias}.id NOT IN (${subquery})` : `${alias}.id IN (${subquery})`;
+  if (f.kind === 'param') {
+    if (f.type === 'id') {
+      const ids = p.add(f.values.map((v) => v.value));
+      return f.modifier === 'not' ? `${alias}.id <> ALL(${ids}::text[])` : `${alias}.id = ANY(${ids}::text[])`;
     }
-    case 'composite': {
-      const any = f.values.map(([first, second]) => `(${tokenCondition(p, first, 'c1_system', 'c1_value')} AND ${compositeSecond(p, f.secondType, second)})`).join(' OR ');
-      return `${alias}.id IN (SELECT resource_id FROM search_composite WHERE resource_type = ${typeSql} AND code = ${p.add(f.code)} AND (${any}))`;
+    if (f.type === 'lastUpdated') {
+      return `(${f.values.map((v) => dateCondition(p, `${alias}.last_updated`, `${alias}.last_updated`, v)).join(' OR ')})`;
     }
-    case 'chain': {
-      const branches = f.branches.map((b) => {
-        const x = p.alias();
-        const targetType = p.add(b.targetType);
-        return `(sr.target_type = ${targetType} AND sr.target_id IN (SELECT ${x}.id FROM fhir_resource ${x} WHERE ${x}.resource_type = ${targetType} AND NOT ${x}.deleted AND ${filterCondition(p, b.targetType, targetType, x, b.inner)}))`;
-      });
-      return `${alias}.id IN (SELECT sr.resource_id FROM search_reference sr WHERE sr.resource_type = ${typeSql} AND sr.code = ${p.add(f.code)} AND (${branches.join(' OR ')}))`;
+    if (f.modifier === 'missing') {
+      const code = p.add(f.code);
+      const exists = `EXISTS (SELECT 1 FROM ${TABLE_OF[f.type]} s WHERE s.resource_type = ${alias}.resource_type AND s.resource_id = ${alias}.id AND s.code = ${code})`;
+      return f.values[0]!.value === 'true' ? `NOT ${exists}` : exists;
     }
-    case 'has': {
-      const x = p.alias();
-      const sourceType = p.add(f.sourceType);
-      const inner = filterCondition(p, f.sourceType, sourceType, x, f.inner);
-      return `${alias}.id IN (SELECT sr.target_id FROM search_reference sr WHERE sr.resource_type = ${sourceType} AND sr.code = ${p.add(f.referenceCode)} AND sr.target_type = ${typeSql}
-        AND sr.resource_id IN (SELECT ${x}.id FROM fhir_resource ${x} WHERE ${x}.resource_type = ${sourceType} AND NOT ${x}.deleted AND ${inner}))`;
+    if (f.modifier === 'not') {
+      return `${alias}.id NOT IN (${matchingIds(p, resourceType, typeSql, { ...f, modifier: undefined })})`;
     }
   }
+  return `${alias}.id IN (${matchingIds(p, resourceType, typeSql, f)})`;
 }
 
 export interface SearchSql {
