@@ -34,34 +34,47 @@ export const INDEX_COLUMNS: Record<IndexTable, Array<[name: string, pgType: stri
   composite: [['code', 'text'], ['c1_system', 'text'], ['c1_value', 'text'], ['c2_system', 'text'], ['c2_value', 'text'], ['c2_number', 'numeric'], ['c2_low', 'timestamptz'], ['c2_high', 'timestamptz']],
 };
 
-function buildSql(): string {
+/**
+ * The statement for a batch. With `replaces` false (every version is a new resource) it only
+ * inserts: no history to move, no index rows to delete, no joins, so its cached plan is right
+ * at any table size. With `replaces` true it also moves and rewrites existing rows.
+ */
+function buildSql(replaces: boolean): string {
   let n = 8;
   const ctes = [
     `input AS (SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::timestamptz[], $5::bool[], $6::text[], $7::bool[], $8::text[])
        AS t(resource_type, id, version_id, last_updated, deleted, content, is_new, interaction))`,
-    `moved AS (INSERT INTO fhir_resource_history (resource_type, id, version_id, last_updated, deleted, content)
-       SELECT r.resource_type, r.id, r.version_id, r.last_updated, r.deleted, r.content
-       FROM fhir_resource r JOIN input i ON i.resource_type = r.resource_type AND i.id = r.id WHERE NOT i.is_new)`,
     `inserted AS (INSERT INTO fhir_resource (resource_type, id, version_id, last_updated, deleted, content)
        SELECT resource_type, id, version_id, last_updated, deleted, content FROM input WHERE is_new RETURNING 1)`,
-    `updated AS (UPDATE fhir_resource r SET version_id = i.version_id, last_updated = i.last_updated, deleted = i.deleted, content = i.content
-       FROM input i WHERE NOT i.is_new AND r.resource_type = i.resource_type AND r.id = i.id RETURNING 1)`,
   ];
+  if (replaces) {
+    ctes.push(
+      `moved AS (INSERT INTO fhir_resource_history (resource_type, id, version_id, last_updated, deleted, content)
+       SELECT r.resource_type, r.id, r.version_id, r.last_updated, r.deleted, r.content
+       FROM fhir_resource r JOIN input i ON i.resource_type = r.resource_type AND i.id = r.id WHERE NOT i.is_new)`,
+      `updated AS (UPDATE fhir_resource r SET version_id = i.version_id, last_updated = i.last_updated, deleted = i.deleted, content = i.content
+       FROM input i WHERE NOT i.is_new AND r.resource_type = i.resource_type AND r.id = i.id RETURNING 1)`,
+    );
+  }
   for (const table of INDEX_TABLES) {
     const cols = INDEX_COLUMNS[table];
-    ctes.push(`del_${table} AS (DELETE FROM search_${table} s USING input i
+    if (replaces) {
+      ctes.push(`del_${table} AS (DELETE FROM search_${table} s USING input i
        WHERE NOT i.is_new AND s.resource_type = i.resource_type AND s.resource_id = i.id)`);
+    }
     const params = ['text', 'text', ...cols.map(([, t]) => t)].map((t) => `$${++n}::${t}[]`);
     ctes.push(`ins_${table} AS (INSERT INTO search_${table} (resource_type, resource_id, ${cols.map(([c]) => c).join(', ')})
        SELECT * FROM unnest(${params.join(', ')}))`);
   }
   ctes.push(`events AS (INSERT INTO fhir_event (resource_type, resource_id, version_id, interaction, occurred_at)
        SELECT resource_type, id, version_id, interaction, last_updated FROM input)`);
+  const updated = replaces ? '(SELECT count(*) FROM updated)::int' : '0';
   return `WITH ${ctes.join(',\n')}
-SELECT (SELECT count(*) FROM inserted)::int AS inserted, (SELECT count(*) FROM updated)::int AS updated`;
+SELECT (SELECT count(*) FROM inserted)::int AS inserted, ${updated} AS updated`;
 }
 
-const WRITE_VERSIONS_SQL = buildSql();
+const INSERT_VERSIONS_SQL = buildSql(false);
+const WRITE_VERSIONS_SQL = buildSql(true);
 
 /** Index rows of current versions, rewritten without a new version ($reindex). */
 export interface IndexRewrite {
@@ -124,10 +137,14 @@ export async function writeVersions(db: Queryable, versions: readonly PendingVer
     versions.map((v) => v.interaction),
   ];
   values.push(...indexParams(versions));
-  // Unnamed on purpose: a named statement would keep a generic plan made while the tables were
-  // small (seq scans of every search table on each update, found by the benchmark); unnamed, it
-  // is planned for its actual arguments each time, which costs far less than such a plan.
-  const { rows } = await db.query<{ inserted: number; updated: number }>(WRITE_VERSIONS_SQL, values);
+  const allNew = versions.every((v) => v.isNew);
+  // Creates (the common case, and all of an ingest) use the insert-only statement, prepared once.
+  // Statements that replace rows are sent unnamed, so they are planned for their actual arguments
+  // each time: a cached generic plan made while the tables were small scanned every search table
+  // on each update (found by the benchmark).
+  const { rows } = allNew
+    ? await db.query<{ inserted: number; updated: number }>({ name: 'cb_insert_versions', text: INSERT_VERSIONS_SQL, values })
+    : await db.query<{ inserted: number; updated: number }>(WRITE_VERSIONS_SQL, values);
   const expectedInserts = versions.filter((v) => v.isNew).length;
   if (rows[0]?.inserted !== expectedInserts || rows[0]?.updated !== versions.length - expectedInserts) {
     throw new WriteRaceError(`wrote ${JSON.stringify(rows[0])}, expected ${expectedInserts} inserts and ${versions.length - expectedInserts} updates`);
