@@ -8,9 +8,9 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { freePort, sleep, stopServerChild } from './child-process.ts';
 
 export interface ServerProcessOptions {
   repoRoot: string;
@@ -36,38 +36,8 @@ export interface ServerProcess {
   stop(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no free port'))));
-    });
-  });
-}
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function waitForExit(child: ChildProcess, ms: number): Promise<boolean> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), ms);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve(true);
-    });
-  });
-}
 
 /** Reads the embedded server's port (line 4 of postmaster.pid) and the credentials CareBridge stored. */
 async function embeddedPostgresUrl(dataDir: string): Promise<string> {
@@ -132,21 +102,7 @@ export async function startServerProcess(options: ServerProcessOptions): Promise
   });
   const stop = () =>
     (stopping ??= (async () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM');
-        if (!(await waitForExit(child, 60_000))) {
-          process.stderr.write('[bench] the server did not stop within 60 s; killing it and its PostgreSQL\n');
-          child.kill('SIGKILL');
-          await waitForExit(child, 5_000);
-        }
-      }
-      // A server killed before it stopped PostgreSQL leaves the postmaster running: stop it.
-      const pidText = await fs.readFile(path.join(dataDir, 'postgres', 'postmaster.pid'), 'utf8').catch(() => '');
-      const postmaster = Number(pidText.split('\n')[0]);
-      if (Number.isInteger(postmaster) && postmaster > 0 && isAlive(postmaster)) {
-        process.kill(postmaster, 'SIGINT');
-        for (let i = 0; i < 300 && isAlive(postmaster); i++) await sleep(100);
-      }
+      await stopServerChild(child, dataDir, 60_000);
       await fs.rm(dataDir, { recursive: true, force: true, maxRetries: 5 });
     })());
 

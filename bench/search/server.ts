@@ -7,10 +7,9 @@
  * logger at debug level).
  */
 import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
+import { freePort, sleep, stopServerChild } from '../lib/child-process.ts';
 
 export interface StartOptions {
   repoRoot: string;
@@ -34,38 +33,8 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no free port'))));
-    });
-  });
-}
-
-function waitForExit(child: ChildProcess, ms: number): Promise<boolean> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), ms);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve(true);
-    });
-  });
-}
 
 export async function embeddedPostgresUrl(dataDir: string): Promise<string> {
   const pidFile = await fs.readFile(path.join(dataDir, 'postgres', 'postmaster.pid'), 'utf8');
@@ -108,21 +77,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM');
-        if (!(await waitForExit(child, 90_000))) {
-          process.stderr.write('[bench] the server did not stop within 90 s; killing it\n');
-          child.kill('SIGKILL');
-          await waitForExit(child, 5_000);
-        }
-      }
-      // A server killed before it stopped PostgreSQL leaves the postmaster running: stop it (its pid is in postmaster.pid).
-      const pidText = await fs.readFile(path.join(options.dataDir, 'postgres', 'postmaster.pid'), 'utf8').catch(() => '');
-      const postmaster = Number(pidText.split('\n')[0]);
-      if (Number.isInteger(postmaster) && postmaster > 0 && isAlive(postmaster)) {
-        process.kill(postmaster, 'SIGINT');
-        for (let i = 0; i < 600 && isAlive(postmaster); i++) await sleep(100);
-      }
+      await stopServerChild(child, options.dataDir, 90_000);
     })());
 
   try {
