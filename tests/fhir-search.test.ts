@@ -7,10 +7,10 @@
 // and that only current, non-deleted versions are searched (http://hl7.org/fhir/R4/http.html#delete).
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useTestServer } from './helpers/server.ts';
+import { link, q, sorted } from './helpers/bundles.ts';
+import type { Json } from './helpers/bundles.ts';
 
 const server = useTestServer();
-
-type Json = Record<string, any>;
 
 async function create(resource: Json): Promise<string> {
   const res = await server.fhir(resource.resourceType, { method: 'POST', body: resource });
@@ -23,9 +23,6 @@ async function put(resource: Json): Promise<Json> {
   expect([200, 201], JSON.stringify(res.body)).toContain(res.status);
   return res.body;
 }
-
-/** `Type?a=1&b=2` with every name and value percent-encoded. */
-const q = (type: string, ...pairs: Array<[string, string]>) => `${type}?${new URLSearchParams(pairs)}`;
 
 const matchIds = (bundle: Json): string[] =>
   (bundle.entry ?? []).filter((e: Json) => e.search?.mode !== 'outcome').map((e: Json) => e.resource.id as string);
@@ -43,15 +40,11 @@ async function searchAmong(path: string, universe: string[]): Promise<string[]> 
   return (await searchIds(path)).filter((id) => universe.includes(id));
 }
 
-const sorted = (ids: string[]) => [...ids].sort();
-
 /** Relative path of a Bundle link under this server's FHIR base. */
 function relative(url: string): string {
   expect(url.startsWith(`${server.fhirBaseUrl}/`), url).toBe(true);
   return url.slice(server.fhirBaseUrl.length + 1);
 }
-
-const link = (bundle: Json, relation: string): string | undefined => (bundle.link ?? []).find((l: Json) => l.relation === relation)?.url;
 
 async function expectInvalidSearch(path: string): Promise<void> {
   const res = await server.fhir(path);

@@ -5,10 +5,10 @@
 // unsupported parameters under lenient and strict handling (#errors).
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useTestServer } from './helpers/server.ts';
+import { matchIds, q, sorted } from './helpers/bundles.ts';
+import type { Json } from './helpers/bundles.ts';
 
 const server = useTestServer();
-
-type Json = Record<string, any>;
 
 const LOINC = 'http://loinc.org';
 const UCUM = 'http://unitsofmeasure.org';
@@ -19,14 +19,6 @@ async function create(resource: Json): Promise<string> {
   expect(res.status, JSON.stringify(res.body)).toBe(201);
   return res.body.id as string;
 }
-
-/** `Type?a=1&b=2` with every name and value percent-encoded. */
-const q = (type: string, ...pairs: Array<[string, string]>) => `${type}?${new URLSearchParams(pairs)}`;
-
-const sorted = (ids: string[]) => [...ids].sort();
-
-const matchIds = (bundle: Json): string[] =>
-  (bundle.entry ?? []).filter((e: Json) => e.search?.mode === 'match').map((e: Json) => e.resource.id as string);
 
 const outcomes = (bundle: Json): Json[] => (bundle.entry ?? []).filter((e: Json) => e.search?.mode === 'outcome').map((e: Json) => e.resource);
 

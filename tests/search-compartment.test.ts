@@ -5,10 +5,10 @@
 // those refer to; _type, _since, _count with paging links per http://hl7.org/fhir/R4/http.html#paging).
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useTestServer } from './helpers/server.ts';
+import { link, sorted } from './helpers/bundles.ts';
+import type { Json } from './helpers/bundles.ts';
 
 const server = useTestServer();
-
-type Json = Record<string, any>;
 
 const LOINC = 'http://loinc.org';
 
@@ -25,14 +25,10 @@ async function create(resource: Json): Promise<string> {
 /** `path?a=1&b=2` with every name and value percent-encoded. */
 const q = (path: string, ...pairs: Array<[string, string]>) => (pairs.length ? `${path}?${new URLSearchParams(pairs)}` : path);
 
-const sorted = (ids: string[]) => [...ids].sort();
-
 const matches = (bundle: Json): Json[] => (bundle.entry ?? []).filter((e: Json) => e.search?.mode !== 'outcome' && e.search?.mode !== 'include');
 const matchIds = (bundle: Json): string[] => matches(bundle).map((e) => e.resource.id as string);
 /** Entries as `Type/id`. */
 const keys = (bundle: Json): string[] => matches(bundle).map((e) => `${e.resource.resourceType}/${e.resource.id}`);
-
-const link = (bundle: Json, relation: string): string | undefined => (bundle.link ?? []).find((l: Json) => l.relation === relation)?.url;
 
 function relative(url: string): string {
   expect(url.startsWith(`${server.fhirBaseUrl}/`), url).toBe(true);

@@ -6,20 +6,10 @@
 // rejected with an OperationOutcome (http://hl7.org/fhir/R4/search.html#errors).
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useTestServer } from './helpers/server.ts';
+import { link, matchIds, q, sorted } from './helpers/bundles.ts';
+import type { Json } from './helpers/bundles.ts';
 
 const server = useTestServer();
-
-type Json = Record<string, any>;
-
-/** `Type?a=1&b=2` with every name and value percent-encoded. */
-const q = (type: string, ...pairs: Array<[string, string]>) => `${type}?${new URLSearchParams(pairs)}`;
-
-const sorted = (ids: string[]) => [...ids].sort();
-
-const matchIds = (bundle: Json): string[] =>
-  (bundle.entry ?? []).filter((e: Json) => e.search?.mode === 'match').map((e: Json) => e.resource.id as string);
-
-const link = (bundle: Json, relation: string): string | undefined => (bundle.link ?? []).find((l: Json) => l.relation === relation)?.url;
 
 /** Relative path of a Bundle link under this server's FHIR base. */
 function relative(url: string): string {

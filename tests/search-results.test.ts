@@ -4,10 +4,10 @@
 // (#elements) and totals (#total: _total=accurate|estimate|none).
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useTestServer } from './helpers/server.ts';
+import { entries, matchIds, q, sorted } from './helpers/bundles.ts';
+import type { Json } from './helpers/bundles.ts';
 
 const server = useTestServer();
-
-type Json = Record<string, any>;
 
 const SUBSETTED = { system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationValue', code: 'SUBSETTED' };
 
@@ -15,16 +15,7 @@ async function create(resource: Json): Promise<string> {
   const res = await server.fhir(resource.resourceType, { method: 'POST', body: resource });
   expect(res.status, JSON.stringify(res.body)).toBe(201);
   return res.body.id as string;
-}
-
-/** `Type?a=1&b=2` with every name and value percent-encoded. */
-const q = (type: string, ...pairs: Array<[string, string]>) => `${type}?${new URLSearchParams(pairs)}`;
-
-const sorted = (ids: string[]) => [...ids].sort();
-
-const entries = (bundle: Json, mode: string): Json[] => (bundle.entry ?? []).filter((e: Json) => e.search?.mode === mode);
-const matchIds = (bundle: Json): string[] => entries(bundle, 'match').map((e) => e.resource.id as string);
-/** Included entries as `Type/id`. */
+}/** Included entries as `Type/id`. */
 const includedKeys = (bundle: Json): string[] => entries(bundle, 'include').map((e) => `${e.resource.resourceType}/${e.resource.id}`);
 
 async function searchBundle(path: string): Promise<Json> {
