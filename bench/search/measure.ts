@@ -8,17 +8,10 @@
  */
 import { HttpClient } from '../lib/http-client.ts';
 import { summarize } from '../lib/load.ts';
-import type { LatencySummary } from '../lib/load.ts';
+import type { LatencySummary, LoadResult } from '../lib/load.ts';
 import type { QueryInstance, SearchBundle } from './queries.ts';
 
-export interface Measurement {
-  concurrency: number;
-  ops: number;
-  errors: number;
-  firstError: string | undefined;
-  seconds: number;
-  throughput: number;
-  latencyMs: LatencySummary;
+export interface Measurement extends LoadResult {
   /** Largest server RSS during this measurement (MiB). */
   rssMaxMiB: number | undefined;
 }
