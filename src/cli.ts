@@ -7,7 +7,8 @@ import { createLogger, startServer } from './server.ts';
 const USAGE = `Usage: carebridge <command>
 
 Commands:
-  serve     Run the FHIR server (HTTP on PORT, default 8080). Without DATABASE_URL an embedded
+  serve     Run the FHIR server (HTTP on PORT, default 8080; HL7 v2 over MLLP on MLLP_PORT,
+            default 2575). Without DATABASE_URL an embedded
             PostgreSQL is started with its data in DATA_DIR (default ./data).
   help      Show this help.
 
@@ -17,7 +18,7 @@ async function serve(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config);
   const server = await startServer(config, logger);
-  process.stdout.write(`\nCareBridge is running.\n  FHIR R4 API:  ${server.fhirBaseUrl}\n  Metadata:     ${server.fhirBaseUrl}/metadata\n  Health:       ${server.url}/healthz  ${server.url}/readyz\n  Metrics:      ${server.url}/metrics\n\n`);
+  process.stdout.write(`\nCareBridge is running.\n  FHIR R4 API:  ${server.fhirBaseUrl}\n  Metadata:     ${server.fhirBaseUrl}/metadata\n  Health:       ${server.url}/healthz  ${server.url}/readyz\n  Metrics:      ${server.url}/metrics\n  HL7 v2 MLLP:  ${server.mllpUrl}\n\n`);
   let signalled = false;
   const shutdown = (signal: string) => {
     if (signalled) return;

@@ -3,6 +3,7 @@
  * Every variable is documented in docs/config.md.
  */
 import path from 'node:path';
+import { isSupportedCharset } from './hl7-adapters/parse/charset.ts';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
@@ -26,6 +27,18 @@ export interface Config {
   shutdownGraceMs: number;
   /** How often to look for SearchParameters changed by other nodes (SEARCH_PARAMETER_POLL_MS). */
   searchParameterPollMs: number;
+  /** HL7 v2 MLLP listener port (MLLP_PORT, default 2575). 0 picks a free port. */
+  mllpPort: number;
+  /** Address the MLLP listener binds (MLLP_HOST, default HOST). */
+  mllpHost: string;
+  /** Largest accepted MLLP message in bytes (MLLP_MAX_MESSAGE_BYTES, default 1 MiB). */
+  mllpMaxMessageBytes: number;
+  /** An MLLP connection without traffic for this long is closed (MLLP_IDLE_TIMEOUT_MS, default 10 min). */
+  mllpIdleTimeoutMs: number;
+  /** Charset for HL7 messages whose MSH-18 is empty or wrong (HL7_DEFAULT_CHARSET, default UTF-8). */
+  hl7DefaultCharset: string;
+  /** PEM files for MLLP over TLS (MLLP_TLS_CERT_FILE + MLLP_TLS_KEY_FILE); with MLLP_TLS_CA_FILE, mutual TLS. */
+  mllpTls: { certFile: string; keyFile: string; caFile: string | undefined } | undefined;
 }
 
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -55,9 +68,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (baseUrl && !/^https?:\/\//.test(baseUrl)) {
     throw new ConfigError('BASE_URL must be an http:// or https:// URL');
   }
+  const hl7DefaultCharset = env.HL7_DEFAULT_CHARSET?.trim() || 'UTF-8';
+  if (!isSupportedCharset(hl7DefaultCharset)) {
+    throw new ConfigError(`HL7_DEFAULT_CHARSET must be a supported character set (e.g. UTF-8, GBK, GB18030), got "${hl7DefaultCharset}"`);
+  }
+  const host = env.HOST?.trim() || '0.0.0.0';
+  const certFile = env.MLLP_TLS_CERT_FILE?.trim() || undefined;
+  const keyFile = env.MLLP_TLS_KEY_FILE?.trim() || undefined;
+  const caFile = env.MLLP_TLS_CA_FILE?.trim() || undefined;
+  if ((certFile === undefined) !== (keyFile === undefined) || (caFile && !certFile)) {
+    throw new ConfigError('MLLP_TLS_CERT_FILE and MLLP_TLS_KEY_FILE must be set together (MLLP_TLS_CA_FILE needs both)');
+  }
   return {
     port: integer(env, 'PORT', 8080, 0, 65535),
-    host: env.HOST?.trim() || '0.0.0.0',
+    host,
     baseUrl,
     dataDir: path.resolve(env.DATA_DIR?.trim() || './data'),
     databaseUrl,
@@ -66,5 +90,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxBodyBytes: integer(env, 'MAX_BODY_BYTES', 64 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     shutdownGraceMs: integer(env, 'SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
     searchParameterPollMs: integer(env, 'SEARCH_PARAMETER_POLL_MS', 5_000, 100, 3_600_000),
+    mllpPort: integer(env, 'MLLP_PORT', 2575, 0, 65535),
+    mllpHost: env.MLLP_HOST?.trim() || host,
+    mllpMaxMessageBytes: integer(env, 'MLLP_MAX_MESSAGE_BYTES', 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    mllpIdleTimeoutMs: integer(env, 'MLLP_IDLE_TIMEOUT_MS', 600_000, 100, 86_400_000),
+    hl7DefaultCharset,
+    mllpTls: certFile && keyFile ? { certFile: path.resolve(certFile), keyFile: path.resolve(keyFile), caFile: caFile && path.resolve(caFile) } : undefined,
   };
 }

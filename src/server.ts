@@ -17,6 +17,8 @@ import { queueReindex, ReindexWorker, reindexStatus } from './fhir/operations/re
 import type { ReindexService } from './fhir/rest/interactions/reindex.ts';
 import { CustomSearchParameters } from './fhir/search/custom-parameters.ts';
 import { PgFhirStore } from './fhir/store/pg-fhir-store.ts';
+import { startMllpListener } from './hl7-adapters/mllp/listener.ts';
+import type { MllpListener } from './hl7-adapters/mllp/listener.ts';
 import { createHttpApp } from './http-app.ts';
 import { createMetrics } from './observability/metrics.ts';
 
@@ -26,6 +28,10 @@ export interface RunningServer {
   /** Base URL of the HTTP server, e.g. http://127.0.0.1:8080 */
   url: string;
   fhirBaseUrl: string;
+  /** Bound port of the HL7 v2 MLLP listener. */
+  mllpPort: number;
+  /** e.g. mllp://localhost:2575 (mllps:// with TLS) */
+  mllpUrl: string;
   pool: Pool;
   logger: Logger;
   stop(): Promise<void>;
@@ -47,6 +53,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
   let embedded: EmbeddedDatabase | undefined;
   let pool: Pool | undefined;
   let accepting = false;
+  let mllp: MllpListener | undefined;
   let stopWorkers = async (): Promise<void> => undefined;
   const metrics = createMetrics(() => pool);
   try {
@@ -89,28 +96,48 @@ export async function startServer(config: Config, logger: Logger = createLogger(
       maxBodyBytes: config.maxBodyBytes,
       ready: async () => accepting && (await migrationsApplied(livePool, migrations.length)),
     });
+    mllp = await startMllpListener({
+      pool,
+      logger,
+      port: config.mllpPort,
+      host: config.mllpHost,
+      maxMessageBytes: config.mllpMaxMessageBytes,
+      idleTimeoutMs: config.mllpIdleTimeoutMs,
+      defaultCharset: config.hl7DefaultCharset,
+      tls: config.mllpTls && {
+        cert: fs.readFileSync(config.mllpTls.certFile),
+        key: fs.readFileSync(config.mllpTls.keyFile),
+        ca: config.mllpTls.caFile === undefined ? undefined : fs.readFileSync(config.mllpTls.caFile),
+      },
+    });
+    const liveMllp = mllp;
     await app.listen({ port: config.port, host: config.host });
     accepting = true;
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     const url = `http://${config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host}:${port}`;
     const fhirBaseUrl = config.baseUrl ?? `${url}/fhir`;
+    const mllpUrl = `${config.mllpTls ? 'mllps' : 'mllp'}://${config.mllpHost === '0.0.0.0' || config.mllpHost === '::' ? 'localhost' : config.mllpHost}:${liveMllp.port}`;
     let stopping: Promise<void> | undefined;
     return {
       url,
       fhirBaseUrl,
+      mllpPort: liveMllp.port,
+      mllpUrl,
       pool,
       logger,
       stop: () =>
         (stopping ??= (async () => {
           accepting = false;
           await app.close(); // stops accepting, waits for in-flight requests
+          await liveMllp.close(); // stops accepting, waits for messages being stored
           await stopWorkers();
           await livePool.end();
           await embedded?.stop();
         })()),
     };
   } catch (err) {
+    await mllp?.close().catch(() => undefined);
     await stopWorkers().catch(() => undefined);
     await pool?.end().catch(() => undefined);
     await embedded?.stop().catch(() => undefined);

@@ -26,7 +26,7 @@ export interface FhirReply {
 
 export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
   const databaseUrl = await createTestDatabase();
-  const config = loadConfig({ DATABASE_URL: databaseUrl, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', DB_POOL_SIZE: '10', ...env });
+  const config = loadConfig({ DATABASE_URL: databaseUrl, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', DB_POOL_SIZE: '10', MLLP_PORT: '0', ...env });
   const server = await startServer(config);
   const fhir = async (path: string, init: FhirInit = {}): Promise<FhirReply> => {
     const headers: Record<string, string> = { accept: 'application/fhir+json', ...init.headers };

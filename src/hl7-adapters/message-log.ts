@@ -1,0 +1,130 @@
+/**
+ * The HL7 v2 message log (table hl7_message, migration 0004): every received message's raw bytes
+ * and metadata are committed here before its acknowledgement is sent (HL7 v2.5.1 §2.9.2: in
+ * enhanced mode the accept ACK means "safely stored"; in original mode the ACK follows
+ * processing, which starts from this row). Duplicates are found by the unique key (sending
+ * application, sending facility, MSH-10) of non-rejected rows and answered with the stored ACK.
+ *
+ * Functions take any Queryable (the pool, or a client inside a transaction).
+ */
+import type { Queryable } from '../db/pool.ts';
+
+export type Hl7MessageStatus = 'received' | 'processed' | 'failed' | 'rejected';
+
+export interface ReceivedMessage {
+  senderApplication: string;
+  senderFacility: string;
+  /** MSH-10, or null when it could not be read. */
+  controlId: string | null;
+  messageType: string | null;
+  triggerEvent: string | null;
+  version: string | null;
+  /** The charset the bytes were decoded with (iconv-lite name). */
+  charset: string | null;
+  raw: Uint8Array;
+  /** Peer address of the connection, e.g. `127.0.0.1:51234`. */
+  connection: string | null;
+  status: Hl7MessageStatus;
+  /** The acknowledgement to send, stored in the same commit (null when none is sent yet). */
+  ack: Uint8Array | null;
+  error: string | null;
+}
+
+export type InsertResult =
+  | { duplicate: false; id: string }
+  | { duplicate: true; id: string; status: Hl7MessageStatus; ack: Buffer | null };
+
+/**
+ * Inserts a received message in one statement (so in one commit when run on the pool). When the
+ * same sender already sent this control id (and it was not rejected), nothing is written and the
+ * stored row's id, status and ACK are returned.
+ */
+export async function insertReceived(db: Queryable, m: ReceivedMessage): Promise<InsertResult> {
+  const params = [
+    m.senderApplication,
+    m.senderFacility,
+    m.controlId,
+    m.messageType,
+    m.triggerEvent,
+    m.version,
+    m.charset,
+    Buffer.from(m.raw),
+    m.connection,
+    m.status,
+    m.ack ? Buffer.from(m.ack) : null,
+    m.error,
+  ];
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const inserted = await db.query<{ id: string }>(
+      `INSERT INTO hl7_message (sender_application, sender_facility, control_id, message_type, trigger_event, version,
+                                charset, raw, connection, status, ack, error, processed_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, CASE WHEN $10 IN ('processed', 'rejected') THEN now() END)
+       ON CONFLICT (sender_application, sender_facility, control_id) WHERE status <> 'rejected' DO NOTHING
+       RETURNING id`,
+      params,
+    );
+    if (inserted.rows[0]) return { duplicate: false, id: inserted.rows[0].id };
+    const existing = await db.query<{ id: string; status: Hl7MessageStatus; ack: Buffer | null }>(
+      `SELECT id, status, ack FROM hl7_message
+        WHERE sender_application = $1 AND sender_facility = $2 AND control_id = $3 AND status <> 'rejected'`,
+      [m.senderApplication, m.senderFacility, m.controlId],
+    );
+    const row = existing.rows[0];
+    if (row) return { duplicate: true, id: row.id, status: row.status, ack: row.ack };
+    // The conflicting row changed to 'rejected' in between: try again.
+  }
+  throw new Error('hl7_message insert kept conflicting with a row that disappeared');
+}
+
+/** Records the outcome of processing: status, and the ACK and error when given. */
+export async function setStatus(
+  db: Queryable,
+  id: string,
+  update: { status: Hl7MessageStatus; ack?: Uint8Array | null; error?: string | null },
+): Promise<void> {
+  await db.query(
+    `UPDATE hl7_message
+        SET status = $2,
+            ack = CASE WHEN $3::boolean THEN $4::bytea ELSE ack END,
+            error = CASE WHEN $5::boolean THEN $6 ELSE error END,
+            processed_at = CASE WHEN $2 IN ('processed', 'failed', 'rejected') THEN now() ELSE processed_at END
+      WHERE id = $1`,
+    [
+      id,
+      update.status,
+      update.ack !== undefined,
+      update.ack ? Buffer.from(update.ack) : null,
+      update.error !== undefined,
+      update.error ?? null,
+    ],
+  );
+}
+
+export interface Hl7MessageRow {
+  id: string;
+  senderApplication: string;
+  senderFacility: string;
+  controlId: string | null;
+  messageType: string | null;
+  triggerEvent: string | null;
+  version: string | null;
+  charset: string | null;
+  raw: Buffer;
+  receivedAt: string;
+  connection: string | null;
+  status: Hl7MessageStatus;
+  ack: Buffer | null;
+  error: string | null;
+}
+
+/** Reads one logged message by id. */
+export async function getMessage(db: Queryable, id: string): Promise<Hl7MessageRow | undefined> {
+  const result = await db.query<Hl7MessageRow>(
+    `SELECT id, sender_application AS "senderApplication", sender_facility AS "senderFacility", control_id AS "controlId",
+            message_type AS "messageType", trigger_event AS "triggerEvent", version, charset, raw,
+            received_at AS "receivedAt", connection, status, ack, error
+       FROM hl7_message WHERE id = $1`,
+    [id],
+  );
+  return result.rows[0];
+}

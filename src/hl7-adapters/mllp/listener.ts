@@ -1,0 +1,255 @@
+/**
+ * The MLLP listener: a TCP server (HL7 Version 2 Transport Specification: MLLP Release 1, §2
+ * block format, §3 "interaction model": every message is answered with one acknowledgement on
+ * the same connection, in order). Per connection one MllpDecoder; frames are handled one after
+ * another so ACKs leave in arrival order.
+ *
+ * For each message (HL7 v2.5.1 chapter 2, §2.9 message processing rules):
+ * 1. decode the bytes in the sender's charset, split batches (parse/charset.ts, parse/batch.ts);
+ * 2. decide the acknowledgement (AR for unparseable, unsupported type §2.9.2 / version; AA in
+ *    original mode, CA in enhanced mode per MSH-15 AL/ER/SU/NE, Table 0155);
+ * 3. commit raw bytes, metadata and that ACK to hl7_message in one statement — before the ACK is
+ *    written to the socket; a duplicate (same sender + MSH-10) gets its stored ACK, nothing changes;
+ * 4. write the ACK, encoded in the message's charset.
+ * A frame whose MSH cannot be read at all is logged (status rejected) and the connection closed;
+ * an oversize frame is dropped by the decoder (its bytes are never held) and the connection closed.
+ *
+ * With `tls` the same protocol runs over TLS (node:tls); with `tls.ca` it is mutual TLS: clients
+ * must present a certificate signed by that CA.
+ *
+ * TODO(issue 3): mapping to FHIR (status processed/
+ * failed, AE), per-sender configuration, batch ACKs as a batch (§2.10.3; one ACK frame per message now).
+ */
+import net from 'node:net';
+import tls from 'node:tls';
+import type { Logger } from 'pino';
+import type { Pool } from '../../db/pool.ts';
+import { buildAck } from '../ack.ts';
+import type { AckCode, AckError } from '../ack.ts';
+import { insertReceived } from '../message-log.ts';
+import type { Hl7MessageStatus } from '../message-log.ts';
+import { decodeHl7Bytes, encodeHl7Text, hexDecoderFor } from '../parse/charset.ts';
+import type { DecodedHl7 } from '../parse/charset.ts';
+import { parseBatch } from '../parse/batch.ts';
+import type { Hl7BatchEntry } from '../parse/batch.ts';
+import { readDelimiters } from '../parse/delimiters.ts';
+import { Hl7ParseError } from '../parse/errors.ts';
+import { Hl7Segment } from '../parse/segment.ts';
+import { encode, MllpDecoder } from './codec.ts';
+
+/** Message types CareBridge accepts (MSH-9.1^MSH-9.2). */
+export const SUPPORTED_MESSAGE_TYPES: ReadonlySet<string> = new Set([
+  ...['A01', 'A02', 'A03', 'A04', 'A05', 'A08', 'A11', 'A13', 'A40'].map((t) => `ADT^${t}`),
+  'ORU^R01',
+  'RDE^O11',
+  'RDE^O25',
+  'OMP^O09',
+]);
+
+/** Versions CareBridge reads (MSH-12.1). */
+const SUPPORTED_VERSION = /^2\.[2-8](\.\d+)*$/;
+
+export interface MllpListenerOptions {
+  pool: Pool;
+  logger: Logger;
+  port: number;
+  host: string;
+  maxMessageBytes: number;
+  idleTimeoutMs: number;
+  /** Charset for messages whose MSH-18 is empty or wrong (until per-sender configuration exists). */
+  defaultCharset: string;
+  /** PEM server certificate and key; with `ca`, client certificates are required (mutual TLS). */
+  tls?: { cert: Buffer; key: Buffer; ca?: Buffer };
+}
+
+export interface MllpListener {
+  /** The bound port (useful when `port` was 0). */
+  port: number;
+  /** Stops accepting, closes connections and waits for messages being stored. */
+  close(): Promise<void>;
+}
+
+interface Outcome {
+  status: Hl7MessageStatus;
+  /** Undefined when the acknowledgement mode says no ACK is sent. */
+  code: AckCode | undefined;
+  error?: AckError;
+}
+
+/** Where a message can no longer be salvaged: no readable MSH. */
+function salvageMsh(entry: Hl7BatchEntry, decoded: DecodedHl7): Hl7Segment | undefined {
+  if (entry.ok) return entry.message.msh;
+  if (entry.error.msh) return entry.error.msh;
+  const first = entry.text.split('\r')[0] ?? '';
+  if (!first.startsWith('MSH')) return undefined;
+  try {
+    return new Hl7Segment(first, 1, { delimiters: readDelimiters(first), decodeHex: hexDecoderFor(decoded.charset) });
+  } catch {
+    return undefined;
+  }
+}
+
+/** HL7 v2.5.1 §2.9.2 / Table 0155: whether an accept ACK is sent in enhanced mode. */
+function enhancedCode(acceptAckType: string, ok: boolean, failure: 'CR' | 'CE'): AckCode | undefined {
+  const type = acceptAckType.toUpperCase() || 'AL';
+  if (ok) return type === 'AL' || type === 'SU' ? 'CA' : undefined;
+  return type === 'AL' || type === 'ER' ? failure : undefined;
+}
+
+function decide(entry: Hl7BatchEntry, msh: Hl7Segment): Outcome {
+  const enhanced = msh.field(15).value !== '' || msh.field(16).value !== '';
+  const reject = (error: AckError): Outcome => ({
+    status: 'rejected',
+    code: enhanced ? enhancedCode(msh.field(15).value, false, 'CR') : 'AR',
+    error,
+  });
+  if (!entry.ok) {
+    const e = entry.error;
+    return reject({ code: e.hl7ErrorCode, reason: e.message, segment: e.position.segment, segmentIndex: e.position.segmentIndex, field: e.position.field });
+  }
+  const m = entry.message;
+  const type = `${m.messageType.code}^${m.messageType.triggerEvent}`;
+  if (!SUPPORTED_MESSAGE_TYPES.has(type)) {
+    return reject({ code: '200', reason: `message type ${type} is not supported`, segment: 'MSH', segmentIndex: 1, field: 9 });
+  }
+  if (!SUPPORTED_VERSION.test(m.version)) {
+    return reject({ code: '203', reason: `version ${m.version} is not supported (2.2 to 2.8)`, segment: 'MSH', segmentIndex: 1, field: 12 });
+  }
+  return { status: 'received', code: enhanced ? enhancedCode(m.acceptAckType, true, 'CR') : 'AA' };
+}
+
+/** HD as the duplicate key: namespace id, else universal id. */
+function hd(msh: Hl7Segment, n: number): string {
+  const field = msh.field(n);
+  return field.component(1) || field.component(2);
+}
+
+export async function startMllpListener(options: MllpListenerOptions): Promise<MllpListener> {
+  const { pool, logger } = options;
+  const sockets = new Set<net.Socket>();
+  const pending = new Set<Promise<void>>();
+
+  /** Handles one message; returns the ACK bytes to send, or undefined to send nothing. */
+  const handleEntry = async (entry: Hl7BatchEntry, raw: Uint8Array, decoded: DecodedHl7, connection: string): Promise<Buffer | undefined> => {
+    const msh = salvageMsh(entry, decoded);
+    if (!msh) {
+      const reason = entry.ok ? 'no MSH' : entry.error.message;
+      await insertReceived(pool, {
+        senderApplication: '', senderFacility: '', controlId: null, messageType: null, triggerEvent: null, version: null,
+        charset: decoded.charset, raw, connection, status: 'rejected', ack: null, error: reason,
+      });
+      throw new UnreadableMessage(reason);
+    }
+    const outcome = decide(entry, msh);
+    const ack = outcome.code ? encodeHl7Text(buildAck({ msh, code: outcome.code, error: outcome.error }), decoded.charset) : null;
+    const result = await insertReceived(pool, {
+      senderApplication: hd(msh, 3),
+      senderFacility: hd(msh, 4),
+      controlId: msh.field(10).value || null,
+      messageType: msh.field(9).component(1) || null,
+      triggerEvent: msh.field(9).component(2) || null,
+      version: msh.field(12).value || null,
+      charset: decoded.charset,
+      raw,
+      connection,
+      status: outcome.status,
+      ack,
+      error: outcome.error?.reason ?? null,
+    });
+    if (result.duplicate) {
+      logger.info({ id: result.id, controlId: msh.field(10).value, connection }, 'duplicate HL7 message answered with its stored ACK');
+      return result.ack ?? ack ?? undefined;
+    }
+    logger.info({ id: result.id, controlId: msh.field(10).value, status: outcome.status, ack: outcome.code, connection }, 'HL7 message received');
+    return ack ?? undefined;
+  };
+
+  const handleFrame = async (payload: Buffer, socket: net.Socket, connection: string): Promise<void> => {
+    const decoded = decodeHl7Bytes(payload, { defaultCharset: options.defaultCharset });
+    let entries: Hl7BatchEntry[];
+    try {
+      entries = parseBatch(decoded.text, { decodeHex: hexDecoderFor(decoded.charset) }).entries;
+    } catch (error) {
+      if (!(error instanceof Hl7ParseError)) throw error;
+      entries = [{ ok: false, error, text: decoded.text }];
+    }
+    if (entries.length === 0) entries = [{ ok: false, error: new Hl7ParseError('empty', 'the frame has no segments', { segment: '', segmentIndex: 1 }), text: '' }];
+    // A lone message is stored byte for byte; messages of a batch are stored re-encoded one by one.
+    const single = entries.length === 1;
+    for (const entry of entries) {
+      const raw = single ? payload : encodeHl7Text(entry.text, decoded.charset);
+      const ack = await handleEntry(entry, raw, decoded, connection);
+      if (ack && !socket.destroyed) socket.write(encode(ack));
+    }
+  };
+
+  const onConnection = (socket: net.Socket): void => {
+    sockets.add(socket);
+    const connection = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+    const decoder = new MllpDecoder({ maxMessageBytes: options.maxMessageBytes });
+    let chain: Promise<void> = Promise.resolve();
+    logger.debug({ connection }, 'MLLP connection opened');
+    socket.setTimeout(options.idleTimeoutMs, () => {
+      logger.info({ connection }, 'MLLP connection idle; closing');
+      socket.end();
+      socket.destroySoon();
+    });
+    const run = (task: () => Promise<void>): void => {
+      const next = chain.then(task).catch((err: unknown) => {
+        if (err instanceof UnreadableMessage) logger.warn({ connection, reason: err.message }, 'unreadable HL7 frame; closing the connection');
+        else logger.error({ err, connection }, 'MLLP frame handling failed; closing the connection');
+        socket.destroy();
+      });
+      chain = next;
+      pending.add(next);
+      void next.finally(() => pending.delete(next));
+    };
+    socket.on('data', (chunk: Buffer) => {
+      for (const event of decoder.push(chunk)) {
+        if (event.type === 'message') {
+          const payload = event.payload;
+          run(() => handleFrame(payload, socket, connection));
+        } else {
+          logger.warn({ connection, reason: event.reason, droppedBytes: event.droppedBytes }, 'MLLP framing error');
+          if (event.reason === 'oversize') run(async () => void socket.destroy());
+        }
+      }
+    });
+    socket.on('end', () => {
+      for (const event of decoder.end()) logger.warn({ connection, reason: event.type === 'error' ? event.reason : '' }, 'MLLP connection closed mid-frame');
+      run(async () => void socket.end());
+    });
+    socket.on('error', (err) => logger.debug({ err, connection }, 'MLLP socket error'));
+    socket.on('close', () => {
+      sockets.delete(socket);
+      logger.debug({ connection }, 'MLLP connection closed');
+    });
+  };
+  const t = options.tls;
+  const server: net.Server = t
+    ? tls.createServer({ cert: t.cert, key: t.key, ca: t.ca, requestCert: t.ca !== undefined, rejectUnauthorized: t.ca !== undefined }, onConnection)
+    : net.createServer(onConnection);
+  if (t) server.on('tlsClientError', (err) => logger.warn({ err }, 'MLLP TLS handshake failed'));
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : options.port;
+  return {
+    port,
+    close: async () => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const socket of sockets) socket.pause(); // read nothing more; finish what was read
+      while (pending.size) await Promise.allSettled([...pending]);
+      for (const socket of sockets) socket.destroy();
+      await closed;
+    },
+  };
+}
+
+class UnreadableMessage extends Error {}
