@@ -69,7 +69,7 @@ export async function startServerProcess(options: ServerProcessOptions): Promise
   // As root, the embedded PostgreSQL runs as an unprivileged user that must reach its data directory.
   await fs.chmod(dataDir, 0o755);
   const port = await freePort();
-  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'warn', DB_POOL_SIZE: String(options.dbPoolSize) };
+  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), HOST: '127.0.0.1', MLLP_PORT: '0', DATA_DIR: dataDir, LOG_LEVEL: 'warn', DB_POOL_SIZE: String(options.dbPoolSize) };
   delete env.DATABASE_URL; // always the embedded server, so the baseline can share it
   delete env.BASE_URL;
   const nodeArgs: string[] = [];
