@@ -10,6 +10,7 @@
 import type { Resource } from '@medplum/fhirtypes';
 import pg from 'pg';
 import { loadMigrations, migrate } from '../../src/db/migrate.ts';
+import { withTransaction } from '../../src/db/pool.ts';
 import { extractIndexRows, INDEX_TABLES } from '../../src/fhir/search/index-rows.ts';
 import type { IndexRows, IndexTable } from '../../src/fhir/search/index-rows.ts';
 
@@ -193,17 +194,9 @@ export class BaselineDb {
 
   /** Inserts a bundle's resources in one explicit transaction (BEGIN, one statement, COMMIT). */
   async insertTransaction(versions: readonly BaselineVersion[], lastUpdated: string): Promise<void> {
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
+    await withTransaction(this.pool, async (client) => {
       await client.query({ name: 'bl_insert', text: this.insertSql, values: this.insertValues(versions, lastUpdated) });
-      await client.query('COMMIT');
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+    });
   }
 
   /** Reads the current version by primary key; the content JSON, or undefined when absent. */
@@ -219,21 +212,13 @@ export class BaselineDb {
 
   /** BEGIN; lock the current row (for its version); move it to history, write the new one and its index rows; COMMIT. */
   async update(id: string, template: BaselineTemplate, lastUpdated: string): Promise<void> {
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
+    await withTransaction(this.pool, async (client) => {
       const { rows } = await client.query<{ version_id: number }>({ name: 'bl_lock', text: LOCK_SQL, values: [template.resourceType, id] });
       const current = rows[0];
       if (!current) throw new Error(`baseline update: ${template.resourceType}/${id} does not exist`);
       const versionId = current.version_id + 1;
       await client.query({ name: 'bl_update', text: this.updateSql, values: this.updateValues(template.resourceType, id, versionId, lastUpdated, template.content(id, versionId, lastUpdated), template.rows) });
-      await client.query('COMMIT');
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+    });
   }
 
   async close(): Promise<void> {

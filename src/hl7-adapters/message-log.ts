@@ -100,22 +100,13 @@ export async function setStatus(
   );
 }
 
-export interface Hl7MessageRow {
+/** A logged message as read back: what was inserted, plus its id and arrival time. */
+export type Hl7MessageRow = Omit<ReceivedMessage, 'raw' | 'ack'> & {
   id: string;
-  senderApplication: string;
-  senderFacility: string;
-  controlId: string | null;
-  messageType: string | null;
-  triggerEvent: string | null;
-  version: string | null;
-  charset: string | null;
   raw: Buffer;
-  receivedAt: string;
-  connection: string | null;
-  status: Hl7MessageStatus;
   ack: Buffer | null;
-  error: string | null;
-}
+  receivedAt: string;
+};
 
 /** Reads one logged message by id. */
 export async function getMessage(db: Queryable, id: string): Promise<Hl7MessageRow | undefined> {

@@ -33,16 +33,15 @@ function fhirBase(req: FastifyRequest, configured: string | undefined): string {
 }
 
 /** JSON only: XML in Accept, Content-Type or _format is answered 406 with an OperationOutcome. */
-function checkMediaTypes(req: FastifyRequest): void {
-  const format = new URL(req.url, 'http://x').searchParams.get('_format') ?? '';
+function checkMediaTypes(req: FastifyRequest, url: URL): void {
+  const format = url.searchParams.get('_format') ?? '';
   const contentType = String(req.headers['content-type'] ?? '');
   const accept = String(req.headers.accept ?? '');
   if (XML.test(format) || XML.test(contentType)) throw errors.notAcceptable(XML.test(format) ? format : contentType);
   if (accept && XML.test(accept) && !/json|\*\/\*/i.test(accept)) throw errors.notAcceptable(accept);
 }
 
-function toFhirRequest(req: FastifyRequest): FhirRequest {
-  const url = new URL(req.url, 'http://x');
+function toFhirRequest(req: FastifyRequest, url: URL): FhirRequest {
   const path = url.pathname.replace(/^\/fhir\/?/, '');
   let segments: string[];
   try {
@@ -115,9 +114,10 @@ export function registerFhirHttp(app: FastifyInstance, options: FhirHttpOptions)
     let routed: Routed | undefined;
     let res: FhirResponse;
     try {
-      checkMediaTypes(req);
+      const url = new URL(req.url, 'http://x');
+      checkMediaTypes(req, url);
       const ctx: RouterContext = { store: options.store, baseUrl: fhirBase(req, options.baseUrl), server: options.server, reindex: options.reindex };
-      routed = route(ctx, toFhirRequest(req));
+      routed = route(ctx, toFhirRequest(req, url));
       res = await routed.run();
     } catch (err) {
       if (err instanceof FhirError) res = errorResponse(err);
