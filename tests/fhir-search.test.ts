@@ -37,7 +37,9 @@ async function searchIds(path: string, init?: { headers?: Record<string, string>
 
 /** The matches of a search among the given ids (other tests' data may match broad searches). */
 async function searchAmong(path: string, universe: string[]): Promise<string[]> {
-  return (await searchIds(path)).filter((id) => universe.includes(id));
+  // One page large enough for every resource of the file: broad searches match other tests' data,
+  // and the default page of 20 (ordered by id) need not contain the universe.
+  return (await searchIds(`${path}${path.includes('?') ? '&' : '?'}_count=1000`)).filter((id) => universe.includes(id));
 }
 
 /** Relative path of a Bundle link under this server's FHIR base. */
