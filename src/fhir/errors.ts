@@ -35,6 +35,7 @@ export const ErrorCode = {
   UNKNOWN_PATH: 'CB_ERR_UNKNOWN_PATH',
   METHOD_NOT_ALLOWED: 'CB_ERR_METHOD_NOT_ALLOWED',
   MALFORMED_REQUEST: 'CB_ERR_MALFORMED_REQUEST',
+  INVALID_OPERATION_PARAMETER: 'CB_ERR_INVALID_OPERATION_PARAMETER',
   INTERNAL: 'CB_ERR_INTERNAL',
   UNAVAILABLE: 'CB_ERR_UNAVAILABLE',
 } as const;
@@ -86,6 +87,9 @@ export const errors = {
   invalidResource: (issues: OperationOutcomeIssue[]) => new FhirError(outcome(...issues)),
   notFound: (type: string, id: string, version?: string) =>
     error('not-found', ErrorCode.NOT_FOUND, version ? `${type}/${id}/_history/${version} is not known` : `${type}/${id} is not known`),
+  /** A canonical resource (ConceptMap, ValueSet…) named by its url, and version if given, that no current resource has. */
+  notFoundByUrl: (type: string, url: string, version?: string) =>
+    error('not-found', ErrorCode.NOT_FOUND, `No ${type} has url "${url}"${version === undefined ? '' : ` and version "${version}"`}`, ['url']),
   deleted: (type: string, id: string, versionId: number) => error('deleted', ErrorCode.DELETED, `${type}/${id} was deleted (version ${versionId})`),
   versionConflict: (type: string, id: string, expected: string, actual: number) =>
     error('conflict', ErrorCode.VERSION_CONFLICT, `${type}/${id} is at version ${actual}, not ${expected} (If-Match)`),
@@ -107,6 +111,8 @@ export const errors = {
   unknownPath: (path: string) => error('not-found', ErrorCode.UNKNOWN_PATH, `Nothing is served at ${path}`),
   methodNotAllowed: (method: string, path: string) => error('not-supported', ErrorCode.METHOD_NOT_ALLOWED, `${method} is not allowed on ${path}`),
   malformedRequest: (text: string) => error('invalid', ErrorCode.MALFORMED_REQUEST, text),
+  /** An operation's input parameter is missing, repeated, of the wrong type, not supported, or conflicts with another; `expression` names it. */
+  invalidOperationParameter: (text: string, expression: string[]) => error('invalid', ErrorCode.INVALID_OPERATION_PARAMETER, text, expression),
   internal: () => error('exception', ErrorCode.INTERNAL, 'Internal server error; it has been logged'),
   unavailable: (text: string) => error('transient', ErrorCode.UNAVAILABLE, text),
 };

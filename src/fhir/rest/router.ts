@@ -19,6 +19,7 @@ import { read } from './interactions/read.ts';
 import { queueReindexOperation, reindexStatusOperation } from './interactions/reindex.ts';
 import type { ReindexService } from './interactions/reindex.ts';
 import { search } from './interactions/search.ts';
+import { translateOperation } from './interactions/translate.ts';
 import { update } from './interactions/update.ts';
 import { validateOperation } from './interactions/validate.ts';
 import { vread } from './interactions/vread.ts';
@@ -107,6 +108,10 @@ export function route(ctx: RouterContext, req: FhirRequest): Routed {
     if (m !== 'POST') throw notAllowed();
     return at('validate', () => validateOperation(req, type));
   }
+  if (type === 'ConceptMap' && b === '$translate' && c === undefined) {
+    if (m !== 'GET' && m !== 'POST') throw notAllowed();
+    return at('translate', () => translateOperation(ctx, req));
+  }
   if (b.startsWith('$') || b.startsWith('_')) throw errors.unsupportedOperation(`${b} is not supported on ${type}`);
   const id = b;
   if (c === undefined) {
@@ -130,6 +135,10 @@ export function route(ctx: RouterContext, req: FhirRequest): Routed {
   if (type === 'Patient' && c === '$everything' && d === undefined) {
     if (m !== 'GET' && m !== 'POST') throw notAllowed();
     return at('everything', () => everything(ctx, req, id));
+  }
+  if (type === 'ConceptMap' && c === '$translate' && d === undefined) {
+    if (m !== 'GET' && m !== 'POST') throw notAllowed();
+    return at('translate', () => translateOperation(ctx, req, id));
   }
   if (c !== undefined && d === undefined && isResourceType(c)) {
     if (m !== 'GET') throw notAllowed();

@@ -29,6 +29,7 @@ function resourceEntry(type: string): CapabilityStatementRestResource {
     { name: 'validate', definition: 'http://hl7.org/fhir/OperationDefinition/Resource-validate' },
     { name: 'reindex', definition: 'https://carebridge.dev/fhir/OperationDefinition/reindex' },
     ...(type === 'Patient' ? [{ name: 'everything', definition: 'http://hl7.org/fhir/OperationDefinition/Patient-everything' }] : []),
+    ...(type === 'ConceptMap' ? [{ name: 'translate', definition: 'http://hl7.org/fhir/OperationDefinition/ConceptMap-translate' }] : []),
   ];
   return {
     type: type as ResourceType,
