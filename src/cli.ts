@@ -1,7 +1,9 @@
 /**
- * The `carebridge` command. `carebridge serve` runs the server until SIGTERM/SIGINT.
+ * The `carebridge` command. `carebridge serve` runs the server until SIGTERM/SIGINT;
+ * `carebridge hl7 send FILE...` sends HL7 v2 files to an MLLP listener.
  */
 import { ConfigError, loadConfig } from './config.ts';
+import { hl7Send } from './hl7-adapters/cli/send.ts';
 import { createLogger, startServer } from './server.ts';
 
 const USAGE = `Usage: carebridge <command>
@@ -10,6 +12,8 @@ Commands:
   serve     Run the FHIR server (HTTP on PORT, default 8080; HL7 v2 over MLLP on MLLP_PORT,
             default 2575). Without DATABASE_URL an embedded
             PostgreSQL is started with its data in DATA_DIR (default ./data).
+  hl7 send  Send HL7 v2 message files over MLLP and print each ACK
+            (carebridge hl7 send --help).
   help      Show this help.
 
 Configuration is read from the environment; see docs/config.md.`;
@@ -44,12 +48,37 @@ async function serve(): Promise<void> {
   process.on('SIGINT', () => shutdown('SIGINT'));
 }
 
+const HL7_USAGE = `Usage: carebridge hl7 <command>
+
+Commands:
+  send      Send HL7 v2 message files over MLLP and print each ACK
+            (carebridge hl7 send --help).`;
+
+async function hl7(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'send':
+      return hl7Send(rest, { stdout: process.stdout, stderr: process.stderr, env: process.env });
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(`${HL7_USAGE}\n`);
+      return 0;
+    default:
+      process.stderr.write(`carebridge hl7: unknown command "${command}"\n\n${HL7_USAGE}\n`);
+      return 2;
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command] = argv;
   switch (command) {
     case 'serve':
       await serve();
       return -1; // keeps running
+    case 'hl7':
+      return hl7(argv.slice(1));
     case undefined:
     case 'help':
     case '--help':
