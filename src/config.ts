@@ -37,6 +37,8 @@ export interface Config {
   mllpIdleTimeoutMs: number;
   /** Charset for HL7 messages whose MSH-18 is empty or wrong (HL7_DEFAULT_CHARSET, default UTF-8). */
   hl7DefaultCharset: string;
+  /** How often stored-but-unapplied HL7 messages are looked for (crash recovery, reprocessing). */
+  hl7RecoveryIntervalMs: number;
   /** PEM files for MLLP over TLS (MLLP_TLS_CERT_FILE + MLLP_TLS_KEY_FILE); with MLLP_TLS_CA_FILE, mutual TLS. */
   mllpTls: { certFile: string; keyFile: string; caFile: string | undefined } | undefined;
 }
@@ -95,6 +97,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     mllpMaxMessageBytes: integer(env, 'MLLP_MAX_MESSAGE_BYTES', 1024 * 1024, 1024, 1024 * 1024 * 1024),
     mllpIdleTimeoutMs: integer(env, 'MLLP_IDLE_TIMEOUT_MS', 600_000, 100, 86_400_000),
     hl7DefaultCharset,
+    hl7RecoveryIntervalMs: integer(env, 'HL7_RECOVERY_INTERVAL_MS', 5_000, 100, 3_600_000),
     mllpTls: certFile && keyFile ? { certFile: path.resolve(certFile), keyFile: path.resolve(keyFile), caFile: caFile && path.resolve(caFile) } : undefined,
   };
 }

@@ -11,6 +11,8 @@ import type { FhirStore } from './fhir/store/fhir-store.ts';
 import { FHIR_JSON, registerFhirHttp } from './fhir/rest/fhir-http.ts';
 import type { ServerInfo } from './fhir/rest/interactions/capabilities.ts';
 import type { ReindexService } from './fhir/rest/interactions/reindex.ts';
+import { registerHl7AdminRoutes } from './hl7-adapters/admin/routes.ts';
+import type { Hl7AdminOptions } from './hl7-adapters/admin/routes.ts';
 import type { Metrics } from './observability/metrics.ts';
 
 export interface HttpAppOptions {
@@ -21,6 +23,8 @@ export interface HttpAppOptions {
   reindex: ReindexService;
   baseUrl: string | undefined;
   maxBodyBytes: number;
+  /** The HL7 message log and sender configuration API (/admin/hl7). */
+  hl7Admin: Hl7AdminOptions;
   /** Database reachable and migrated; false while starting or shutting down. */
   ready: () => Promise<boolean>;
 }
@@ -82,6 +86,8 @@ export function createHttpApp(options: HttpAppOptions): FastifyInstance {
       options.metrics.latency.observe({ interaction, resource_type: type }, seconds);
     },
   });
+
+  registerHl7AdminRoutes(app, options.hl7Admin);
 
   app.get('/healthz', async (_req, reply) => reply.send({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {

@@ -18,6 +18,8 @@ import type { ReindexService } from './fhir/rest/interactions/reindex.ts';
 import { CustomSearchParameters } from './fhir/search/custom-parameters.ts';
 import { PgFhirStore } from './fhir/store/pg-fhir-store.ts';
 import { startMllpListener } from './hl7-adapters/mllp/listener.ts';
+import { Hl7Processor } from './hl7-adapters/process/processor.ts';
+import { Hl7RecoveryWorker } from './hl7-adapters/process/recovery.ts';
 import type { MllpListener } from './hl7-adapters/mllp/listener.ts';
 import { createHttpApp } from './http-app.ts';
 import { createMetrics } from './observability/metrics.ts';
@@ -69,9 +71,11 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     customParams.start(config.searchParameterPollMs);
     const reindexWorker = new ReindexWorker(pool, logger);
     reindexWorker.start();
+    let stopHl7Recovery = async (): Promise<void> => undefined;
     stopWorkers = async () => {
       customParams.stop();
       await reindexWorker.stop();
+      await stopHl7Recovery();
     };
     const store = new PgFhirStore(pool, {
       afterCommit: async (types) => {
@@ -86,7 +90,17 @@ export async function startServer(config: Config, logger: Logger = createLogger(
       },
       status: (id) => reindexStatus(livePool, id),
     };
+    const hl7Processor = new Hl7Processor({
+      pool,
+      logger,
+      fhir: { baseUrl: config.baseUrl ?? `http://localhost:${config.port}/fhir`, server: { name: PACKAGE.name, version: PACKAGE.version, startedAt }, reindex },
+      observe: (e) => metrics.observeHl7Message(e),
+    });
+    const hl7Recovery = new Hl7RecoveryWorker({ pool, logger, processor: hl7Processor, intervalMs: config.hl7RecoveryIntervalMs, graceMs: 2_000 });
+    hl7Recovery.start();
+    stopHl7Recovery = () => hl7Recovery.stop();
     const app = createHttpApp({
+      hl7Admin: { pool, processor: hl7Processor },
       store,
       logger,
       metrics,
@@ -97,6 +111,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
       ready: async () => accepting && (await migrationsApplied(livePool, migrations.length)),
     });
     mllp = await startMllpListener({
+      processor: hl7Processor,
       pool,
       logger,
       port: config.mllpPort,

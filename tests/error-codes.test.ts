@@ -7,10 +7,10 @@ import { ErrorCode } from '../src/fhir/errors.ts';
 describe('error codes', () => {
   it('match docs/errors.md exactly', () => {
     const doc = fs.readFileSync(new URL('../docs/errors.md', import.meta.url), 'utf8');
-    const documented = [...doc.matchAll(/^\| `(CB_ERR_[A-Z_]+)` \|/gm)].map((m) => m[1]).sort();
+    const documented = [...doc.matchAll(/^\| `(CB_ERR_[A-Z0-9_]+)` \|/gm)].map((m) => m[1]).sort();
     const defined = Object.values(ErrorCode).sort();
     expect(new Set(defined).size).toBe(defined.length);
     expect(documented).toEqual(defined);
-    for (const code of defined) expect(code).toMatch(/^CB_ERR_[A-Z]+(_[A-Z]+)*$/);
+    for (const code of defined) expect(code).toMatch(/^CB_ERR_[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$/);
   });
 });

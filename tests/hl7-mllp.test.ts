@@ -2,14 +2,10 @@
 // chapter 2 §2.9 acknowledgement rules, §2.15.8 MSA, §2.15.5 ERR, Table 0357): raw bytes and
 // metadata committed to hl7_message before the ACK, duplicates answered with the stored ACK,
 // framing edge cases, AR for garbage and unsupported types, enhanced mode CA.
-import fs from 'node:fs';
-import net from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeHl7Bytes } from '../src/hl7-adapters/parse/charset.ts';
 import { getMessage, setStatus } from '../src/hl7-adapters/message-log.ts';
-import { parseMessage } from '../src/hl7-adapters/parse/message.ts';
-import type { Hl7Message } from '../src/hl7-adapters/parse/message.ts';
+import { ack, Client, fixture, frame, sendTo } from './helpers/mllp.ts';
 import { useTestServer } from './helpers/server.ts';
 
 const server = useTestServer();
@@ -23,84 +19,7 @@ afterAll(async () => {
   await db?.end();
 });
 
-const fixture = (name: string): Buffer => fs.readFileSync(new URL(`./fixtures/hl7/${name}`, import.meta.url));
-const frame = (payload: Buffer | string): Buffer => Buffer.concat([Buffer.from([0x0b]), Buffer.from(payload), Buffer.from([0x1c, 0x0d])]);
-
-/** A raw MLLP client: collects whole ACK frames as they arrive. */
-class Client {
-  readonly socket: net.Socket;
-  readonly frames: Buffer[] = [];
-  #buffer = Buffer.alloc(0);
-  #waiters: Array<() => void> = [];
-  closed = false;
-
-  private constructor(socket: net.Socket) {
-    this.socket = socket;
-    socket.on('data', (chunk: Buffer) => {
-      this.#buffer = Buffer.concat([this.#buffer, chunk]);
-      for (;;) {
-        const start = this.#buffer.indexOf(0x0b);
-        const end = this.#buffer.indexOf(Buffer.from([0x1c, 0x0d]));
-        if (start < 0 || end < 0) break;
-        this.frames.push(this.#buffer.subarray(start + 1, end));
-        this.#buffer = this.#buffer.subarray(end + 2);
-      }
-      this.#wake();
-    });
-    socket.on('close', () => {
-      this.closed = true;
-      this.#wake();
-    });
-  }
-
-  static async connect(port: number): Promise<Client> {
-    const socket = net.connect(port, '127.0.0.1');
-    await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
-    return new Client(socket);
-  }
-
-  #wake(): void {
-    for (const w of this.#waiters.splice(0)) w();
-  }
-
-  async write(data: Buffer): Promise<void> {
-    await new Promise<void>((resolve, reject) => this.socket.write(data, (err) => (err ? reject(err) : resolve())));
-  }
-
-  /** Waits until `count` frames have arrived in total (or the socket closed). */
-  async waitFor(count: number, timeoutMs = 10_000): Promise<Buffer[]> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.frames.length < count && !this.closed) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${count} frames, got ${this.frames.length}`);
-      await new Promise<void>((resolve) => {
-        this.#waiters.push(resolve);
-        setTimeout(resolve, 50);
-      });
-    }
-    return this.frames.slice(0, count);
-  }
-
-  close(): void {
-    this.socket.destroy();
-  }
-}
-
-function ack(bytes: Buffer): { message: Hl7Message; charset: string } {
-  const decoded = decodeHl7Bytes(bytes, { defaultCharset: 'UTF-8' });
-  return { message: parseMessage(decoded.text), charset: decoded.charset };
-}
-
-async function send(payload: Buffer | string): Promise<{ message: Hl7Message; charset: string; bytes: Buffer }> {
-  const client = await Client.connect(server.mllpPort);
-  try {
-    await client.write(frame(payload));
-    const [bytes] = await client.waitFor(1);
-    if (!bytes) throw new Error('no ACK');
-    return { ...ack(bytes), bytes };
-  } finally {
-    client.close();
-  }
-}
+const send = (payload: Buffer | string) => sendTo(server.mllpPort, payload);
 
 async function rows(controlId: string) {
   const result = await db.query('SELECT * FROM hl7_message WHERE control_id = $1 ORDER BY id', [controlId]);
@@ -122,7 +41,7 @@ describe('MLLP listener', () => {
     const [row, ...more] = await rows('MSG00001');
     expect(more).toHaveLength(0);
     expect(Buffer.compare(row.raw, bytes)).toBe(0);
-    expect(row).toMatchObject({ sender_application: 'ADTApp', sender_facility: 'GHHSFacility', message_type: 'ADT', trigger_event: 'A01', version: '2.8', status: 'received' });
+    expect(row).toMatchObject({ sender_application: 'ADTApp', sender_facility: 'GHHSFacility', status: 'processed', message_type: 'ADT', trigger_event: 'A01', version: '2.8' });
     expect(row.connection).toMatch(/^127\.0\.0\.1:\d+$/);
     expect(row.received_at).toBeTruthy();
   });
@@ -137,7 +56,8 @@ describe('MLLP listener', () => {
     expect(message.msh.field(6).raw).toBe('XYZRMYY^某市人民医院');
     const [row] = await rows('HISA0120240315093000001').then((r) => r.filter((x) => x.charset === 'utf-8'));
     expect(Buffer.compare(row.raw, bytes)).toBe(0);
-    expect(row).toMatchObject({ sender_application: 'HIS', sender_facility: 'XYZRMYY', status: 'received' });
+    // Enhanced mode: the CA means "stored"; processing may still be running.
+    expect(row).toMatchObject({ sender_application: 'HIS', sender_facility: 'XYZRMYY', status: expect.stringMatching(/^(received|processed)$/) });
     expect(Buffer.compare(row.ack, ackBytes)).toBe(0); // the ACK sent is the one committed with the message
   });
 
@@ -249,7 +169,7 @@ describe('MLLP listener', () => {
     expect(v3.message.get('ERR-3.1')).toBe('203');
   });
 
-  it('enhanced mode: MSH-15 AL gets CA, ER gets CR on error and nothing on success', async () => {
+  it('enhanced mode: MSH-15 AL gets CA, ER gets CR on error and nothing on success; MSH-16 AL gets the application ACK after processing', async () => {
     const al = await send(simple('ENH-AL', 'ADT^A01^ADT_A01', '|||AL|NE'));
     expect(al.message.get('MSA-1')).toBe('CA');
     expect(al.message.get('MSA-2')).toBe('ENH-AL');
@@ -260,9 +180,14 @@ describe('MLLP listener', () => {
     const client = await Client.connect(server.mllpPort);
     try {
       await client.write(Buffer.concat([frame(simple('ENH-ER-OK', 'ADT^A01^ADT_A01', '|||ER|AL')), frame(simple('ENH-AFTER'))]));
-      const [only] = await client.waitFor(1);
-      expect(ack(only!).message.get('MSA-2')).toBe('ENH-AFTER'); // no accept ACK for ENH-ER-OK
-      expect(await rows('ENH-ER-OK')).toHaveLength(1);
+      const [first, second] = await client.waitFor(2);
+      // No accept ACK for ENH-ER-OK (MSH-15 ER, no error); its application ACK (MSH-16 AL) after processing.
+      expect([ack(first!).message.get('MSA-1'), ack(first!).message.get('MSA-2')]).toEqual(['AA', 'ENH-ER-OK']);
+      expect([ack(second!).message.get('MSA-1'), ack(second!).message.get('MSA-2')]).toEqual(['AA', 'ENH-AFTER']);
+      const [row] = await rows('ENH-ER-OK');
+      expect(row.status).toBe('processed');
+      expect(row.ack).toBeNull();
+      expect(Buffer.compare(row.app_ack, first!)).toBe(0);
     } finally {
       client.close();
     }

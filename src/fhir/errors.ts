@@ -36,6 +36,9 @@ export const ErrorCode = {
   METHOD_NOT_ALLOWED: 'CB_ERR_METHOD_NOT_ALLOWED',
   MALFORMED_REQUEST: 'CB_ERR_MALFORMED_REQUEST',
   INVALID_OPERATION_PARAMETER: 'CB_ERR_INVALID_OPERATION_PARAMETER',
+  HL7_MESSAGE_NOT_FOUND: 'CB_ERR_HL7_MESSAGE_NOT_FOUND',
+  HL7_INVALID_REQUEST: 'CB_ERR_HL7_INVALID_REQUEST',
+  HL7_NOT_REPROCESSABLE: 'CB_ERR_HL7_NOT_REPROCESSABLE',
   INTERNAL: 'CB_ERR_INTERNAL',
   UNAVAILABLE: 'CB_ERR_UNAVAILABLE',
 } as const;
@@ -113,6 +116,12 @@ export const errors = {
   malformedRequest: (text: string) => error('invalid', ErrorCode.MALFORMED_REQUEST, text),
   /** An operation's input parameter is missing, repeated, of the wrong type, not supported, or conflicts with another; `expression` names it. */
   invalidOperationParameter: (text: string, expression: string[]) => error('invalid', ErrorCode.INVALID_OPERATION_PARAMETER, text, expression),
+  /** HL7 message log API (/admin/hl7): no logged message with that id. */
+  hl7MessageNotFound: (id: string) => error('not-found', ErrorCode.HL7_MESSAGE_NOT_FOUND, `No HL7 message with id "${id}" is in the message log`),
+  /** HL7 admin API: a bad query parameter or an invalid sender configuration; `expression` names it. */
+  hl7InvalidRequest: (text: string, expression?: string[]) => error('invalid', ErrorCode.HL7_INVALID_REQUEST, text, expression),
+  /** HL7 admin API: a rejected (unparseable/unsupported) message cannot be reprocessed; it must be re-sent. */
+  hl7NotReprocessable: (text: string) => error('conflict', ErrorCode.HL7_NOT_REPROCESSABLE, text),
   internal: () => error('exception', ErrorCode.INTERNAL, 'Internal server error; it has been logged'),
   unavailable: (text: string) => error('transient', ErrorCode.UNAVAILABLE, text),
 };

@@ -28,6 +28,10 @@ export interface ReceivedMessage {
   /** The acknowledgement to send, stored in the same commit (null when none is sent yet). */
   ack: Uint8Array | null;
   error: string | null;
+  /** Ordering key: the patient the message is about (map/patient-key.ts); null without PID. */
+  patientKey?: string | null;
+  /** PID-3 identifier values, for finding a patient's messages. */
+  patientIdentifiers?: string[];
 }
 
 export type InsertResult =
@@ -53,12 +57,14 @@ export async function insertReceived(db: Queryable, m: ReceivedMessage): Promise
     m.status,
     m.ack ? Buffer.from(m.ack) : null,
     m.error,
+    m.patientKey ?? null,
+    m.patientIdentifiers ?? [],
   ];
   for (let attempt = 0; attempt < 3; attempt++) {
     const inserted = await db.query<{ id: string }>(
       `INSERT INTO hl7_message (sender_application, sender_facility, control_id, message_type, trigger_event, version,
-                                charset, raw, connection, status, ack, error, processed_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, CASE WHEN $10 IN ('processed', 'rejected') THEN now() END)
+                                charset, raw, connection, status, ack, error, patient_key, patient_identifiers, processed_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, CASE WHEN $10 IN ('processed', 'rejected') THEN now() END)
        ON CONFLICT (sender_application, sender_facility, control_id) WHERE status <> 'rejected' DO NOTHING
        RETURNING id`,
       params,
@@ -101,7 +107,7 @@ export async function setStatus(
 }
 
 /** A logged message as read back: what was inserted, plus its id and arrival time. */
-export type Hl7MessageRow = Omit<ReceivedMessage, 'raw' | 'ack'> & {
+export type Hl7MessageRow = Omit<ReceivedMessage, 'raw' | 'ack' | 'patientKey' | 'patientIdentifiers'> & {
   id: string;
   raw: Buffer;
   ack: Buffer | null;

@@ -9,6 +9,8 @@ export interface Metrics {
   registry: client.Registry;
   requests: client.Counter<'interaction' | 'resource_type' | 'status'>;
   latency: client.Histogram<'interaction' | 'resource_type'>;
+  /** One HL7 v2 message applied (processed) or not (failed), with its local codes no ConceptMap translated. */
+  observeHl7Message(event: { status: string; messageType: string; unmapped: number; seconds: number }): void;
 }
 
 export function createMetrics(pool: () => Pool | undefined): Metrics {
@@ -40,5 +42,29 @@ export function createMetrics(pool: () => Pool | undefined): Metrics {
   poolGauge('carebridge_db_pool_connections', 'PostgreSQL connections open in the pool', (p) => p.totalCount);
   poolGauge('carebridge_db_pool_idle', 'PostgreSQL connections idle in the pool', (p) => p.idleCount);
   poolGauge('carebridge_db_pool_waiting', 'Queries waiting for a PostgreSQL connection', (p) => p.waitingCount);
-  return { registry, requests, latency };
+  const hl7Messages = new client.Counter({
+    name: 'carebridge_hl7_messages_total',
+    help: 'HL7 v2 messages applied to the FHIR store, by message type and outcome (processed, failed)',
+    labelNames: ['message_type', 'status'] as const,
+    registers: [registry],
+  });
+  const hl7Unmapped = new client.Counter({
+    name: 'carebridge_hl7_unmapped_codes_total',
+    help: 'Local codes in HL7 v2 messages that no ConceptMap translated, by message type',
+    labelNames: ['message_type'] as const,
+    registers: [registry],
+  });
+  const hl7Duration = new client.Histogram({
+    name: 'carebridge_hl7_processing_duration_seconds',
+    help: 'Time to map and apply one HL7 v2 message (inside its database transaction)',
+    labelNames: ['message_type'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+  const observeHl7Message: Metrics['observeHl7Message'] = (e) => {
+    hl7Messages.inc({ message_type: e.messageType, status: e.status });
+    if (e.unmapped) hl7Unmapped.inc({ message_type: e.messageType }, e.unmapped);
+    hl7Duration.observe({ message_type: e.messageType }, e.seconds);
+  };
+  return { registry, requests, latency, observeHl7Message };
 }

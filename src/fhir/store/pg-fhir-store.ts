@@ -25,7 +25,8 @@ import { WriteRaceError, writeVersions } from './write-versions.ts';
 const RETRYABLE = new Set(['40001', '40P01', '23505']);
 const MAX_ATTEMPTS = 5;
 
-function isRetryable(err: unknown): boolean {
+/** Whether a failed transaction may succeed when run again (serialization failure, deadlock, write race). */
+export function isRetryable(err: unknown): boolean {
   return err instanceof WriteRaceError || RETRYABLE.has((err as { code?: string }).code ?? '');
 }
 

@@ -26,7 +26,11 @@ import type { Logger } from 'pino';
 import type { Pool } from '../../db/pool.ts';
 import { buildAck } from '../ack.ts';
 import type { AckCode, AckError } from '../ack.ts';
+import { patientIdentifiersOf, patientKeyOf } from '../map/patient-key.ts';
+import { MAPPED_MESSAGE_TYPES } from '../map/map-message.ts';
 import { insertReceived } from '../message-log.ts';
+import type { Hl7Processor } from '../process/processor.ts';
+import { loadSenderConfig } from '../senders/sender-store.ts';
 import type { Hl7MessageStatus } from '../message-log.ts';
 import { decodeHl7Bytes, encodeHl7Text, hexDecoderFor } from '../parse/charset.ts';
 import type { DecodedHl7 } from '../parse/charset.ts';
@@ -37,14 +41,8 @@ import { Hl7ParseError } from '../parse/errors.ts';
 import { Hl7Segment } from '../parse/segment.ts';
 import { encode, MllpDecoder } from './codec.ts';
 
-/** Message types CareBridge accepts (MSH-9.1^MSH-9.2). */
-export const SUPPORTED_MESSAGE_TYPES: ReadonlySet<string> = new Set([
-  ...['A01', 'A02', 'A03', 'A04', 'A05', 'A08', 'A11', 'A13', 'A40'].map((t) => `ADT^${t}`),
-  'ORU^R01',
-  'RDE^O11',
-  'RDE^O25',
-  'OMP^O09',
-]);
+/** Message types CareBridge accepts (MSH-9.1^MSH-9.2): those it can map. */
+export const SUPPORTED_MESSAGE_TYPES: ReadonlySet<string> = MAPPED_MESSAGE_TYPES;
 
 /** Versions CareBridge reads (MSH-12.1). */
 const SUPPORTED_VERSION = /^2\.[2-8](\.\d+)*$/;
@@ -56,8 +54,10 @@ export interface MllpListenerOptions {
   host: string;
   maxMessageBytes: number;
   idleTimeoutMs: number;
-  /** Charset for messages whose MSH-18 is empty or wrong (until per-sender configuration exists). */
+  /** Charset for messages whose MSH-18 is empty or wrong and whose sender has no default of its own. */
   defaultCharset: string;
+  /** Applies stored messages; its outcome is the ACK in original mode. */
+  processor: Hl7Processor;
   /** PEM server certificate and key; with `ca`, client certificates are required (mutual TLS). */
   tls?: { cert: Buffer; key: Buffer; ca?: Buffer };
 }
@@ -125,12 +125,15 @@ function hd(msh: Hl7Segment, n: number): string {
 }
 
 export async function startMllpListener(options: MllpListenerOptions): Promise<MllpListener> {
-  const { pool, logger } = options;
+  const { pool, logger, processor } = options;
   const sockets = new Set<net.Socket>();
   const pending = new Set<Promise<void>>();
 
-  /** Handles one message; returns the ACK bytes to send, or undefined to send nothing. */
-  const handleEntry = async (entry: Hl7BatchEntry, raw: Uint8Array, decoded: DecodedHl7, connection: string): Promise<Buffer | undefined> => {
+  /**
+   * Handles one message: stores it, applies it (original mode) and returns the frames to send in
+   * order — nothing before the commit that makes them true.
+   */
+  const handleEntry = async (entry: Hl7BatchEntry, raw: Uint8Array, decoded: DecodedHl7, connection: string, send: (ack: Buffer) => void): Promise<void> => {
     const msh = salvageMsh(entry, decoded);
     if (!msh) {
       const reason = entry.ok ? 'no MSH' : entry.error.message;
@@ -141,7 +144,10 @@ export async function startMllpListener(options: MllpListenerOptions): Promise<M
       throw new UnreadableMessage(reason);
     }
     const outcome = decide(entry, msh);
-    const ack = outcome.code ? encodeHl7Text(buildAck({ msh, code: outcome.code, error: outcome.error }), decoded.charset) : null;
+    const enhanced = msh.field(15).value !== '' || msh.field(16).value !== '';
+    // Original mode: the AA/AE is decided by processing, so nothing is stored as the ACK yet.
+    const storedAck = outcome.code && (enhanced || outcome.status === 'rejected') ? encodeHl7Text(buildAck({ msh, code: outcome.code, error: outcome.error }), decoded.charset) : null;
+    const sender = await loadSenderConfig(pool, hd(msh, 3), hd(msh, 4));
     const result = await insertReceived(pool, {
       senderApplication: hd(msh, 3),
       senderFacility: hd(msh, 4),
@@ -153,33 +159,54 @@ export async function startMllpListener(options: MllpListenerOptions): Promise<M
       raw,
       connection,
       status: outcome.status,
-      ack,
+      ack: storedAck,
       error: outcome.error?.reason ?? null,
+      patientKey: entry.ok ? patientKeyOf(entry.message, sender.patientKeyTypes) : null,
+      patientIdentifiers: entry.ok ? patientIdentifiersOf(entry.message) : [],
     });
+    const controlId = msh.field(10).value;
     if (result.duplicate) {
-      logger.info({ id: result.id, controlId: msh.field(10).value, connection }, 'duplicate HL7 message answered with its stored ACK');
-      return result.ack ?? ack ?? undefined;
+      logger.info({ id: result.id, controlId, connection }, 'duplicate HL7 message answered with its stored ACK');
+      // Stored but never applied (a crash between the two commits): apply it now, then answer.
+      const processed = result.status === 'received' ? await processor.process(result.id) : undefined;
+      const ack = processed?.ack ?? result.ack;
+      if (ack) send(ack);
+      return;
     }
-    logger.info({ id: result.id, controlId: msh.field(10).value, status: outcome.status, ack: outcome.code, connection }, 'HL7 message received');
-    return ack ?? undefined;
+    logger.info({ id: result.id, controlId, status: outcome.status, connection }, 'HL7 message received');
+    if (outcome.status !== 'received') {
+      if (storedAck) send(storedAck);
+      return;
+    }
+    if (storedAck) send(storedAck); // enhanced mode: the accept ACK (CA) goes out on commit
+    const processed = await processor.process(result.id);
+    const reply = enhanced ? processed?.applicationAck : processed?.ack;
+    if (reply) send(reply);
   };
 
   const handleFrame = async (payload: Buffer, socket: net.Socket, connection: string): Promise<void> => {
-    const decoded = decodeHl7Bytes(payload, { defaultCharset: options.defaultCharset });
-    let entries: Hl7BatchEntry[];
-    try {
-      entries = parseBatch(decoded.text, { decodeHex: hexDecoderFor(decoded.charset) }).entries;
-    } catch (error) {
-      if (!(error instanceof Hl7ParseError)) throw error;
-      entries = [{ ok: false, error, text: decoded.text }];
+    let decoded = decodeHl7Bytes(payload, { defaultCharset: options.defaultCharset });
+    let entries = splitEntries(decoded);
+    if (decoded.source === 'default') {
+      // MSH-18 empty or wrong: the sender's own default charset, if configured, decides.
+      const msh = entries[0] && salvageMsh(entries[0], decoded);
+      const sender = msh && (await loadSenderConfig(pool, hd(msh, 3), hd(msh, 4)));
+      if (sender?.defaultCharset) {
+        const again = decodeHl7Bytes(payload, { defaultCharset: sender.defaultCharset });
+        if (again.charset !== decoded.charset) {
+          decoded = again;
+          entries = splitEntries(decoded);
+        }
+      }
     }
-    if (entries.length === 0) entries = [{ ok: false, error: new Hl7ParseError('empty', 'the frame has no segments', { segment: '', segmentIndex: 1 }), text: '' }];
     // A lone message is stored byte for byte; messages of a batch are stored re-encoded one by one.
     const single = entries.length === 1;
+    const send = (ack: Buffer) => {
+      if (!socket.destroyed) socket.write(encode(ack));
+    };
     for (const entry of entries) {
       const raw = single ? payload : encodeHl7Text(entry.text, decoded.charset);
-      const ack = await handleEntry(entry, raw, decoded, connection);
-      if (ack && !socket.destroyed) socket.write(encode(ack));
+      await handleEntry(entry, raw, decoded, connection, send);
     }
   };
 
@@ -253,3 +280,16 @@ export async function startMllpListener(options: MllpListenerOptions): Promise<M
 }
 
 class UnreadableMessage extends Error {}
+
+/** The frame's messages (a batch split into its messages; an unparseable frame as one failed entry). */
+function splitEntries(decoded: DecodedHl7): Hl7BatchEntry[] {
+  let entries: Hl7BatchEntry[];
+  try {
+    entries = parseBatch(decoded.text, { decodeHex: hexDecoderFor(decoded.charset) }).entries;
+  } catch (error) {
+    if (!(error instanceof Hl7ParseError)) throw error;
+    entries = [{ ok: false, error, text: decoded.text }];
+  }
+  if (entries.length === 0) entries = [{ ok: false, error: new Hl7ParseError('empty', 'the frame has no segments', { segment: '', segmentIndex: 1 }), text: '' }];
+  return entries;
+}

@@ -1,0 +1,55 @@
+/**
+ * The public interface of the FHIR module (STYLE.md rule 1) for the modules built on it (HL7 v2
+ * adapters, subscriptions, care plans): the store, running a transaction Bundle exactly as
+ * `POST /fhir` would, and the errors it throws. Nothing else in src/fhir is for them.
+ */
+import type { Bundle, BundleEntry } from '@medplum/fhirtypes';
+import type { PoolClient } from '../db/pool.ts';
+import type { ServerInfo } from './rest/interactions/capabilities.ts';
+import type { ReindexService } from './rest/interactions/reindex.ts';
+import { transaction } from './rest/interactions/transaction.ts';
+import type { FhirStore } from './store/fhir-store.ts';
+import { PgFhirStore } from './store/pg-fhir-store.ts';
+
+export { errors, FhirError } from './errors.ts';
+export { parseEverythingQuery } from './operations/everything.ts';
+export { translate } from './operations/translate.ts';
+export type { FhirStore, StoredVersion } from './store/fhir-store.ts';
+export { isRetryable, PgFhirStore } from './store/pg-fhir-store.ts';
+
+export interface TransactionContext {
+  /** Absolute FHIR base URL (for fullUrls in the response). */
+  baseUrl: string;
+  server: ServerInfo;
+  reindex: ReindexService;
+}
+
+/** A resource a transaction wrote: `Type/id/_history/version`. */
+export interface WrittenResource {
+  resourceType: string;
+  id: string;
+  versionId: string;
+  /** The entry's HTTP status: 201 created, 200 updated (or unchanged). */
+  status: string;
+}
+
+/**
+ * Runs a transaction Bundle on `store` (which may already be bound to an open database
+ * transaction: then the Bundle's writes commit or roll back with it). Returns what each entry wrote.
+ * Throws FhirError for anything the REST API would answer with 4xx.
+ */
+export async function runTransaction(ctx: TransactionContext, store: FhirStore, bundle: Bundle): Promise<WrittenResource[]> {
+  const response = await transaction({ ...ctx, store }, { method: 'POST', segments: [], query: new URLSearchParams(), prefer: 'return=minimal' }, bundle);
+  const body = JSON.parse(response.body ?? '{}') as Bundle;
+  return (body.entry ?? []).flatMap((e: BundleEntry) => {
+    // Every successful write entry has a fullUrl ending Type/id and an ETag W/"version".
+    const target = /([A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/.exec(e.fullUrl ?? '');
+    const version = /^W\/"(\d+)"$/.exec(e.response?.etag ?? '');
+    return target && version ? [{ resourceType: target[1]!, id: target[2]!, versionId: version[1]!, status: e.response?.status ?? '' }] : [];
+  });
+}
+
+/** A store bound to a transaction the caller opened on `client` (BEGIN … COMMIT are the caller's). */
+export function storeInTransaction(client: PoolClient): FhirStore {
+  return new PgFhirStore(client, {}, new Set());
+}

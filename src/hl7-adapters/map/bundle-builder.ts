@@ -1,0 +1,87 @@
+/**
+ * Builds the one FHIR transaction a message becomes (DESIGN.md decision 7: mapping is idempotent
+ * through conditional writes keyed on identifiers). Each resource is added once per identity:
+ *
+ * - `upsert`: `PUT Type?identifier=system|value` — conditional update, so applying the same
+ *   message twice (or a later message about the same thing) updates the same resource; the store
+ *   writes no new version when nothing changed.
+ * - `ensure`: `POST` with `ifNoneExist` — create only when missing; used where a message carries
+ *   too little to overwrite what richer messages said (the patient of a lab result).
+ * - `put`: `PUT Type/id` for a resource whose id we already know (a merge repointing references,
+ *   the message's Provenance).
+ *
+ * Entries reference each other by `urn:uuid` fullUrls; the transaction rewrites them to the
+ * resolved ids. A second add with the same identity returns the first entry's reference, since a
+ * transaction must not touch one resource twice.
+ */
+import type { Bundle, BundleEntry, Identifier, Reference, Resource } from '@medplum/fhirtypes';
+import { randomUUID } from 'node:crypto';
+
+/** Escapes a token search value (FHIR search §2.1.1.1: `\`, `,`, `|`, `$`). */
+export function escapeSearchValue(value: string): string {
+  return value.replace(/[\\,|$]/g, (c) => `\\${c}`);
+}
+
+export function identifierQuery(identifier: Identifier): string {
+  return `identifier=${encodeURIComponent(`${escapeSearchValue(identifier.system ?? '')}|${escapeSearchValue(identifier.value ?? '')}`)}`;
+}
+
+interface Added {
+  fullUrl: string;
+  entry: BundleEntry;
+}
+
+export class BundleBuilder {
+  readonly #byIdentity = new Map<string, Added>();
+  readonly #entries: BundleEntry[] = [];
+
+  #add<T extends Resource>(key: string, resource: T, request: BundleEntry['request']): Reference<T> {
+    const existing = this.#byIdentity.get(key);
+    if (existing) return { reference: existing.fullUrl };
+    const fullUrl = `urn:uuid:${randomUUID()}`;
+    const entry: BundleEntry = { fullUrl, resource, request };
+    this.#entries.push(entry);
+    this.#byIdentity.set(key, { fullUrl, entry });
+    return { reference: fullUrl };
+  }
+
+  /** Conditional update keyed on `identity` (which should also be in resource.identifier). */
+  upsert<T extends Resource>(resource: T, identity: Identifier): Reference<T> {
+    const url = `${resource.resourceType}?${identifierQuery(identity)}`;
+    return this.#add(url, resource, { method: 'PUT', url });
+  }
+
+  /** Conditional create: the existing resource with this identifier, else a new one. */
+  ensure<T extends Resource>(resource: T, identity: Identifier): Reference<T> {
+    const url = `${resource.resourceType}?${identifierQuery(identity)}`;
+    return this.#add(url, resource, { method: 'POST', url: resource.resourceType, ifNoneExist: url.slice(resource.resourceType.length + 1) });
+  }
+
+  /** Update (or create) the resource with a known id. */
+  put<T extends Resource & { id: string }>(resource: T): Reference<T> {
+    const url = `${resource.resourceType}/${resource.id}`;
+    return this.#add(url, resource, { method: 'PUT', url });
+  }
+
+  /** The resource already added under this reference (to amend it before the bundle is built). */
+  resourceOf<T extends Resource>(reference: Reference<T>): T | undefined {
+    return this.#entries.find((e) => e.fullUrl === reference.reference)?.resource as T | undefined;
+  }
+
+  get size(): number {
+    return this.#entries.length;
+  }
+
+  /** Every resource added so far (to post-process codings, build the Provenance). */
+  resources(): Resource[] {
+    return this.#entries.map((e) => e.resource as Resource);
+  }
+
+  references(): Reference[] {
+    return this.#entries.map((e) => ({ reference: e.fullUrl }));
+  }
+
+  build(): Bundle {
+    return { resourceType: 'Bundle', type: 'transaction', entry: this.#entries };
+  }
+}

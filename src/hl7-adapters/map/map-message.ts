@@ -1,0 +1,35 @@
+/**
+ * A parsed message → the FHIR transaction Bundle that applies it (one per message, idempotent:
+ * see bundle-builder.ts), by message type. Throws MappingError when the message cannot be applied.
+ */
+import type { Bundle } from '@medplum/fhirtypes';
+import type { MappingContext } from './context.ts';
+import { MappingError } from './context.ts';
+import { mapAdt } from './messages/adt.ts';
+import { mapMerge } from './messages/merge.ts';
+import { mapOru } from './messages/oru.ts';
+import { mapPharmacyOrder } from './messages/pharmacy.ts';
+import { addProvenance } from './provenance.ts';
+import { translateLocalCodes } from './translate-codes.ts';
+
+/** MSH-9 values this mapper applies (the listener rejects others with AR). */
+export const MAPPED_MESSAGE_TYPES: ReadonlySet<string> = new Set([
+  ...['A01', 'A02', 'A03', 'A04', 'A05', 'A08', 'A11', 'A13', 'A40'].map((t) => `ADT^${t}`),
+  'ORU^R01',
+  'RDE^O11',
+  'RDE^O25',
+  'OMP^O09',
+]);
+
+export async function mapMessage(ctx: MappingContext): Promise<Bundle> {
+  const { code, triggerEvent } = ctx.message.messageType;
+  const type = `${code}^${triggerEvent}`;
+  if (type === 'ADT^A40') await mapMerge(ctx);
+  else if (code === 'ADT' && MAPPED_MESSAGE_TYPES.has(type)) await mapAdt(ctx, triggerEvent);
+  else if (type === 'ORU^R01') await mapOru(ctx);
+  else if (type === 'RDE^O11' || type === 'RDE^O25' || type === 'OMP^O09') await mapPharmacyOrder(ctx);
+  else throw new MappingError(`message type ${type} is not supported`, '200', { segment: 'MSH', segmentIndex: 1, field: 9 });
+  await translateLocalCodes(ctx, ctx.bundle.resources());
+  addProvenance(ctx);
+  return ctx.bundle.build();
+}

@@ -1,0 +1,53 @@
+/**
+ * The Provenance of a message (IG MSH[Provenance-Source], EVN[Provenance] maps): every resource
+ * the message wrote is a target; the source entity is the message in the log (its id, type,
+ * control id and sender); the sending facility is the author, EVN-5 the enterer. Its id is derived
+ * from the log id, so reprocessing a message replaces its Provenance instead of adding another.
+ */
+import type { Provenance, ProvenanceAgent } from '@medplum/fhirtypes';
+import { SYSTEMS } from './code-systems.ts';
+import type { MappingContext } from './context.ts';
+import { fieldDateTime } from './datatypes.ts';
+import { practitionerRef, senderOrganizationRef } from './segments/participants.ts';
+
+export const MESSAGE_SYSTEM = 'https://fhir.carebridge.cn/NamingSystem/hl7-message';
+
+export function provenanceId(messageLogId: string): string {
+  return `hl7-message-${messageLogId}`;
+}
+
+export function addProvenance(ctx: MappingContext): void {
+  const m = ctx.message;
+  const targets = ctx.bundle.references();
+  const evn = m.segment('EVN');
+  const organization = senderOrganizationRef(ctx);
+  const agents: ProvenanceAgent[] = [
+    {
+      type: { coding: [{ system: SYSTEMS.provenanceAgentType, code: 'author' }] },
+      who: organization ?? { display: `${m.msh.field(3).value || 'unknown application'} / ${m.msh.field(4).value || 'unknown facility'}` },
+    },
+  ];
+  const operator = evn && practitionerRef(ctx, evn.field(5).repetition(1));
+  if (operator) agents.push({ type: { coding: [{ system: SYSTEMS.provenanceAgentType, code: 'enterer' }] }, who: operator });
+  const type = [m.messageType.code, m.messageType.triggerEvent].filter(Boolean).join('^');
+  const provenance: Provenance & { id: string } = {
+    resourceType: 'Provenance',
+    id: provenanceId(ctx.messageLogId),
+    target: targets,
+    occurredDateTime: (evn && fieldDateTime(ctx, evn, 2)) ?? fieldDateTime(ctx, m.msh, 7),
+    recorded: new Date().toISOString(),
+    activity: { coding: [{ system: SYSTEMS.v2('0003'), code: m.messageType.triggerEvent || m.messageType.code }] },
+    agent: agents,
+    entity: [
+      {
+        role: 'source',
+        what: {
+          identifier: { system: MESSAGE_SYSTEM, value: ctx.messageLogId },
+          display: `HL7 v2 ${type} ${m.controlId} from ${m.msh.field(3).value}/${m.msh.field(4).value}`,
+        },
+      },
+    ],
+  };
+  if (!provenance.occurredDateTime) delete provenance.occurredDateTime;
+  ctx.bundle.put(provenance);
+}

@@ -1,0 +1,40 @@
+/** AL1 → AllergyIntolerance (IG AL1[AllergyIntolerance] map and its AllergenType/AllergySeverity maps). */
+import type { AllergyIntolerance, Identifier, Patient, Reference } from '@medplum/fhirtypes';
+import type { Hl7Segment } from '../../parse/segment.ts';
+import { SYSTEMS } from '../code-systems.ts';
+import type { MappingContext } from '../context.ts';
+import { MappingError } from '../context.ts';
+import { codeableConcept, compact, fieldDate } from '../datatypes.ts';
+
+type Category = NonNullable<AllergyIntolerance['category']>[number];
+/** Table 0127 allergen type → category. */
+const CATEGORY: Readonly<Record<string, Category>> = { DA: 'medication', MA: 'medication', FA: 'food', EA: 'environment', AA: 'environment', PA: 'environment', LA: 'environment' };
+/** Table 0128 severity → criticality (SV severe → high; MO moderate, MI mild → low). */
+const CRITICALITY: Readonly<Record<string, AllergyIntolerance['criticality']>> = { SV: 'high', MO: 'low', MI: 'low', U: 'unable-to-assess' };
+const SEVERITY: Readonly<Record<string, 'mild' | 'moderate' | 'severe'>> = { SV: 'severe', MO: 'moderate', MI: 'mild' };
+
+export function mapAllergy(ctx: MappingContext, al1: Hl7Segment, patient: Reference<Patient>, patientIdentity: Identifier): Reference<AllergyIntolerance> {
+  const code = codeableConcept(ctx, al1.field(3).repetition(1));
+  if (!code) throw new MappingError('AL1-3 allergen is empty', '101', { segment: 'AL1', segmentIndex: al1.index, field: 3 });
+  const typeCode = al1.field(2).value.toUpperCase();
+  const severity = al1.field(4).value.toUpperCase();
+  const identity: Identifier = {
+    system: 'https://fhir.carebridge.cn/NamingSystem/hl7-allergy',
+    value: [patientIdentity.system, patientIdentity.value, code.coding?.[0]?.system ?? '', code.coding?.[0]?.code ?? code.text ?? ''].join('|'),
+  };
+  const manifestation = al1.field(5).repetitions.map((r) => r.value.trim()).filter(Boolean).map((text) => ({ text }));
+  const allergy: AllergyIntolerance = compact({
+    resourceType: 'AllergyIntolerance' as const,
+    identifier: [identity],
+    clinicalStatus: { coding: [{ system: SYSTEMS.allergyClinical, code: 'active' }] },
+    verificationStatus: { coding: [{ system: SYSTEMS.allergyVerification, code: 'confirmed' }] },
+    type: 'allergy' as const,
+    category: CATEGORY[typeCode] ? [CATEGORY[typeCode]] : undefined,
+    criticality: CRITICALITY[severity],
+    code,
+    patient,
+    onsetDateTime: fieldDate(al1, 6),
+    reaction: manifestation.length ? [compact({ manifestation, severity: SEVERITY[severity] })] : undefined,
+  });
+  return ctx.bundle.upsert(allergy, identity);
+}

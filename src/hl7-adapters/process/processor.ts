@@ -1,0 +1,225 @@
+/**
+ * Applies stored messages to the FHIR store (DESIGN.md decision 7). For one message:
+ *
+ * 1. one database transaction takes an advisory lock on the message's patient key, so messages
+ *    about one patient are applied one at a time — across connections and server processes —
+ *    and applies every earlier still-pending message of that patient first (arrival order = id);
+ * 2. each message is mapped (map/map-message.ts) and its Bundle run as a FHIR transaction inside a
+ *    savepoint; the log row gets its outcome (processed + AA, or failed + AE with the reason) in
+ *    the same commit — so a message is applied exactly once, or not at all, whatever crashes when;
+ * 3. the caller sends the stored ACK only after that commit.
+ *
+ * A message that cannot be applied (MappingError, a FHIR validation error, or an unexpected bug)
+ * is marked failed and never blocks the patient's later messages; reprocess() retries it after a
+ * fix. Database trouble (serialization failure, deadlock, lost connection) rolls everything back
+ * and is retried; the message stays `received` and the recovery worker picks it up.
+ */
+import type { Coding } from '@medplum/fhirtypes';
+import type { Logger } from 'pino';
+import type { Pool, PoolClient } from '../../db/pool.ts';
+import { FhirError, isRetryable, runTransaction, storeInTransaction, translate } from '../../fhir/index.ts';
+import type { FhirStore, TransactionContext } from '../../fhir/index.ts';
+import { buildAck } from '../ack.ts';
+import type { AckCode, AckError } from '../ack.ts';
+import { BundleBuilder } from '../map/bundle-builder.ts';
+import { codeSystemResolver } from '../map/code-systems.ts';
+import type { MappingContext, MappingWarning } from '../map/context.ts';
+import { MappingError } from '../map/context.ts';
+import { mapMessage } from '../map/map-message.ts';
+import { decodeHl7Bytes, encodeHl7Text, hexDecoderFor } from '../parse/charset.ts';
+import { parseBatch } from '../parse/batch.ts';
+import type { Hl7Message } from '../parse/message.ts';
+import { loadSenderConfig } from '../senders/sender-store.ts';
+import { storeView } from './store-view.ts';
+
+export type ProcessedStatus = 'processed' | 'failed';
+
+export interface ProcessResult {
+  id: string;
+  status: 'received' | 'processed' | 'failed' | 'rejected';
+  /** The stored acknowledgement: original mode AA/AE once processed; enhanced mode the accept ACK (CA). */
+  ack: Buffer | null;
+  /** Enhanced mode: the application ACK to send after processing (per MSH-16), or null. */
+  applicationAck: Buffer | null;
+  error: string | null;
+}
+
+export interface ProcessorOptions {
+  pool: Pool;
+  logger: Logger;
+  fhir: TransactionContext;
+  /** Counts outcomes and unmapped codes (metrics). */
+  observe?: (event: { status: ProcessedStatus; messageType: string; unmapped: number; seconds: number }) => void;
+}
+
+const MAX_ATTEMPTS = 5;
+
+interface Row {
+  id: string;
+  sender_application: string;
+  sender_facility: string;
+  charset: string | null;
+  raw: Buffer;
+  status: ProcessResult['status'];
+  ack: Buffer | null;
+  app_ack: Buffer | null;
+  error: string | null;
+  patient_key: string | null;
+}
+
+/** Whether an error means the database connection or server is gone (retry later, never mark failed). */
+function isConnectionError(err: unknown): boolean {
+  const code = (err as { code?: string }).code ?? '';
+  return code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03' || code === 'ECONNRESET' || code === 'ECONNREFUSED' || /Connection terminated|Client has encountered a connection error/.test((err as Error).message ?? '');
+}
+
+/** HL7 v2.5.1 §2.9.3 / Table 0155: whether an application ACK is sent in enhanced mode. */
+function wantsApplicationAck(type: string, ok: boolean): boolean {
+  const t = type.toUpperCase() || 'AL';
+  return t === 'AL' || (ok ? t === 'SU' : t === 'ER');
+}
+
+export class Hl7Processor {
+  readonly #options: ProcessorOptions;
+
+  constructor(options: ProcessorOptions) {
+    this.#options = options;
+  }
+
+  /**
+   * Applies message `id` (and any earlier pending message of the same patient) unless already
+   * done; returns its outcome and the ACK to send. Throws only when the database is unavailable.
+   */
+  async process(id: string): Promise<ProcessResult | undefined> {
+    for (let attempt = 1; ; attempt++) {
+      const client = await this.#options.pool.connect();
+      try {
+        await client.query('BEGIN');
+        const result = await this.#processLocked(client, id);
+        await client.query('COMMIT');
+        return result;
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        if (attempt >= MAX_ATTEMPTS || !isRetryable(err)) throw err;
+      } finally {
+        client.release();
+      }
+    }
+  }
+
+  async #processLocked(client: PoolClient, id: string): Promise<ProcessResult | undefined> {
+    const head = await client.query<{ patient_key: string | null; status: string }>('SELECT patient_key, status FROM hl7_message WHERE id = $1', [id]);
+    const first = head.rows[0];
+    if (!first) return undefined;
+    if (first.status === 'received') {
+      const key = first.patient_key ?? `message:${id}`;
+      await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 7))', [`hl7-patient:${key}`]);
+      const pending = first.patient_key
+        ? await client.query<{ id: string }>(`SELECT id FROM hl7_message WHERE patient_key = $1 AND status = 'received' AND id <= $2 ORDER BY id`, [first.patient_key, id])
+        : { rows: [{ id }] };
+      for (const p of pending.rows) await this.#applyOne(client, p.id);
+    }
+    const row = await this.#row(client, id);
+    return row && { id: row.id, status: row.status, ack: row.ack, applicationAck: row.app_ack, error: row.error };
+  }
+
+  async #row(client: PoolClient, id: string): Promise<Row | undefined> {
+    const result = await client.query<Row>(
+      `SELECT id, sender_application, sender_facility, charset, raw, status, ack, app_ack, error, patient_key FROM hl7_message WHERE id = $1 FOR UPDATE`,
+      [id],
+    );
+    return result.rows[0];
+  }
+
+  /** Maps and applies one message inside a savepoint; records the outcome on its row. */
+  async #applyOne(client: PoolClient, id: string): Promise<void> {
+    const started = performance.now();
+    const row = await this.#row(client, id);
+    if (!row || row.status !== 'received') return;
+    const decoded = decodeHl7Bytes(row.raw, { defaultCharset: row.charset ?? 'utf8' });
+    const entry = parseBatch(decoded.text, { decodeHex: hexDecoderFor(decoded.charset) }).entries[0];
+    if (!entry?.ok) {
+      // Stored as received only after parsing succeeded; a row that no longer parses is corrupt.
+      await this.#record(client, row, undefined, decoded.charset, { status: 'failed', error: { code: '207', reason: 'the stored message no longer parses' } });
+      return;
+    }
+    const message = entry.message;
+    const sender = await loadSenderConfig(client, row.sender_application, row.sender_facility);
+    const store = storeInTransaction(client);
+    const ctx: MappingContext = {
+      message,
+      sender,
+      systems: codeSystemResolver(row.sender_facility, sender.codeSystems),
+      bundle: new BundleBuilder(),
+      store: storeView(store),
+      warnings: [],
+      unmapped: [],
+      translate: (coding) => translatedCodings(store, coding),
+      messageLogId: id,
+    };
+    await client.query('SAVEPOINT hl7_apply');
+    let outcome: Outcome;
+    try {
+      const bundle = await mapMessage(ctx);
+      const written = await runTransaction(this.#options.fhir, store, bundle);
+      await client.query('RELEASE SAVEPOINT hl7_apply');
+      outcome = { status: 'processed', resources: written.map((w) => `${w.resourceType}/${w.id}/_history/${w.versionId}`) };
+    } catch (err) {
+      await client.query('ROLLBACK TO SAVEPOINT hl7_apply');
+      if (isRetryable(err) || isConnectionError(err)) throw err;
+      outcome = { status: 'failed', error: describeFailure(err) };
+      if (!(err instanceof MappingError) && !(err instanceof FhirError)) this.#options.logger.error({ err, id }, 'HL7 message processing failed unexpectedly');
+    }
+    outcome.warnings = ctx.warnings;
+    outcome.unmapped = ctx.unmapped;
+    await this.#record(client, row, message, decoded.charset, outcome);
+    this.#options.observe?.({ status: outcome.status, messageType: `${message.messageType.code}^${message.messageType.triggerEvent}`, unmapped: ctx.unmapped.length, seconds: (performance.now() - started) / 1000 });
+  }
+
+  async #record(client: PoolClient, row: Row, message: Hl7Message | undefined, charset: string, outcome: Outcome): Promise<void> {
+    const ok = outcome.status === 'processed';
+    let ack: Buffer | null = null;
+    let appAck: Buffer | null = null;
+    if (message) {
+      const warning = outcome.warnings?.[0];
+      const error: AckError | undefined = outcome.error ?? (warning ? { code: '0', reason: warning.reason, segment: warning.segment, segmentIndex: warning.segmentIndex, field: warning.field, severity: 'W' } : undefined);
+      const enhanced = message.acceptAckType !== '' || message.applicationAckType !== '';
+      const code: AckCode = ok ? 'AA' : 'AE';
+      const text = encodeHl7Text(buildAck({ msh: message.msh, code, error }), charset);
+      if (!enhanced) ack = text;
+      else if (wantsApplicationAck(message.applicationAckType, ok)) appAck = text;
+    }
+    await client.query(
+      `UPDATE hl7_message
+          SET status = $2, ack = COALESCE($3, ack), app_ack = $4, error = $5, resources = $6, warnings = $7, unmapped_codes = $8,
+              attempts = attempts + 1, processed_at = now()
+        WHERE id = $1`,
+      [row.id, outcome.status, ack, appAck, outcome.error?.reason ?? null, outcome.resources ?? [], JSON.stringify(outcome.warnings ?? []), JSON.stringify(outcome.unmapped ?? [])],
+    );
+  }
+}
+
+interface Outcome {
+  status: ProcessedStatus;
+  error?: AckError;
+  resources?: string[];
+  warnings?: MappingWarning[];
+  unmapped?: Coding[];
+}
+
+function describeFailure(err: unknown): AckError {
+  if (err instanceof MappingError) {
+    return { code: err.hl7ErrorCode, reason: err.message, segment: err.location?.segment, segmentIndex: err.location?.segmentIndex, field: err.location?.field };
+  }
+  if (err instanceof FhirError) {
+    const details = err.outcome.issue?.map((i) => i.diagnostics ?? i.details?.text).filter(Boolean).join('; ');
+    return { code: '207', reason: `the FHIR store refused the mapped resources: ${details || err.message}` };
+  }
+  return { code: '207', reason: `application internal error: ${(err as Error).message ?? String(err)}` };
+}
+
+/** ConceptMap $translate matches that are real translations (not unmatched/disjoint). */
+async function translatedCodings(store: FhirStore, coding: Coding): Promise<Coding[]> {
+  const result = await translate(store, { system: coding.system, code: coding.code });
+  return result.matches.filter((m) => m.equivalence !== 'unmatched' && m.equivalence !== 'disjoint' && m.concept.code).map((m) => m.concept);
+}
