@@ -18,6 +18,7 @@ import type { ReindexService } from './fhir/rest/interactions/reindex.ts';
 import { CustomSearchParameters } from './fhir/search/custom-parameters.ts';
 import { PgFhirStore } from './fhir/store/pg-fhir-store.ts';
 import { startMllpListener } from './hl7-adapters/mllp/listener.ts';
+import { CachedCodeTranslator } from './hl7-adapters/process/code-translator.ts';
 import { Hl7Processor } from './hl7-adapters/process/processor.ts';
 import { Hl7RecoveryWorker } from './hl7-adapters/process/recovery.ts';
 import type { MllpListener } from './hl7-adapters/mllp/listener.ts';
@@ -77,11 +78,15 @@ export async function startServer(config: Config, logger: Logger = createLogger(
       await reindexWorker.stop();
       await stopHl7Recovery();
     };
+    let onConceptMapsChanged = (): void => undefined;
     const store = new PgFhirStore(pool, {
       afterCommit: async (types) => {
         if (types.has('SearchParameter')) await customParams.refresh().catch((err: unknown) => logger.warn({ err }, 'reloading custom search parameters failed'));
+        if (types.has('ConceptMap')) onConceptMapsChanged();
       },
     });
+    const codeTranslator = new CachedCodeTranslator(store, 10_000);
+    onConceptMapsChanged = () => codeTranslator.invalidate();
     const reindex: ReindexService = {
       queue: async (types) => {
         const job = await queueReindex(livePool, types);
@@ -94,6 +99,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
       pool,
       logger,
       fhir: { baseUrl: config.baseUrl ?? `http://localhost:${config.port}/fhir`, server: { name: PACKAGE.name, version: PACKAGE.version, startedAt }, reindex },
+      translator: codeTranslator,
       observe: (e) => metrics.observeHl7Message(e),
     });
     const hl7Recovery = new Hl7RecoveryWorker({ pool, logger, processor: hl7Processor, intervalMs: config.hl7RecoveryIntervalMs, graceMs: 2_000 });

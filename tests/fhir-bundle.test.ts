@@ -227,6 +227,40 @@ describe('transaction: processing order', () => {
   });
 });
 
+describe('transaction: conditions resolved together (identifier lookups, locks only for what matches nothing)', () => {
+  it('fails when a conditional update on one identifier matches the resource another entry creates under a second identifier', async () => {
+    const res = await send(
+      transaction(
+        putEntry({ resourceType: 'Patient', identifier: [{ system: 'urn:tx-bulk1', value: 'A' }, { system: 'urn:tx-bulk1', value: 'B' }] }, 'Patient?identifier=urn:tx-bulk1|A'),
+        putEntry(patient('urn:tx-bulk1', 'B', { gender: 'male' }), 'Patient?identifier=urn:tx-bulk1|B'),
+      ),
+    );
+    expectFailure(res, 400);
+    expect(await inSystem('Patient', 'urn:tx-bulk1')).toEqual([]);
+  });
+
+  it('answers 412 when an identifier condition matches two existing resources', async () => {
+    await create(patient('urn:tx-bulk2', 'twin'));
+    await create(patient('urn:tx-bulk2', 'twin'));
+    const res = await send(transaction(putEntry(patient('urn:tx-bulk2', 'twin', { gender: 'male' }), 'Patient?identifier=urn:tx-bulk2|twin')));
+    expectFailure(res, 412);
+  });
+
+  it('makes one resource when ten transactions conditionally create and update the same identifiers at once', async () => {
+    const bundle = (i: number) =>
+      transaction(
+        putEntry(patient('urn:tx-bulk3', 'P', { gender: i % 2 ? 'male' : 'female' }), 'Patient?identifier=urn:tx-bulk3|P'),
+        post({ resourceType: 'Practitioner', identifier: [{ system: 'urn:tx-bulk3', value: 'D' }] }, { ifNoneExist: 'identifier=urn:tx-bulk3|D' }),
+      );
+    const replies = await Promise.all(Array.from({ length: 10 }, (_, i) => send(bundle(i))));
+    for (const r of replies) expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(await inSystem('Patient', 'urn:tx-bulk3')).toHaveLength(1);
+    expect(await inSystem('Practitioner', 'urn:tx-bulk3')).toHaveLength(1);
+    const created = replies.filter((r) => r.body.entry[1].response.status === '201 Created');
+    expect(created).toHaveLength(1);
+  });
+});
+
 describe('transaction: all or nothing', () => {
   it('writes nothing when the last entry is invalid (422)', async () => {
     await putResource(patient('urn:tx-atomic-existing', '1', { id: 'tx-atomic-existing' }));

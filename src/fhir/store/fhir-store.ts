@@ -83,6 +83,13 @@ export interface FhirStore {
    */
   findConditional(resourceType: string, params: URLSearchParams, what: string): Promise<StoredVersion | undefined>;
   /**
+   * Resolves and locks a transaction's conditions up front, in as few round trips as possible:
+   * identifier conditions are looked up together, and only conditions that match nothing are
+   * locked (all at once, in a fixed order). Only inside transaction(); later findConditional calls
+   * on these conditions use the answers (until the transaction writes) and skip locking.
+   */
+  lockConditions(conditions: ReadonlyArray<{ resourceType: string; params: URLSearchParams }>): Promise<void>;
+  /**
    * Writes many resources at once (validating, version-checking and locking each), in one SQL
    * statement; outcomes in the order given. Errors name the write's label. Only inside transaction().
    */

@@ -17,7 +17,7 @@ import { searchCountSql, searchPageSql } from '../search/search-sql.ts';
 import { isResourceType } from '../definitions.ts';
 import { isValidId, validate } from '../validation.ts';
 import type { CreateOptions, DeleteOptions, EverythingQuery, FhirStore, HistoryQuery, PlannedWrite, StoredVersion, UpdateOptions, WriteOutcome } from './fhir-store.ts';
-import { lockCondition, lockCurrent, selectCurrent, selectEverything, selectHistory, selectVersion, toStoredVersion } from './sql.ts';
+import { lockCondition, lockConditions as lockConditionsSql, lockCurrent, selectByIdentifiers, selectCurrent, selectEverything, selectHistory, selectVersion, toStoredVersion } from './sql.ts';
 import type { PendingVersion } from './write-versions.ts';
 import { WriteRaceError, writeVersions } from './write-versions.ts';
 
@@ -95,6 +95,26 @@ export function labelled(err: unknown, label: string): unknown {
 
 const one = (outcomes: WriteOutcome[]): WriteOutcome => outcomes[0] as WriteOutcome;
 
+/**
+ * `identifier=system|value` with nothing else (no modifier, one value, both parts): the one
+ * condition shape lockConditions resolves in bulk. Parsed like any search, so what it accepts
+ * means exactly what the search would.
+ */
+function plainIdentifierCondition(resourceType: string, params: URLSearchParams): { resourceType: string; system: string; value: string } | undefined {
+  if ([...params.keys()].length !== 1 || !params.has('identifier')) return undefined;
+  let query: SearchQuery;
+  try {
+    query = parseSearchQuery(resourceType, params, true);
+  } catch {
+    return undefined; // findConditional reports the error
+  }
+  const filter = query.filters[0];
+  if (query.filters.length !== 1 || filter?.kind !== 'param' || filter.type !== 'token' || filter.modifier !== undefined || filter.values.length !== 1) return undefined;
+  const [system, value] = filter.values[0]!.parts;
+  if (filter.values[0]!.parts.length !== 2 || !system || !value) return undefined;
+  return { resourceType, system, value };
+}
+
 /** Canonical key of a conditional write, for the advisory lock. */
 function conditionKey(resourceType: string, params: URLSearchParams): string {
   return `${resourceType}?${[...params].map(([k, v]) => `${k}=${v}`).sort().join('&')}`;
@@ -114,6 +134,13 @@ export class PgFhirStore implements FhirStore {
   private readonly options: PgFhirStoreOptions;
   /** In a transaction: the resource types written so far. */
   private readonly written: Set<string> | undefined;
+  /** In a transaction: condition keys whose advisory lock this transaction holds (held until it ends). */
+  private readonly locked = new Set<string>();
+  /**
+   * In a transaction: answers to `identifier=system|value` conditions looked up together by
+   * lockConditions, valid until this transaction writes anything (applyWrites clears them).
+   */
+  private readonly prefetched = new Map<string, StoredVersion[]>();
 
   /** With a pool: the store for the application. With a client: a store bound to its open transaction. */
   constructor(poolOrClient: Pool | PoolClient, options: PgFhirStoreOptions = {}, written?: Set<string>) {
@@ -121,6 +148,40 @@ export class PgFhirStore implements FhirStore {
     this.pool = written ? undefined : (poolOrClient as Pool);
     this.options = options;
     this.written = written;
+  }
+
+  /**
+   * Prepares conditions for findConditional, with as little locking as is safe. The advisory lock
+   * on a condition exists to stop two transactions from both finding nothing and both creating a
+   * resource; when a condition already matches, updates of that resource are serialised by its
+   * row lock instead. So plain `identifier=system|value` conditions are first looked up together
+   * without locks; only those that match nothing (and every other condition) are locked — sorted,
+   * in one statement — and the unmatched ones looked up again under the lock, in a new statement
+   * that sees whatever a transaction we waited for committed.
+   */
+  async lockConditions(conditions: ReadonlyArray<{ resourceType: string; params: URLSearchParams }>): Promise<void> {
+    if (this.pool) throw new Error('lockConditions must run inside a transaction');
+    const lookups = new Map<string, { resourceType: string; system: string; value: string }>();
+    const toLock = new Set<string>();
+    for (const c of conditions) {
+      const key = conditionKey(c.resourceType, c.params);
+      if (this.locked.has(key)) continue;
+      const identifier = plainIdentifierCondition(c.resourceType, c.params);
+      if (identifier) lookups.set(key, identifier);
+      else toLock.add(key);
+    }
+    const resolve = async (keys: string[]) => {
+      const found = await selectByIdentifiers(this.db, keys.map((k) => lookups.get(k)!));
+      keys.forEach((key, i) => this.prefetched.set(key, found[i] ?? []));
+    };
+    if (lookups.size) await resolve([...lookups.keys()]);
+    const unmatched = [...lookups.keys()].filter((k) => !this.prefetched.get(k)?.length);
+    for (const k of unmatched) toLock.add(k);
+    if (!toLock.size) return;
+    const keys = [...toLock].sort();
+    await lockConditionsSql(this.db, keys);
+    for (const k of keys) this.locked.add(k);
+    if (unmatched.length) await resolve(unmatched);
   }
 
   async transaction<T>(fn: (store: FhirStore) => Promise<T>): Promise<T> {
@@ -184,7 +245,16 @@ export class PgFhirStore implements FhirStore {
     if (this.pool) throw new Error('findConditional must run inside a transaction');
     const query = parseSearchQuery(resourceType, params, true);
     if (query.filters.length === 0) throw errors.invalidSearch(`${what} needs at least one search parameter`);
-    await lockCondition(this.db, conditionKey(resourceType, params));
+    const key = conditionKey(resourceType, params);
+    const known = this.prefetched.get(key);
+    if (known) {
+      if (known.length > 1) throw errors.multipleMatches(`${what} ${resourceType}?${params}`, known.length);
+      return known[0];
+    }
+    if (!this.locked.has(key)) {
+      await lockCondition(this.db, key);
+      this.locked.add(key);
+    }
     query.count = 2;
     query.offset = 0;
     query.total = 'none';
@@ -208,6 +278,7 @@ export class PgFhirStore implements FhirStore {
 
   async applyWrites(writes: readonly PlannedWrite[]): Promise<WriteOutcome[]> {
     if (this.pool) throw new Error('applyWrites must run inside a transaction');
+    if (writes.length) this.prefetched.clear();
     const keyOf = (w: PlannedWrite) => (w.kind === 'delete' ? `${w.resourceType}/${w.id}` : `${w.resource.resourceType}/${w.resource.id}`);
     const seen = new Set<string>();
     for (const w of writes) {

@@ -94,6 +94,30 @@ export async function selectHistory(db: Queryable, q: HistoryQuery): Promise<Sto
 }
 
 /** Serialises concurrent conditional writes with the same condition until the transaction ends. */
+/**
+ * Current resources by identifier, for many (type, system, value) at once: one list per lookup,
+ * in order. The same as searching `identifier=system|value` for each (exact token match on the
+ * token index, deleted resources excluded).
+ */
+export async function selectByIdentifiers(db: Queryable, lookups: ReadonlyArray<{ resourceType: string; system: string; value: string }>): Promise<StoredVersion[][]> {
+  const { rows } = await db.query<VersionRow & { n: number }>({
+    name: 'cb_select_by_identifiers',
+    text: `SELECT DISTINCT c.n::int AS n, ${R_VERSION_COLUMNS}
+             FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS c(resource_type, system, value, n)
+             JOIN search_token t ON t.resource_type = c.resource_type AND t.code = 'identifier' AND t.value = c.value AND t.system = c.system
+             JOIN fhir_resource r ON r.resource_type = t.resource_type AND r.id = t.resource_id AND NOT r.deleted`,
+    values: [lookups.map((l) => l.resourceType), lookups.map((l) => l.system), lookups.map((l) => l.value)],
+  });
+  const out: StoredVersion[][] = lookups.map(() => []);
+  for (const row of rows) out[row.n - 1]?.push(toStoredVersion(row));
+  return out;
+}
+
+/** Several condition locks in one round trip, taken in the order given. */
+export async function lockConditions(db: Queryable, keys: readonly string[]): Promise<void> {
+  await db.query({ name: 'cb_lock_conditions', text: 'SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0))) FROM unnest($1::text[]) AS k', values: [keys] });
+}
+
 export async function lockCondition(db: Queryable, key: string): Promise<void> {
   await db.query({ name: 'cb_lock_condition', text: 'SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', values: [key] });
 }

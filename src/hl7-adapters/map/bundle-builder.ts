@@ -22,6 +22,15 @@ export function escapeSearchValue(value: string): string {
   return value.replace(/[\\,|$]/g, (c) => `\\${c}`);
 }
 
+/**
+ * The value of an identifier CareBridge derives from several parts (a diagnosis of a visit, an
+ * observation of a report). `#` joins them: unlike `|`, `,` or `$` it has no meaning in token
+ * search, so conditional writes on these identifiers stay simple (and cheap to recheck).
+ */
+export function derivedIdentifierValue(...parts: Array<string | undefined>): string {
+  return parts.map((p) => (p ?? '').replaceAll('#', '%23')).join('#');
+}
+
 export function identifierQuery(identifier: Identifier): string {
   return `identifier=${encodeURIComponent(`${escapeSearchValue(identifier.system ?? '')}|${escapeSearchValue(identifier.value ?? '')}`)}`;
 }

@@ -17,8 +17,8 @@
 import type { Coding } from '@medplum/fhirtypes';
 import type { Logger } from 'pino';
 import type { Pool, PoolClient } from '../../db/pool.ts';
-import { FhirError, isRetryable, runTransaction, storeInTransaction, translate } from '../../fhir/index.ts';
-import type { FhirStore, TransactionContext } from '../../fhir/index.ts';
+import { FhirError, isRetryable, runTransaction, storeInTransaction } from '../../fhir/index.ts';
+import type { TransactionContext } from '../../fhir/index.ts';
 import { buildAck } from '../ack.ts';
 import type { AckCode, AckError } from '../ack.ts';
 import { BundleBuilder } from '../map/bundle-builder.ts';
@@ -48,6 +48,8 @@ export interface ProcessorOptions {
   pool: Pool;
   logger: Logger;
   fhir: TransactionContext;
+  /** Translates senders' local codes (ConceptMap $translate, cached). */
+  translator: { translate(coding: Coding): Promise<Coding[]> };
   /** Counts outcomes and unmapped codes (metrics). */
   observe?: (event: { status: ProcessedStatus; messageType: string; unmapped: number; seconds: number }) => void;
 }
@@ -154,7 +156,7 @@ export class Hl7Processor {
       store: storeView(store),
       warnings: [],
       unmapped: [],
-      translate: (coding) => translatedCodings(store, coding),
+      translate: (coding) => this.#options.translator.translate(coding),
       messageLogId: id,
     };
     await client.query('SAVEPOINT hl7_apply');
@@ -216,10 +218,4 @@ function describeFailure(err: unknown): AckError {
     return { code: '207', reason: `the FHIR store refused the mapped resources: ${details || err.message}` };
   }
   return { code: '207', reason: `application internal error: ${(err as Error).message ?? String(err)}` };
-}
-
-/** ConceptMap $translate matches that are real translations (not unmatched/disjoint). */
-async function translatedCodings(store: FhirStore, coding: Coding): Promise<Coding[]> {
-  const result = await translate(store, { system: coding.system, code: coding.code });
-  return result.matches.filter((m) => m.equivalence !== 'unmatched' && m.equivalence !== 'disjoint' && m.concept.code).map((m) => m.concept);
 }

@@ -14,6 +14,7 @@
  */
 import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
 import { randomUUID } from 'node:crypto';
+import { isResourceType } from '../../definitions.ts';
 import { ErrorCode, errors, FhirError } from '../../errors.ts';
 import { labelled } from '../../store/pg-fhir-store.ts';
 import type { FhirStore, PlannedWrite, StoredVersion, WriteOutcome } from '../../store/fhir-store.ts';
@@ -102,10 +103,49 @@ async function planCreateOrUpdate(tx: FhirStore, p: Planned, identities: Identit
   if (p.entry.fullUrl) ids.set(p.entry.fullUrl, `${type}/${target}`);
 }
 
+/** Every condition the entries will resolve (conditional create, update, delete), to lock them at once. */
+function conditionsOf(planned: readonly Planned[]): Array<{ resourceType: string; params: URLSearchParams }> {
+  const out: Array<{ resourceType: string; params: URLSearchParams }> = [];
+  for (const p of planned) {
+    const [type, id] = p.request.segments;
+    if (!type || !isResourceType(type)) continue;
+    if (p.request.method === 'POST' && id === undefined) {
+      const params = ifNoneExistParams(p.request.ifNoneExist);
+      if (params && [...params.keys()].length) out.push({ resourceType: type, params });
+    } else if ((p.request.method === 'PUT' || p.request.method === 'DELETE') && id === undefined && [...p.request.query.keys()].length) {
+      out.push({ resourceType: type, params: p.request.query });
+    }
+  }
+  return out;
+}
+
+/**
+ * The common condition `identifier=system|value` (no modifier, no OR, no escapes) can be
+ * rechecked in memory: only a resource this transaction wrote could newly match it. Returns
+ * undefined when the condition is of another shape (then the database is asked).
+ */
+function identifierOverlapInMemory(c: NonNullable<Planned['condition']>, planned: readonly Planned[]): boolean | undefined {
+  const entries = [...c.params];
+  if (entries.length !== 1 || entries[0]![0] !== 'identifier') return undefined;
+  const token = entries[0]![1];
+  if (/[\\,$]/.test(token) || token.split('|').length !== 2) return undefined;
+  const [system, value] = token.split('|') as [string, string];
+  if (!system || !value) return undefined;
+  const same = (a: string | undefined, b: string) => a !== undefined && a.toLowerCase() === b.toLowerCase();
+  return planned.some((other) => {
+    const r = other.write?.kind === 'delete' ? undefined : other.write?.resource;
+    if (!r || r.resourceType !== c.type || r.id === c.id) return false;
+    const ids = (r as { identifier?: Array<{ system?: string; value?: string }> }).identifier ?? [];
+    return ids.some((i) => same(i.system, system) && same(i.value, value));
+  });
+}
+
 /** Step 3: a condition must still match nothing but the resource it resolved to. */
-async function recheckCondition(tx: FhirStore, p: Planned): Promise<void> {
+async function recheckCondition(tx: FhirStore, p: Planned, planned: readonly Planned[]): Promise<void> {
   const c = p.condition;
   if (!c) return;
+  // Answered in memory, except when another entry's resource may match: then the database decides.
+  if (identifierOverlapInMemory(c, planned) === false) return;
   const overlap = () => errors.invalidBundle(`${p.where}: its condition ${c.type}?${c.params} also matches a resource written by another entry of this transaction`);
   const match = await tx.findConditional(c.type, c.params, `${p.where}: condition`).catch((err: unknown) => {
     throw err instanceof FhirError && err.errorCode === ErrorCode.MULTIPLE_MATCHES ? overlap() : err;
@@ -155,6 +195,7 @@ export async function transaction(ctx: RouterContext, req: FhirRequest, bundle: 
   const responses = await ctx.store.transaction(async (tx) => {
     const txCtx: RouterContext = { ...ctx, store: tx };
     const identities = new Identities();
+    await tx.lockConditions(conditionsOf(planned));
     await each(deletes, (p) => planDelete(tx, p, identities));
     await applyAll(tx, deletes);
     const ids = new Map<string, string>();
@@ -168,7 +209,7 @@ export async function transaction(ctx: RouterContext, req: FhirRequest, bundle: 
       if (p.write && p.write.kind !== 'delete') await rewriteReferences(p.write.resource, ids, tx, p.where);
     });
     await applyAll(tx, createsAndUpdates);
-    await each(createsAndUpdates, (p) => recheckCondition(tx, p));
+    await each(createsAndUpdates, (p) => recheckCondition(tx, p, createsAndUpdates));
     await each(patches, async (p) => {
       p.result = await patchEntry(txCtx, p);
     });

@@ -4,6 +4,7 @@
  * applied to every ADT trigger (the IG has no ADT_A03 map; A03 uses the same segments with the
  * discharge fields PV1-36 and PV1-45).
  */
+import { derivedIdentifierValue } from '../bundle-builder.ts';
 import type { MappingContext } from '../context.ts';
 import { mapAllergy } from '../segments/al1.ts';
 import { mapDiagnosis } from '../segments/dg1.ts';
@@ -21,7 +22,7 @@ export async function mapAdt(ctx: MappingContext, trigger: string): Promise<void
   const diagnoses = m.segments('DG1').map((dg1) => mapDiagnosis(ctx, dg1, patient.reference, encounter)).filter((d) => d !== undefined);
   if (encounter && diagnoses.length) encounter.resource.diagnosis = diagnoses;
   for (const al1 of m.segments('AL1')) mapAllergy(ctx, al1, patient.reference, patient.identity);
-  const scope = encounter ? `${encounter.identity.system}|${encounter.identity.value}` : `${patient.identity.system}|${patient.identity.value}`;
+  const scope = encounter ? derivedIdentifierValue(encounter.identity.system, encounter.identity.value) : derivedIdentifierValue(patient.identity.system, patient.identity.value);
   const effective = encounter?.resource.period?.start;
   for (const obx of m.segments('OBX')) mapObservation(ctx, obx, { patient: patient.reference, encounter: encounter?.reference, scope, effective });
 }

@@ -5,6 +5,7 @@
  */
 import type { DiagnosticReport, Encounter, Identifier, Observation, Reference } from '@medplum/fhirtypes';
 import type { Hl7Segment } from '../../parse/segment.ts';
+import { derivedIdentifierValue } from '../bundle-builder.ts';
 import { SYSTEMS } from '../code-systems.ts';
 import type { MappingContext } from '../context.ts';
 import { MappingError } from '../context.ts';
@@ -41,8 +42,8 @@ function mapReport(ctx: MappingContext, report: Report, patient: MappedPatient, 
   if (!code) throw new MappingError('OBR-4 universal service identifier is empty', '101', { segment: 'OBR', segmentIndex: obr.index, field: 4 });
   const filler = entityIdentifier(ctx, obr.field(3).repetition(1), 'FILL') ?? (orc && entityIdentifier(ctx, orc.field(3).repetition(1), 'FILL'));
   const placer = entityIdentifier(ctx, obr.field(2).repetition(1), 'PLAC') ?? (orc && entityIdentifier(ctx, orc.field(2).repetition(1), 'PLAC'));
-  const identity: Identifier = filler ?? placer ?? { system: 'https://fhir.carebridge.cn/NamingSystem/hl7-report', value: `${fallbackKey}|${obr.field(1).value || obr.index}` };
-  const scope = `${identity.system}|${identity.value}`;
+  const identity: Identifier = filler ?? placer ?? { system: 'https://fhir.carebridge.cn/NamingSystem/hl7-report', value: derivedIdentifierValue(fallbackKey, obr.field(1).value || String(obr.index)) };
+  const scope = derivedIdentifierValue(identity.system, identity.value);
   const effective = fieldDateTime(ctx, obr, 7);
   const section = obr.field(24).value.toUpperCase();
   const results: Reference<Observation>[] = report.results.map(({ obx, notes }) =>

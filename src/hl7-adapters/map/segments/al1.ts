@@ -1,4 +1,5 @@
 /** AL1 → AllergyIntolerance (IG AL1[AllergyIntolerance] map and its AllergenType/AllergySeverity maps). */
+import { derivedIdentifierValue } from '../bundle-builder.ts';
 import type { AllergyIntolerance, Identifier, Patient, Reference } from '@medplum/fhirtypes';
 import type { Hl7Segment } from '../../parse/segment.ts';
 import { SYSTEMS } from '../code-systems.ts';
@@ -20,7 +21,7 @@ export function mapAllergy(ctx: MappingContext, al1: Hl7Segment, patient: Refere
   const severity = al1.field(4).value.toUpperCase();
   const identity: Identifier = {
     system: 'https://fhir.carebridge.cn/NamingSystem/hl7-allergy',
-    value: [patientIdentity.system, patientIdentity.value, code.coding?.[0]?.system ?? '', code.coding?.[0]?.code ?? code.text ?? ''].join('|'),
+    value: derivedIdentifierValue(patientIdentity.system, patientIdentity.value, code.coding?.[0]?.system, code.coding?.[0]?.code ?? code.text),
   };
   const manifestation = al1.field(5).repetitions.map((r) => r.value.trim()).filter(Boolean).map((text) => ({ text }));
   const allergy: AllergyIntolerance = compact({

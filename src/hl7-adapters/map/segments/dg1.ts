@@ -3,6 +3,7 @@
  * (DG1[Encounter]). Diagnoses in 疾病分类与代码国家临床版 2.0 (I10.x00) also get the WHO ICD-10
  * code they extend (I10), so rules written against ICD-10 (Charlson, readmission risk) match them.
  */
+import { derivedIdentifierValue } from '../bundle-builder.ts';
 import type { CodeableConcept, Condition, Encounter, EncounterDiagnosis, Identifier, Patient, Reference } from '@medplum/fhirtypes';
 import type { Hl7Segment } from '../../parse/segment.ts';
 import { SYSTEMS } from '../code-systems.ts';
@@ -47,7 +48,7 @@ export function mapDiagnosis(
   // re-sent (A08, A03 after A01) updates the same Condition.
   const identity: Identifier = own ?? {
     system: 'https://fhir.carebridge.cn/NamingSystem/hl7-diagnosis',
-    value: [encounter ? `${encounter.identity.system}|${encounter.identity.value}` : patient.reference, type, key].join('|'),
+    value: encounter ? derivedIdentifierValue(encounter.identity.system, encounter.identity.value, type, key) : derivedIdentifierValue(patient.reference, type, key),
   };
   const condition: Condition = compact({
     resourceType: 'Condition' as const,

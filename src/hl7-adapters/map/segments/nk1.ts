@@ -1,4 +1,5 @@
 /** NK1 → RelatedPerson (IG NK1[RelatedPerson] map): name, relationship (Table 0063), address, telecom. */
+import { derivedIdentifierValue } from '../bundle-builder.ts';
 import type { Identifier, Patient, Reference, RelatedPerson } from '@medplum/fhirtypes';
 import type { Hl7Segment } from '../../parse/segment.ts';
 import type { MappingContext } from '../context.ts';
@@ -12,7 +13,7 @@ export function mapRelatedPerson(ctx: MappingContext, nk1: Hl7Segment, patient: 
   // No NK1-33: the contact is identified by patient + relationship + name (stable across messages).
   const identity = own[0] ?? {
     system: 'https://fhir.carebridge.cn/NamingSystem/hl7-related-person',
-    value: [patientIdentity.system, patientIdentity.value, relationship?.coding?.[0]?.code ?? '', name[0]?.text ?? ''].join('|'),
+    value: derivedIdentifierValue(patientIdentity.system, patientIdentity.value, relationship?.coding?.[0]?.code, name[0]?.text),
   };
   const person: RelatedPerson = compact({
     resourceType: 'RelatedPerson' as const,

@@ -3,6 +3,7 @@
  * range (OBX-7), interpretation (OBX-8, including the arrows and words Chinese lab systems send),
  * status (OBX-11, IG ObservationResultStatus map), effective time (OBX-14), performer (OBX-16).
  */
+import { derivedIdentifierValue } from '../bundle-builder.ts';
 import type { CodeableConcept, Encounter, Identifier, Observation, ObservationReferenceRange, Patient, Quantity, Reference } from '@medplum/fhirtypes';
 import type { Hl7Repetition } from '../../parse/field.ts';
 import type { Hl7Segment } from '../../parse/segment.ts';
@@ -126,7 +127,7 @@ export function mapObservation(ctx: MappingContext, obx: Hl7Segment, scope: Obse
   const category = scope.category ?? (loinc && VITAL_SIGNS.has(loinc) ? 'vital-signs' : 'exam');
   const identity: Identifier = {
     system: 'https://fhir.carebridge.cn/NamingSystem/hl7-observation',
-    value: [scope.scope, code.coding?.[0]?.system ?? '', code.coding?.[0]?.code ?? code.text ?? '', obx.field(4).value].join('|'),
+    value: derivedIdentifierValue(scope.scope, code.coding?.[0]?.system, code.coding?.[0]?.code ?? code.text, obx.field(4).value),
   };
   const unit = units(ctx, obx);
   const statusCode = obx.field(11).value.toUpperCase();

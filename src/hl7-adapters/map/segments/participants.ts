@@ -1,6 +1,9 @@
 /**
  * Practitioners, organisations and locations named in a message (XCN, HD, PL). Each becomes a
- * resource keyed on its identifier, created once and shared by every entry that refers to it.
+ * resource keyed on its identifier, created the first time a message names it and then only
+ * referenced (conditional create): ADT and result feeds name staff and wards in passing, they are
+ * not the master source for them, and rewriting one shared Practitioner in every message would
+ * serialise all messages on its row.
  */
 import type { Location, Organization, Practitioner, Reference } from '@medplum/fhirtypes';
 import type { Hl7Repetition } from '../../parse/field.ts';
@@ -14,7 +17,7 @@ export function practitionerRef(ctx: MappingContext, rep: Hl7Repetition): Refere
   const { identifier, name } = xcnIdentity(ctx, rep);
   if (!identifier) return name?.text ? { display: name.text } : undefined;
   const practitioner: Practitioner = compact({ resourceType: 'Practitioner' as const, identifier: [identifier], name: name ? [name] : undefined });
-  return { ...ctx.bundle.upsert(practitioner, identifier), display: name?.text };
+  return { ...ctx.bundle.ensure(practitioner, identifier), display: name?.text };
 }
 
 export const FACILITY_SYSTEM = 'https://fhir.carebridge.cn/NamingSystem/hl7-facility';
@@ -33,7 +36,7 @@ export function organizationRef(ctx: MappingContext, hd: Hl7Repetition): Referen
   if (universal && universalType === 'ISO') identifiers.push({ system: 'urn:ietf:rfc:3986', value: `urn:oid:${universal}` });
   const name = universal && !universalType ? universal : namespace;
   const organization: Organization = { resourceType: 'Organization', identifier: identifiers, name, active: true };
-  return { ...ctx.bundle.upsert(organization, key), display: name };
+  return { ...ctx.bundle.ensure(organization, key), display: name };
 }
 
 /** The sending facility (MSH-4) as an Organization. */
@@ -65,7 +68,7 @@ export function locationRef(ctx: MappingContext, pl: Hl7Repetition): Reference<L
     mode: 'instance' as const,
     physicalType: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/location-physical-type', code: kind }] },
   });
-  return { ...ctx.bundle.upsert(location, identifier), display: name };
+  return { ...ctx.bundle.ensure(location, identifier), display: name };
 }
 
 /** All XCN repetitions of a field as practitioner references. */
