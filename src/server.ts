@@ -21,6 +21,7 @@ import { startMllpListener } from './hl7-adapters/mllp/listener.ts';
 import { CachedCodeTranslator } from './hl7-adapters/process/code-translator.ts';
 import { Hl7Processor } from './hl7-adapters/process/processor.ts';
 import { Hl7RecoveryWorker } from './hl7-adapters/process/recovery.ts';
+import { SenderConfigs } from './hl7-adapters/senders/sender-store.ts';
 import type { MllpListener } from './hl7-adapters/mllp/listener.ts';
 import { createHttpApp } from './http-app.ts';
 import { createMetrics } from './observability/metrics.ts';
@@ -95,8 +96,10 @@ export async function startServer(config: Config, logger: Logger = createLogger(
       },
       status: (id) => reindexStatus(livePool, id),
     };
+    const hl7Senders = new SenderConfigs(pool, 2_000);
     const hl7Processor = new Hl7Processor({
       pool,
+      senders: hl7Senders,
       logger,
       fhir: { baseUrl: config.baseUrl ?? `http://localhost:${config.port}/fhir`, server: { name: PACKAGE.name, version: PACKAGE.version, startedAt }, reindex },
       translator: codeTranslator,
@@ -106,7 +109,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     hl7Recovery.start();
     stopHl7Recovery = () => hl7Recovery.stop();
     const app = createHttpApp({
-      hl7Admin: { pool, processor: hl7Processor },
+      hl7Admin: { pool, processor: hl7Processor, senders: hl7Senders },
       store,
       logger,
       metrics,
@@ -118,6 +121,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     });
     mllp = await startMllpListener({
       processor: hl7Processor,
+      senders: hl7Senders,
       pool,
       logger,
       port: config.mllpPort,

@@ -8,7 +8,8 @@ import type { PoolClient } from '../db/pool.ts';
 import type { ServerInfo } from './rest/interactions/capabilities.ts';
 import type { ReindexService } from './rest/interactions/reindex.ts';
 import { transaction } from './rest/interactions/transaction.ts';
-import type { FhirStore } from './store/fhir-store.ts';
+import { parseSearchQuery } from './search/search-query.ts';
+import type { FhirStore, StoredVersion } from './store/fhir-store.ts';
 import { PgFhirStore } from './store/pg-fhir-store.ts';
 
 export { errors, FhirError } from './errors.ts';
@@ -47,6 +48,17 @@ export async function runTransaction(ctx: TransactionContext, store: FhirStore, 
     const version = /^W\/"(\d+)"$/.exec(e.response?.etag ?? '');
     return target && version ? [{ resourceType: target[1]!, id: target[2]!, versionId: version[1]!, status: e.response?.status ?? '' }] : [];
   });
+}
+
+/**
+ * Current resources matching a search (strict: unknown parameters are errors), at most `count`,
+ * without the locking findConditional does — for reads that decide nothing about creating.
+ */
+export async function findMatches(store: FhirStore, resourceType: string, params: URLSearchParams, count = 2): Promise<StoredVersion[]> {
+  const query = parseSearchQuery(resourceType, params, true);
+  query.count = count;
+  query.total = 'none';
+  return (await store.search(query)).versions;
 }
 
 /** A store bound to a transaction the caller opened on `client` (BEGIN … COMMIT are the caller's). */

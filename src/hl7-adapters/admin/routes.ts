@@ -16,13 +16,15 @@ import type { Pool } from '../../db/pool.ts';
 import { errors } from '../../fhir/index.ts';
 import type { Hl7Processor } from '../process/processor.ts';
 import { defaultSenderConfig, SenderConfigError } from '../senders/sender-config.ts';
-import { deleteSenderConfig, listSenderConfigs, loadSenderConfig, saveSenderConfig } from '../senders/sender-store.ts';
+import { listSenderConfigs, loadSenderConfig } from '../senders/sender-store.ts';
+import type { SenderConfigs } from '../senders/sender-store.ts';
 import { findMessages, messageDetail } from './message-query.ts';
 import { reprocessMessage, reprocessSender } from './reprocess.ts';
 
 export interface Hl7AdminOptions {
   pool: Pool;
   processor: Hl7Processor;
+  senders: SenderConfigs;
 }
 
 function queryOf(url: string): URLSearchParams {
@@ -31,7 +33,7 @@ function queryOf(url: string): URLSearchParams {
 }
 
 export function registerHl7AdminRoutes(app: FastifyInstance, options: Hl7AdminOptions): void {
-  const { pool, processor } = options;
+  const { pool, processor, senders } = options;
 
   app.get('/admin/hl7/messages', async (req) => {
     const query = queryOf(req.url);
@@ -71,7 +73,7 @@ export function registerHl7AdminRoutes(app: FastifyInstance, options: Hl7AdminOp
 
   app.put<{ Params: { application: string; facility: string } }>('/admin/hl7/senders/:application/:facility', async (req) => {
     try {
-      return await saveSenderConfig(pool, req.params.application, req.params.facility, req.body);
+      return await senders.save(req.params.application, req.params.facility, req.body);
     } catch (err) {
       if (err instanceof SenderConfigError) throw errors.hl7InvalidRequest(`sender configuration: ${err.message}`);
       throw err;
@@ -79,7 +81,7 @@ export function registerHl7AdminRoutes(app: FastifyInstance, options: Hl7AdminOp
   });
 
   app.delete<{ Params: { application: string; facility: string } }>('/admin/hl7/senders/:application/:facility', async (req, reply) => {
-    const existed = await deleteSenderConfig(pool, req.params.application, req.params.facility);
+    const existed = await senders.delete(req.params.application, req.params.facility);
     if (!existed) return reply.code(404).send(errors.hl7InvalidRequest(`no configuration is stored for ${req.params.application}/${req.params.facility}`).outcome);
     return defaultSenderConfig(req.params.application, req.params.facility);
   });

@@ -30,7 +30,7 @@ import { patientIdentifiersOf, patientKeyOf } from '../map/patient-key.ts';
 import { MAPPED_MESSAGE_TYPES } from '../map/map-message.ts';
 import { insertReceived } from '../message-log.ts';
 import type { Hl7Processor } from '../process/processor.ts';
-import { loadSenderConfig } from '../senders/sender-store.ts';
+import type { SenderConfigs } from '../senders/sender-store.ts';
 import type { Hl7MessageStatus } from '../message-log.ts';
 import { decodeHl7Bytes, encodeHl7Text, hexDecoderFor } from '../parse/charset.ts';
 import type { DecodedHl7 } from '../parse/charset.ts';
@@ -58,6 +58,8 @@ export interface MllpListenerOptions {
   defaultCharset: string;
   /** Applies stored messages; its outcome is the ACK in original mode. */
   processor: Hl7Processor;
+  /** Per-sender configuration (default charset, identifier type preference). */
+  senders: SenderConfigs;
   /** PEM server certificate and key; with `ca`, client certificates are required (mutual TLS). */
   tls?: { cert: Buffer; key: Buffer; ca?: Buffer };
 }
@@ -147,7 +149,7 @@ export async function startMllpListener(options: MllpListenerOptions): Promise<M
     const enhanced = msh.field(15).value !== '' || msh.field(16).value !== '';
     // Original mode: the AA/AE is decided by processing, so nothing is stored as the ACK yet.
     const storedAck = outcome.code && (enhanced || outcome.status === 'rejected') ? encodeHl7Text(buildAck({ msh, code: outcome.code, error: outcome.error }), decoded.charset) : null;
-    const sender = await loadSenderConfig(pool, hd(msh, 3), hd(msh, 4));
+    const sender = await options.senders.get(hd(msh, 3), hd(msh, 4));
     const result = await insertReceived(pool, {
       senderApplication: hd(msh, 3),
       senderFacility: hd(msh, 4),
@@ -190,7 +192,7 @@ export async function startMllpListener(options: MllpListenerOptions): Promise<M
     if (decoded.source === 'default') {
       // MSH-18 empty or wrong: the sender's own default charset, if configured, decides.
       const msh = entries[0] && salvageMsh(entries[0], decoded);
-      const sender = msh && (await loadSenderConfig(pool, hd(msh, 3), hd(msh, 4)));
+      const sender = msh && (await options.senders.get(hd(msh, 3), hd(msh, 4)));
       if (sender?.defaultCharset) {
         const again = decodeHl7Bytes(payload, { defaultCharset: sender.defaultCharset });
         if (again.charset !== decoded.charset) {

@@ -29,7 +29,7 @@ import { mapMessage } from '../map/map-message.ts';
 import { decodeHl7Bytes, encodeHl7Text, hexDecoderFor } from '../parse/charset.ts';
 import { parseBatch } from '../parse/batch.ts';
 import type { Hl7Message } from '../parse/message.ts';
-import { loadSenderConfig } from '../senders/sender-store.ts';
+import type { SenderConfigs } from '../senders/sender-store.ts';
 import { storeView } from './store-view.ts';
 
 export type ProcessedStatus = 'processed' | 'failed';
@@ -48,6 +48,7 @@ export interface ProcessorOptions {
   pool: Pool;
   logger: Logger;
   fhir: TransactionContext;
+  senders: SenderConfigs;
   /** Translates senders' local codes (ConceptMap $translate, cached). */
   translator: { translate(coding: Coding): Promise<Coding[]> };
   /** Counts outcomes and unmapped codes (metrics). */
@@ -55,6 +56,8 @@ export interface ProcessorOptions {
 }
 
 const MAX_ATTEMPTS = 5;
+
+const ROW_COLUMNS = 'id::text, sender_application, sender_facility, charset, raw, status, ack, app_ack, error, patient_key';
 
 interface Row {
   id: string;
@@ -116,37 +119,34 @@ export class Hl7Processor {
     if (first.status === 'received') {
       const key = first.patient_key ?? `message:${id}`;
       await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 7))', [`hl7-patient:${key}`]);
+      // Under the lock: this patient's pending messages up to this one, oldest first.
       const pending = first.patient_key
-        ? await client.query<{ id: string }>(`SELECT id FROM hl7_message WHERE patient_key = $1 AND status = 'received' AND id <= $2 ORDER BY id`, [first.patient_key, id])
-        : { rows: [{ id }] };
-      for (const p of pending.rows) await this.#applyOne(client, p.id);
+        ? await client.query<Row>(`SELECT ${ROW_COLUMNS} FROM hl7_message WHERE patient_key = $1 AND status = 'received' AND id <= $2 ORDER BY id FOR UPDATE`, [first.patient_key, id])
+        : await client.query<Row>(`SELECT ${ROW_COLUMNS} FROM hl7_message WHERE id = $1 AND status = 'received' FOR UPDATE`, [id]);
+      let result: ProcessResult | undefined;
+      for (const row of pending.rows) {
+        const outcome = await this.#applyOne(client, row);
+        if (row.id === id) result = outcome;
+      }
+      if (result) return result;
     }
-    const row = await this.#row(client, id);
+    const current = await client.query<Row>(`SELECT ${ROW_COLUMNS} FROM hl7_message WHERE id = $1`, [id]);
+    const row = current.rows[0];
     return row && { id: row.id, status: row.status, ack: row.ack, applicationAck: row.app_ack, error: row.error };
   }
 
-  async #row(client: PoolClient, id: string): Promise<Row | undefined> {
-    const result = await client.query<Row>(
-      `SELECT id, sender_application, sender_facility, charset, raw, status, ack, app_ack, error, patient_key FROM hl7_message WHERE id = $1 FOR UPDATE`,
-      [id],
-    );
-    return result.rows[0];
-  }
-
   /** Maps and applies one message inside a savepoint; records the outcome on its row. */
-  async #applyOne(client: PoolClient, id: string): Promise<void> {
+  async #applyOne(client: PoolClient, row: Row): Promise<ProcessResult> {
     const started = performance.now();
-    const row = await this.#row(client, id);
-    if (!row || row.status !== 'received') return;
+    const id = row.id;
     const decoded = decodeHl7Bytes(row.raw, { defaultCharset: row.charset ?? 'utf8' });
     const entry = parseBatch(decoded.text, { decodeHex: hexDecoderFor(decoded.charset) }).entries[0];
     if (!entry?.ok) {
       // Stored as received only after parsing succeeded; a row that no longer parses is corrupt.
-      await this.#record(client, row, undefined, decoded.charset, { status: 'failed', error: { code: '207', reason: 'the stored message no longer parses' } });
-      return;
+      return this.#record(client, row, undefined, decoded.charset, { status: 'failed', error: { code: '207', reason: 'the stored message no longer parses' } });
     }
     const message = entry.message;
-    const sender = await loadSenderConfig(client, row.sender_application, row.sender_facility);
+    const sender = await this.#options.senders.get(row.sender_application, row.sender_facility);
     const store = storeInTransaction(client);
     const ctx: MappingContext = {
       message,
@@ -174,11 +174,12 @@ export class Hl7Processor {
     }
     outcome.warnings = ctx.warnings;
     outcome.unmapped = ctx.unmapped;
-    await this.#record(client, row, message, decoded.charset, outcome);
+    const result = await this.#record(client, row, message, decoded.charset, outcome);
     this.#options.observe?.({ status: outcome.status, messageType: `${message.messageType.code}^${message.messageType.triggerEvent}`, unmapped: ctx.unmapped.length, seconds: (performance.now() - started) / 1000 });
+    return result;
   }
 
-  async #record(client: PoolClient, row: Row, message: Hl7Message | undefined, charset: string, outcome: Outcome): Promise<void> {
+  async #record(client: PoolClient, row: Row, message: Hl7Message | undefined, charset: string, outcome: Outcome): Promise<ProcessResult> {
     const ok = outcome.status === 'processed';
     let ack: Buffer | null = null;
     let appAck: Buffer | null = null;
@@ -198,6 +199,7 @@ export class Hl7Processor {
         WHERE id = $1`,
       [row.id, outcome.status, ack, appAck, outcome.error?.reason ?? null, outcome.resources ?? [], JSON.stringify(outcome.warnings ?? []), JSON.stringify(outcome.unmapped ?? [])],
     );
+    return { id: row.id, status: outcome.status, ack: ack ?? row.ack, applicationAck: appAck, error: outcome.error?.reason ?? null };
   }
 }
 

@@ -1,6 +1,6 @@
 /** The read-only view of the store mappers get (map/context.ts StoreView), inside the message's transaction. */
 import type { Resource } from '@medplum/fhirtypes';
-import { parseEverythingQuery } from '../../fhir/index.ts';
+import { findMatches, parseEverythingQuery } from '../../fhir/index.ts';
 import type { FhirStore } from '../../fhir/index.ts';
 import type { StoreView } from '../map/context.ts';
 
@@ -9,8 +9,10 @@ const parse = (content: unknown): Resource => (typeof content === 'string' ? JSO
 export function storeView(store: FhirStore): StoreView {
   return {
     async findOne(resourceType, query) {
-      const version = await store.findConditional(resourceType, new URLSearchParams(query), 'HL7 mapping lookup');
-      return version && parse(version.content);
+      // A read to carry state forward (an Encounter's status and beds): no lock needed, the write
+      // that follows is serialised by the conditional update itself.
+      const [version] = await findMatches(store, resourceType, new URLSearchParams(query), 1);
+      return version?.content ? parse(version.content) : undefined;
     },
     async compartment(patientId) {
       const out: Resource[] = [];

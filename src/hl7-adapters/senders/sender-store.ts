@@ -37,3 +37,46 @@ export async function listSenderConfigs(db: Queryable): Promise<Array<SenderConf
   );
   return result.rows.map((r) => ({ ...parseSenderConfig(r.sender_application, r.sender_facility, r.config), updatedAt: r.updated_at }));
 }
+
+/**
+ * Sender configurations as the listener and processor read them: cached for `ttlMs` (two reads
+ * per message otherwise), dropped at once when changed through this process (the admin API);
+ * other server processes see a change within `ttlMs`.
+ */
+export class SenderConfigs {
+  readonly #db: Queryable;
+  readonly #ttlMs: number;
+  readonly #cache = new Map<string, { at: number; config: Promise<SenderConfig> }>();
+
+  constructor(db: Queryable, ttlMs: number) {
+    this.#db = db;
+    this.#ttlMs = ttlMs;
+  }
+
+  get(application: string, facility: string): Promise<SenderConfig> {
+    const key = JSON.stringify([application, facility]);
+    const hit = this.#cache.get(key);
+    if (hit && Date.now() - hit.at < this.#ttlMs) return hit.config;
+    const config = loadSenderConfig(this.#db, application, facility);
+    if (this.#cache.size >= 10_000) this.#cache.clear();
+    this.#cache.set(key, { at: Date.now(), config });
+    config.catch(() => this.#cache.delete(key));
+    return config;
+  }
+
+  async save(application: string, facility: string, input: unknown): Promise<SenderConfig> {
+    try {
+      return await saveSenderConfig(this.#db, application, facility, input);
+    } finally {
+      this.#cache.clear();
+    }
+  }
+
+  async delete(application: string, facility: string): Promise<boolean> {
+    try {
+      return await deleteSenderConfig(this.#db, application, facility);
+    } finally {
+      this.#cache.clear();
+    }
+  }
+}
