@@ -1,8 +1,10 @@
 /**
  * The `carebridge` command. `carebridge serve` runs the server until SIGTERM/SIGINT;
- * `carebridge hl7 send FILE...` sends HL7 v2 files to an MLLP listener.
+ * `carebridge hl7 send FILE...` sends HL7 v2 files to an MLLP listener; `carebridge hl7
+ * reprocess` applies logged messages again on a running server.
  */
 import { ConfigError, loadConfig } from './config.ts';
+import { hl7Reprocess } from './hl7-adapters/cli/reprocess.ts';
 import { hl7Send } from './hl7-adapters/cli/send.ts';
 import { createLogger, startServer } from './server.ts';
 
@@ -14,6 +16,9 @@ Commands:
             PostgreSQL is started with its data in DATA_DIR (default ./data).
   hl7 send  Send HL7 v2 message files over MLLP and print each ACK
             (carebridge hl7 send --help).
+  hl7 reprocess
+            Apply logged HL7 messages again on a running server
+            (carebridge hl7 reprocess --help).
   help      Show this help.
 
 Configuration is read from the environment; see docs/config.md.`;
@@ -52,13 +57,17 @@ const HL7_USAGE = `Usage: carebridge hl7 <command>
 
 Commands:
   send      Send HL7 v2 message files over MLLP and print each ACK
-            (carebridge hl7 send --help).`;
+            (carebridge hl7 send --help).
+  reprocess Apply logged messages again on a running server
+            (carebridge hl7 reprocess --help).`;
 
 async function hl7(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'send':
       return hl7Send(rest, { stdout: process.stdout, stderr: process.stderr, env: process.env });
+    case 'reprocess':
+      return hl7Reprocess(rest, { stdout: process.stdout, stderr: process.stderr, env: process.env });
     case undefined:
     case 'help':
     case '--help':

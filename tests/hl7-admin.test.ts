@@ -2,6 +2,8 @@
 // systems) taking effect without a restart, ConceptMap translation of local codes, the message
 // log API, reprocessing (one message, all failed of a sender), and per-patient arrival order
 // with messages arriving on several connections at once.
+import { spawn } from 'node:child_process';
+import net from 'node:net';
 import iconv from 'iconv-lite';
 import { describe, expect, it } from 'vitest';
 import { Client, fixture, frame, sendTo } from './helpers/mllp.ts';
@@ -177,6 +179,42 @@ describe('reprocessing', () => {
     expect(detail).toMatchObject({ status: 'processed', attempts: 3, error: null });
     expect(detail.ack).toMatch(/MSA\|AA\|/);
     expect((await admin('/$reprocess', { method: 'POST', body: { senderApplication: 'HIS3' } })).status).toBe(400);
+  });
+});
+
+describe('carebridge hl7 reprocess (CLI against the running server)', () => {
+  const cli = (...args: string[]) =>
+    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, ['src/cli.ts', 'hl7', 'reprocess', ...args], { cwd: new URL('..', import.meta.url), stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d) => (stdout += d));
+      child.stderr.on('data', (d) => (stderr += d));
+      child.on('close', (code) => resolve({ code, stdout, stderr }));
+    });
+
+  it('reprocesses by id and by sender, and says why when a message still fails', async () => {
+    const twin = { resourceType: 'Patient', identifier: [{ system: 'https://fhir.carebridge.cn/NamingSystem/local/H5/MR', value: 'TWIN-5' }] };
+    const first = await server.fhir('Patient', { method: 'POST', body: twin });
+    await server.fhir('Patient', { method: 'POST', body: twin });
+    await send('MSH|^~\\&|HIS5|H5|CB|CB|20240315093000||ADT^A08^ADT_A01|CLI-1|P|2.5\rPID|1||TWIN-5^^^^MR||郑十一||19700101|M\r');
+    const id = (await admin('/messages?control-id=CLI-1')).body.messages[0].id;
+    const still = await cli('--server', server.url, '--id', id);
+    expect(still.code).toBe(1);
+    expect(still.stdout).toMatch(new RegExp(`^${id} → failed: .*matched 2 resources`));
+    await server.fhir(`Patient/${first.body.id}`, { method: 'DELETE' });
+    const fixed = await cli('--server', server.url, '--sender', 'HIS5', '--facility', 'H5');
+    expect([fixed.code, fixed.stdout]).toEqual([0, `${id} → processed\n`]);
+    expect((await cli('--server', server.url, '--id', 'abc')).code).toBe(2);
+    expect((await cli('--server', server.url, '--sender', 'HIS5')).code).toBe(2);
+    const closed = await new Promise<number>((resolve) => {
+      const probe = net.createServer().listen(0, '127.0.0.1', () => {
+        const port = (probe.address() as net.AddressInfo).port;
+        probe.close(() => resolve(port));
+      });
+    });
+    const down = await cli('--server', `http://127.0.0.1:${closed}`, '--id', id);
+    expect([down.code, down.stderr]).toEqual([1, `carebridge hl7 reprocess: cannot reach http://127.0.0.1:${closed}: ECONNREFUSED\n`]);
   });
 });
 
