@@ -36,19 +36,29 @@ interface Outcome {
   error?: string | null;
 }
 
-async function call(url: string, body?: unknown): Promise<{ status: number; json: any }> {
+/** The JSON answers this command reads: outcomes, the bulk result's ids, or an OperationOutcome. */
+interface Reply {
+  id?: string;
+  status?: string;
+  error?: string | null;
+  ids?: string[];
+  text?: string;
+  issue?: Array<{ details?: { text?: string }; diagnostics?: string }>;
+}
+
+async function call(url: string, body?: unknown): Promise<{ status: number; json: Reply }> {
   const res = await fetch(url, { method: 'POST', headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
   const text = await res.text();
-  let json: any;
+  let json: Reply;
   try {
-    json = text ? JSON.parse(text) : undefined;
+    json = text ? (JSON.parse(text) as Reply) : {};
   } catch {
     json = { text };
   }
   return { status: res.status, json };
 }
 
-const reasonOf = (json: any): string => json?.issue?.[0]?.details?.text ?? json?.issue?.[0]?.diagnostics ?? JSON.stringify(json);
+const reasonOf = (json: Reply): string => json?.issue?.[0]?.details?.text ?? json?.issue?.[0]?.diagnostics ?? JSON.stringify(json);
 
 export async function hl7Reprocess(argv: string[], io: CliIo): Promise<number> {
   let values: { id?: string[]; sender?: string; facility?: string; server?: string; help?: boolean };
@@ -93,15 +103,15 @@ export async function hl7Reprocess(argv: string[], io: CliIo): Promise<number> {
         io.stderr.write(`carebridge hl7 reprocess: the server refused (${reply.status}): ${reasonOf(reply.json)}\n`);
         return 1;
       }
-      for (const id of reply.json.ids as string[]) {
-        const detail = await fetch(`${base}/admin/hl7/messages/${id}`).then((r) => r.json() as Promise<any>);
-        outcomes.push({ id, status: detail.status, error: detail.error });
+      for (const id of reply.json.ids ?? []) {
+        const detail = (await fetch(`${base}/admin/hl7/messages/${id}`).then((r) => r.json())) as Reply;
+        outcomes.push({ id, status: detail.status ?? 'unknown', error: detail.error });
       }
       if (!outcomes.length) io.stdout.write(`no failed messages from ${values.sender}/${values.facility}\n`);
     } else {
       for (const id of ids) {
         const reply = await call(`${base}/admin/hl7/messages/${id}/$reprocess`);
-        outcomes.push(reply.status === 200 ? reply.json : { id, status: 'refused', error: reasonOf(reply.json) });
+        outcomes.push(reply.status === 200 ? { id, status: reply.json.status ?? 'unknown', error: reply.json.error } : { id, status: 'refused', error: reasonOf(reply.json) });
       }
     }
   } catch (err) {
