@@ -17,6 +17,8 @@ export interface ServerProcessOptions {
   dbPoolSize: number;
   /** Start the server with `--cpu-prof` writing into this folder. */
   cpuProfDir?: string | undefined;
+  /** Extra environment for the server (e.g. HL7 settings). */
+  env?: Record<string, string>;
   /** Called as soon as the process exists, before it is ready, so an interrupted start-up is cleaned up too. */
   onSpawn?: (stop: () => Promise<void>) => void;
 }
@@ -27,6 +29,8 @@ export interface ServerProcess {
   url: string;
   /** http://127.0.0.1:<port>/fhir */
   fhirBaseUrl: string;
+  /** The HL7 v2 MLLP listener's port. */
+  mllpPort: number;
   dataDir: string;
   /** Connection string of the embedded PostgreSQL's `postgres` database (sessions in UTC). */
   postgresUrl: string;
@@ -69,7 +73,8 @@ export async function startServerProcess(options: ServerProcessOptions): Promise
   // As root, the embedded PostgreSQL runs as an unprivileged user that must reach its data directory.
   await fs.chmod(dataDir, 0o755);
   const port = await freePort();
-  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), HOST: '127.0.0.1', MLLP_PORT: '0', DATA_DIR: dataDir, LOG_LEVEL: 'warn', DB_POOL_SIZE: String(options.dbPoolSize) };
+  const mllpPort = await freePort();
+  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), HOST: '127.0.0.1', MLLP_PORT: String(mllpPort), MLLP_HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'warn', DB_POOL_SIZE: String(options.dbPoolSize), ...options.env };
   delete env.DATABASE_URL; // always the embedded server, so the baseline can share it
   delete env.BASE_URL;
   const nodeArgs: string[] = [];
@@ -111,7 +116,7 @@ export async function startServerProcess(options: ServerProcessOptions): Promise
     if (child.pid === undefined) throw new Error('could not start the server process');
     const url = `http://127.0.0.1:${port}`;
     await waitUntilReady(url, child, 180_000, recentOutput);
-    return { pid: child.pid, url, fhirBaseUrl: `${url}/fhir`, dataDir, postgresUrl: await embeddedPostgresUrl(dataDir), recentOutput, stop };
+    return { pid: child.pid, url, fhirBaseUrl: `${url}/fhir`, mllpPort, dataDir, postgresUrl: await embeddedPostgresUrl(dataDir), recentOutput, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -1,0 +1,208 @@
+/**
+ * HL7 v2 ingest benchmark: `node bench/hl7/run.ts` (npm run bench:hl7).
+ *
+ * Starts CareBridge as its own process (embedded PostgreSQL in a temporary DATA_DIR) and drives
+ * its MLLP listener from this process with synthetic ADT^A03 messages (3 DG1, 1 AL1, 5 OBX;
+ * bench/hl7/messages.ts), closed loop: each connection sends a message, waits for the ACK (sent
+ * after the message is applied to the FHIR store and committed), and sends the next. Measures
+ * messages/s and ACK latency at each connection count, then the same against the baseline
+ * (bench/hl7/baseline-listener.ts: commit raw bytes, then ACK) on the same PostgreSQL, and
+ * optionally a soak: sustained load for BENCH_HL7_SOAK_SECONDS with the server's RSS sampled.
+ * Markdown report on stdout; raw numbers in bench/results/hl7-<time>.json. See bench/hl7/RESULTS.md.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { runClosedLoop } from '../lib/load.ts';
+import type { LoadResult } from '../lib/load.ts';
+import { machineInfo, postgresVersion } from '../lib/machine.ts';
+import { readRssKiB, RssSampler } from '../lib/rss.ts';
+import { startServerProcess } from '../lib/server-process.ts';
+import type { ServerProcess } from '../lib/server-process.ts';
+import { startBaselineListener } from './baseline-listener.ts';
+import { AdtA03Generator } from './messages.ts';
+import { MllpConnection } from './mllp-connection.ts';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const log = (message: string) => process.stderr.write(`[bench:hl7] ${message}\n`);
+const numberEnv = (name: string, fallback: number) => {
+  const v = Number(process.env[name] ?? fallback);
+  if (!Number.isFinite(v) || v < 0) throw new Error(`${name} must be a non-negative number`);
+  return v;
+};
+const options = {
+  seconds: numberEnv('BENCH_SECONDS', 20),
+  warmupSeconds: numberEnv('BENCH_WARMUP_SECONDS', 5),
+  connections: (process.env.BENCH_HL7_CONNECTIONS ?? '1,8').split(',').map(Number),
+  patients: numberEnv('BENCH_HL7_PATIENTS', 2000),
+  seedConnections: 8,
+  soakSeconds: numberEnv('BENCH_HL7_SOAK_SECONDS', 0),
+  soakConnections: numberEnv('BENCH_HL7_SOAK_CONNECTIONS', 1),
+  baseline: process.env.BENCH_BASELINE !== '0',
+  dbPoolSize: numberEnv('DB_POOL_SIZE', 20),
+  seed: numberEnv('BENCH_SEED', 1),
+};
+
+let server: ServerProcess | undefined;
+const stopAll = async () => {
+  await server?.stop().catch(() => undefined);
+};
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void stopAll().finally(() => process.exit(130)));
+
+async function measure(port: number, connections: number, generator: AdtA03Generator, seconds: number, warmup: number): Promise<LoadResult> {
+  const conns = await Promise.all(Array.from({ length: connections }, () => MllpConnection.open(port)));
+  try {
+    return await runClosedLoop({ concurrency: connections, warmupMs: warmup * 1000, durationMs: seconds * 1000, op: async (c) => void (await conns[c]!.send(generator.next())) });
+  } finally {
+    for (const c of conns) c.close();
+  }
+}
+
+interface SoakResult {
+  seconds: number;
+  connections: number;
+  messages: number;
+  throughput: number;
+  /** RSS (MiB) per minute: mean of the samples in that minute. */
+  rssPerMinuteMiB: number[];
+  /** Mean RSS of the last 5 minutes over minutes 5–10 (after warm-up), minus 1. */
+  growth: number | undefined;
+  p99Ms: number;
+}
+
+async function soak(srv: ServerProcess, generator: AdtA03Generator): Promise<SoakResult> {
+  const samples: Array<{ t: number; kib: number }> = [];
+  const started = Date.now();
+  const timer = setInterval(() => {
+    const kib = readRssKiB(srv.pid);
+    if (kib) samples.push({ t: (Date.now() - started) / 1000, kib });
+  }, 5000);
+  let result: LoadResult;
+  try {
+    result = await measure(srv.mllpPort, options.soakConnections, generator, options.soakSeconds, 0);
+  } finally {
+    clearInterval(timer);
+  }
+  const minutes = Math.ceil(options.soakSeconds / 60);
+  const rssPerMinuteMiB = Array.from({ length: minutes }, (_, m) => {
+    const inMinute = samples.filter((s) => s.t >= m * 60 && s.t < (m + 1) * 60);
+    return inMinute.length ? Math.round((inMinute.reduce((a, s) => a + s.kib, 0) / inMinute.length / 1024) * 10) / 10 : NaN;
+  });
+  const mean = (from: number, to: number) => {
+    const xs = samples.filter((s) => s.t >= from && s.t < to).map((s) => s.kib);
+    return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : undefined;
+  };
+  const early = mean(300, 600);
+  const late = mean(options.soakSeconds - 300, options.soakSeconds + 1);
+  return {
+    seconds: result.seconds,
+    connections: options.soakConnections,
+    messages: result.ops,
+    throughput: result.throughput,
+    rssPerMinuteMiB,
+    growth: early && late && options.soakSeconds >= 900 ? late / early - 1 : undefined,
+    p99Ms: result.latencyMs.p99,
+  };
+}
+
+const fmt = (n: number, digits = 1) => n.toFixed(digits);
+
+async function main(): Promise<void> {
+  const machine = machineInfo(repoRoot);
+  log(`machine: ${machine.cpuModel}, ${machine.cores} cores; load average ${machine.loadAverage.join(' ')}`);
+  server = await startServerProcess({ repoRoot, dbPoolSize: options.dbPoolSize, env: { HL7_RECOVERY_INTERVAL_MS: '5000' } });
+  const rss = new RssSampler(server.pid);
+  const admin = new pg.Pool({ connectionString: server.postgresUrl, max: 2 });
+  const runId = `B${Date.now().toString(36)}`;
+  const generator = new AdtA03Generator({ seed: options.seed, patients: options.patients, runId });
+  const rows: Array<{ target: string; result: LoadResult; rssMiB?: number }> = [];
+  let seeded: { patients: number; seconds: number } | undefined;
+  try {
+    // Discharges are for patients the hospital admitted earlier: seed one message per patient
+    // (untimed, and timed separately as "first contact") so the measured runs update known
+    // Patients and open new stays, as in steady operation.
+    log(`seeding ${options.patients} patients (one message each, ${options.seedConnections} connections)`);
+    const seedStart = performance.now();
+    const seedConns = await Promise.all(Array.from({ length: options.seedConnections }, () => MllpConnection.open(server!.mllpPort)));
+    let next = 0;
+    await Promise.all(seedConns.map(async (c) => {
+      while (next < options.patients) await c.send(generator.first(next++));
+    }));
+    for (const c of seedConns) c.close();
+    const seedSeconds = (performance.now() - seedStart) / 1000;
+    log(`  ${options.patients} new patients in ${fmt(seedSeconds)} s (${fmt(options.patients / seedSeconds)} msg/s)`);
+    await admin.query('ANALYZE').catch(() => undefined);
+    seeded = { patients: options.patients, seconds: seedSeconds };
+    for (const n of options.connections) {
+      log(`CareBridge: ${n} connection(s), ${options.warmupSeconds} s warm-up + ${options.seconds} s`);
+      rss.takeWindowMaxMiB();
+      const result = await measure(server.mllpPort, n, generator, options.seconds, options.warmupSeconds);
+      rows.push({ target: 'carebridge', result, rssMiB: rss.takeWindowMaxMiB() });
+      log(`  ${fmt(result.throughput)} msg/s, p50 ${fmt(result.latencyMs.p50)} ms, p99 ${fmt(result.latencyMs.p99)} ms, errors ${result.errors}`);
+    }
+    if (options.baseline) {
+      await admin.query('DROP DATABASE IF EXISTS carebridge_bench_hl7_baseline');
+      await admin.query('CREATE DATABASE carebridge_bench_hl7_baseline');
+      const url = server.postgresUrl.replace(/\/postgres\?/, '/carebridge_bench_hl7_baseline?');
+      const baseline = await startBaselineListener(url, options.dbPoolSize);
+      try {
+        for (const n of options.connections) {
+          log(`baseline (commit raw bytes, ACK): ${n} connection(s)`);
+          const result = await measure(baseline.port, n, generator, options.seconds, options.warmupSeconds);
+          rows.push({ target: 'baseline', result });
+          log(`  ${fmt(result.throughput)} msg/s, p99 ${fmt(result.latencyMs.p99)} ms`);
+        }
+      } finally {
+        await baseline.close();
+      }
+    }
+    const check = await admin.query<{ status: string; n: string }>(`SELECT status, count(*)::text AS n FROM hl7_message GROUP BY status`).catch(() => undefined);
+    const soakResult = options.soakSeconds > 0 ? (log(`soak: ${options.soakSeconds} s at ${options.soakConnections} connection(s)`), await soak(server, generator)) : undefined;
+    const pgVersion = await postgresVersion(admin).catch(() => undefined);
+    const report = renderReport({ machine: { ...machine, postgres: pgVersion }, rows, soak: soakResult, statuses: check?.rows ?? [], seeded });
+    process.stdout.write(report);
+    const stamp = new Date().toISOString().replace(/:/g, '-').replace(/\.\d+Z$/, 'Z');
+    await fs.mkdir(path.join(repoRoot, 'bench', 'results'), { recursive: true });
+    await fs.writeFile(path.join(repoRoot, 'bench', 'results', `hl7-${stamp}.json`), JSON.stringify({ options, machine, seeded, rows, soak: soakResult }, null, 2));
+  } finally {
+    rss.stop();
+    await admin.end().catch(() => undefined);
+    await stopAll();
+  }
+}
+
+function renderReport(input: { machine: ReturnType<typeof machineInfo>; rows: Array<{ target: string; result: LoadResult; rssMiB?: number }>; soak: SoakResult | undefined; statuses: Array<{ status: string; n: string }>; seeded: { patients: number; seconds: number } | undefined }): string {
+  const m = input.machine;
+  const lines = [
+    `Machine: ${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.os}; Node ${m.node}; PostgreSQL ${m.postgres ?? '?'}; load average at start ${m.loadAverage.join(' ')}; code ${m.source}`,
+    '',
+    '| target | connections | messages/s | p50 ms | p95 ms | p99 ms | max ms | errors | server RSS max MiB | vs baseline |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const row of input.rows) {
+    const r = row.result;
+    const base = input.rows.find((x) => x.target === 'baseline' && x.result.concurrency === r.concurrency);
+    const ratio = row.target === 'carebridge' && base ? `${fmt(r.throughput / base.result.throughput, 2)}×` : '';
+    lines.push(`| ${row.target} | ${r.concurrency} | ${fmt(r.throughput)} | ${fmt(r.latencyMs.p50)} | ${fmt(r.latencyMs.p95)} | ${fmt(r.latencyMs.p99)} | ${fmt(r.latencyMs.max)} | ${r.errors} | ${row.rssMiB ? fmt(row.rssMiB, 0) : ''} | ${ratio} |`);
+  }
+  if (input.seeded) lines.push('', `Seeding (first contact: every message a new patient, ${options.seedConnections} connections): ${input.seeded.patients} messages in ${fmt(input.seeded.seconds)} s = ${fmt(input.seeded.patients / input.seeded.seconds)} messages/s`);
+  lines.push('', `Message log after the run: ${input.statuses.map((s) => `${s.status} ${s.n}`).join(', ') || 'n/a'}`);
+  const one = input.rows.find((x) => x.target === 'carebridge' && x.result.concurrency === 1)?.result;
+  if (one) {
+    lines.push('', `Targets (1 connection): ≥ 200 messages/s sustained — ${fmt(one.throughput)} ${one.throughput >= 200 ? 'PASS' : 'FAIL'}; p99 ACK < 100 ms — ${fmt(one.latencyMs.p99)} ms ${one.latencyMs.p99 < 100 ? 'PASS' : 'FAIL'}`);
+  }
+  if (input.soak) {
+    const s = input.soak;
+    lines.push('', `Soak: ${fmt(s.seconds / 60, 0)} min at ${s.connections} connection(s), ${s.messages} messages (${fmt(s.throughput)}/s), p99 ${fmt(s.p99Ms)} ms`);
+    lines.push(`Server RSS per minute (MiB): ${s.rssPerMinuteMiB.join(', ')}`);
+    lines.push(s.growth === undefined ? 'RSS growth: soak too short to judge (needs ≥ 15 min)' : `RSS growth, last 5 min vs minutes 5–10: ${fmt(s.growth * 100)} % — ${s.growth <= 0.1 ? 'PASS' : 'FAIL'} (target ≤ 10 %)`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+main().catch(async (err: unknown) => {
+  log(err instanceof Error ? (err.stack ?? err.message) : String(err));
+  await stopAll();
+  process.exit(1);
+});
