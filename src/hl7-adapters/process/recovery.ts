@@ -27,19 +27,25 @@ export class Hl7RecoveryWorker {
     this.#options = options;
   }
 
+  /** First pass at once and for messages of any age (nothing else is applying them yet). */
   start(): void {
     this.#stopped = false;
-    this.nudge(0);
+    this.#schedule(0, 0);
   }
 
-  /** Runs a pass soon (e.g. after a reprocess request). */
-  nudge(delayMs = 0): void {
+  /** Runs a pass now over messages of any age (e.g. after a reprocess request). */
+  nudge(): void {
+    this.#schedule(0, 0);
+  }
+
+  /** Later passes take only messages older than `graceMs`, leaving fresh ones to the listener. */
+  #schedule(delayMs: number, graceMs: number): void {
     if (this.#stopped) return;
     clearTimeout(this.#timer);
     this.#timer = setTimeout(() => {
-      this.#running = this.#pass(delayMs === 0 ? 0 : this.#options.graceMs).finally(() => {
+      this.#running = this.#pass(graceMs).finally(() => {
         this.#running = undefined;
-        if (!this.#stopped) this.#timer = setTimeout(() => this.nudge(), this.#options.intervalMs);
+        this.#schedule(this.#options.intervalMs, this.#options.graceMs);
       });
     }, delayMs);
     this.#timer.unref();
