@@ -1,7 +1,8 @@
 /**
  * ORU^R01 → DiagnosticReport per OBR with its Observations (IG ORU_R01 message map, OBR and OBX
  * segment maps). Segments are read in order: each PID starts a patient, each OBR a report; OBX
- * belong to the report before them and NTE to the segment before them.
+ * belong to the report before them (or, before any OBR, to the patient: v2.7+ patient
+ * observations) and NTE to the segment before them.
  */
 import type { DiagnosticReport, Encounter, Identifier, Observation, Reference } from '@medplum/fhirtypes';
 import type { Hl7Segment } from '../../parse/segment.ts';
@@ -99,8 +100,12 @@ export async function mapOru(ctx: MappingContext): Promise<void> {
         orc = undefined;
         break;
       case 'OBX':
-        if (!report) throw new MappingError('OBX outside an OBR group', '100', { segment: 'OBX', segmentIndex: s.index });
-        report.results.push({ obx: s, notes: notesAfter(segments, i) });
+        if (report) report.results.push({ obx: s, notes: notesAfter(segments, i) });
+        else if (patient) {
+          // v2.7+ ORU_R01 allows OBX in the PATIENT group (observations about the patient, not
+          // results of an order): an Observation of its own, without a report.
+          mapObservation(ctx, s, { patient: patient.reference, encounter, scope: derivedIdentifierValue(patient.identity.system, patient.identity.value, ctx.message.controlId), notes: notesAfter(segments, i) });
+        } else throw new MappingError('OBX before any PID: the observation has no patient', '100', { segment: 'OBX', segmentIndex: s.index });
         break;
       default:
         break;

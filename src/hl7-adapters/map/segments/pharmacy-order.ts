@@ -91,7 +91,7 @@ function dosage(ctx: MappingContext, group: OrderGroup, layout: (typeof LAYOUT)[
   const dose: Dosage = compact({
     sequence: 1,
     text: [pattern.split('&')[0], text].filter(Boolean).join(' ') || undefined,
-    patientInstruction: instructions.join('；') || undefined,
+    patientInstruction: instructions.join(instructions.some((i) => /[\u3400-\u9fff]/.test(i)) ? '；' : '; ') || undefined,
     timing: Object.keys(timing.timing).length ? timing.timing : undefined,
     asNeededBoolean: timing.asNeeded || undefined,
     route: route ? codeableConcept(ctx, route.field(1).repetition(1), '0162') : undefined,
