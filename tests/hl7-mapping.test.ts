@@ -99,6 +99,8 @@ describe('ADT (Chinese synthetic messages, GB 18030 and GBK)', () => {
     for (const r of [patient, encounter, condition, allergy, contact]) expect(targets).toContain(`${r.resourceType}/${r.id}`);
     expect(provenance.activity.coding[0].code).toBe('A01');
     expect(provenance.agent.map((a: any) => a.who.display)).toEqual(['某市人民医院', '李建国']);
+    // The author and enterer are resources this message wrote too.
+    for (const agent of provenance.agent) expect(targets).toContain(agent.who.reference);
     expect(row.resources).toContain(`Patient/${patient.id}/_history/1`);
     // Local codes with no ConceptMap are kept (sender's system) and counted.
     expect(row.unmapped_codes).toContainEqual({ system: 'https://fhir.carebridge.cn/CodeSystem/local/XYZRMYY/L', code: 'PCN' });
@@ -263,6 +265,22 @@ describe('ADT trigger events and merge', () => {
     expect(await search(`Encounter?subject=Patient/${survivor.id}`)).toHaveLength(2);
     const condition = await one(`Condition?subject=Patient/${survivor.id}`);
     expect(condition.code.coding.map((c: any) => c.code)).toEqual(['E11.900', 'E11.9']);
+    // A later ADT replaces demographics but keeps the merge: links stay, the retired record stays retired.
+    await send(adt('M-4', 'A08', pid('MR-NEW', '赵六六'), 'PV1|1|O|||||||||||||||||V-NEW^^^T1^VN'));
+    await send(adt('M-5', 'A08', pid('MR-OLD', '赵六'), 'PV1|1|O|||||||||||||||||V-OLD^^^T1^VN'));
+    expect((await applied('M-5')).status).toBe('processed');
+    expect((await one('Patient?identifier=MR-NEW')).link).toEqual(survivor.link);
+    expect(await one('Patient?identifier=MR-OLD')).toMatchObject({ active: false, link: old.link });
+  });
+
+  it('a diagnosis without a visit is identified by the patient: re-sending it updates the same Condition', async () => {
+    const message = (id: string) => adt(id, 'A08', pid('MR-DG'), 'PV1|1|O', ['DG1|1||J44.100^慢阻肺急性加重^ICD10-CN-NHC-2.0||20240501|W']);
+    await send(message('DG-1'));
+    await send(message('DG-2'));
+    expect((await applied('DG-2')).warnings).toContainEqual(expect.objectContaining({ segment: 'PV1', field: 19 }));
+    const patient = await one('Patient?identifier=MR-DG');
+    const condition = await one(`Condition?subject=Patient/${patient.id}`);
+    expect(condition.verificationStatus.coding[0].code).toBe('provisional'); // W (working)
   });
 });
 
@@ -289,7 +307,12 @@ describe('errors and warnings', () => {
     expect(patient.identifier.map((i: any) => i.value)).toEqual(['MR-ID']);
   });
 
-  it('the store refusing a mapped resource is an AE 207 with the FHIR reason', async () => {
+  it('a malformed start date in RXE-1 (TQ) is an AE 102 naming RXE-1', async () => {
+    const reply = await send('MSH|^~\\&|HIS|T1|CB|CB|20240501100000||RDE^O11^RDE_O11|BAD-TQ|P|2.5\rPID|1||MR-TQ^^^T1^MR||冯十二\rORC|NW|TQ-1^HIS\rRXE|^QD^^2024133^20240520|D1^某药^L|1||TAB\r');
+    expect([reply.message.get('MSA-1'), reply.message.get('ERR-3.1'), reply.message.get('ERR-2.1'), reply.message.get('ERR-2.3')]).toEqual(['AE', '102', 'RXE', '1']);
+  });
+
+  it('an OBX without an identifier is an AE 101 naming OBX-3; nothing is written', async () => {
     // An OBX with an empty code cannot become an Observation: AE, nothing written.
     const reply = await send('MSH|^~\\&|LIS|T1|CB|CB|20240501100000||ORU^R01^ORU_R01|NO-CODE|P|2.5\rPID|1||MR-OBX^^^T1^MR||周九\rOBR|1||R-1^LIS|CBC^血常规^L\rOBX|1|NM|||5|g/L\r');
     expect(reply.message.get('MSA-1')).toBe('AE');

@@ -14,7 +14,7 @@ export function patientKeyOf(message: Hl7Message, preferredTypes: readonly strin
   return chosen ? `${chosen.component(1).trim()}^${chosen.rawComponent(4)}` : null;
 }
 
-/** Every PID-3 identifier as `value^authority` (raw), for finding a patient's messages in the log. */
+/** Every PID-3 identifier value, for finding a patient's messages in the log. */
 export function patientIdentifiersOf(message: Hl7Message): string[] {
   return message.segments('PID').flatMap((pid) => pid.field(3).repetitions.filter((r) => r.component(1).trim() !== '').map((r) => r.component(1).trim()));
 }

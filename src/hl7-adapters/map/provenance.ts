@@ -18,7 +18,6 @@ export function provenanceId(messageLogId: string): string {
 
 export function addProvenance(ctx: MappingContext): void {
   const m = ctx.message;
-  const targets = ctx.bundle.references();
   const evn = m.segment('EVN');
   const organization = senderOrganizationRef(ctx);
   const agents: ProvenanceAgent[] = [
@@ -29,6 +28,8 @@ export function addProvenance(ctx: MappingContext): void {
   ];
   const operator = evn && practitionerRef(ctx, evn.field(5).repetition(1));
   if (operator) agents.push({ type: { coding: [{ system: SYSTEMS.provenanceAgentType, code: 'enterer' }] }, who: operator });
+  // Targets last: the author and enterer above are resources this message may have created too.
+  const targets = ctx.bundle.references();
   const type = [m.messageType.code, m.messageType.triggerEvent].filter(Boolean).join('^');
   const provenance: Provenance & { id: string } = {
     resourceType: 'Provenance',

@@ -17,8 +17,9 @@
  * With `tls` the same protocol runs over TLS (node:tls); with `tls.ca` it is mutual TLS: clients
  * must present a certificate signed by that CA.
  *
- * TODO(issue 3): mapping to FHIR (status processed/
- * failed, AE), per-sender configuration, batch ACKs as a batch (§2.10.3; one ACK frame per message now).
+ * After the commit (original mode) processor.process applies the message and its AA/AE is sent;
+ * in enhanced mode the CA goes out on commit and the application ACK (per MSH-16) after processing,
+ * on the same connection. Batches are acknowledged message by message (one ACK frame each).
  */
 import net from 'node:net';
 import tls from 'node:tls';
@@ -201,6 +202,7 @@ export async function startMllpListener(options: MllpListenerOptions): Promise<M
         }
       }
     }
+    if (decoded.warnings.length) logger.warn({ connection, charset: decoded.charset, declared: decoded.declared, warnings: decoded.warnings.map((w) => w.message) }, 'HL7 character set problem');
     // A lone message is stored byte for byte; messages of a batch are stored re-encoded one by one.
     const single = entries.length === 1;
     const send = (ack: Buffer) => {

@@ -19,7 +19,7 @@ export async function mapAdt(ctx: MappingContext, trigger: string): Promise<void
   for (const nk1 of m.segments('NK1')) mapRelatedPerson(ctx, nk1, patient.reference, patient.identity);
   const pv1 = m.segment('PV1');
   const encounter = pv1 ? await mapEncounter(ctx, pv1, patient.reference, trigger) : undefined;
-  const diagnoses = m.segments('DG1').map((dg1) => mapDiagnosis(ctx, dg1, patient.reference, encounter)).filter((d) => d !== undefined);
+  const diagnoses = m.segments('DG1').map((dg1) => mapDiagnosis(ctx, dg1, patient, encounter)).filter((d) => d !== undefined);
   if (encounter && diagnoses.length) encounter.resource.diagnosis = diagnoses;
   for (const al1 of m.segments('AL1')) mapAllergy(ctx, al1, patient.reference, patient.identity);
   const scope = encounter ? derivedIdentifierValue(encounter.identity.system, encounter.identity.value) : derivedIdentifierValue(patient.identity.system, patient.identity.value);

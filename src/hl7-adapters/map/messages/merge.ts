@@ -62,9 +62,11 @@ export async function mapMerge(ctx: MappingContext): Promise<void> {
       ...(old as Patient & { id: string }),
       meta: undefined,
       active: false,
-      link: [{ other: survivor.reference, type: 'replaced-by' }],
+      link: [...(old.link ?? []).filter((l) => l.type !== 'replaced-by'), { other: survivor.reference, type: 'replaced-by' }],
     };
     ctx.bundle.put(retired);
-    survivorResource.link = [...(survivorResource.link ?? []), { other: { reference: from }, type: 'replaces' }];
+    if (!survivorResource.link?.some((l) => l.type === 'replaces' && l.other.reference === from)) {
+      survivorResource.link = [...(survivorResource.link ?? []), { other: { reference: from }, type: 'replaces' }];
+    }
   }
 }

@@ -8,10 +8,10 @@ import { MappingError } from '../context.ts';
 import { codeableConcept, compact, fieldDate } from '../datatypes.ts';
 
 type Category = NonNullable<AllergyIntolerance['category']>[number];
-/** Table 0127 allergen type → category. */
-const CATEGORY: Readonly<Record<string, Category>> = { DA: 'medication', MA: 'medication', FA: 'food', EA: 'environment', AA: 'environment', PA: 'environment', LA: 'environment' };
-/** Table 0128 severity → criticality (SV severe → high; MO moderate, MI mild → low). */
-const CRITICALITY: Readonly<Record<string, AllergyIntolerance['criticality']>> = { SV: 'high', MO: 'low', MI: 'low', U: 'unable-to-assess' };
+/** Table 0127 allergen type → category (IG AllergenType map; MA, MC unmapped). */
+const CATEGORY: Readonly<Record<string, Category>> = { DA: 'medication', FA: 'food', EA: 'environment', AA: 'biologic', PA: 'environment', LA: 'environment' };
+/** Table 0128 severity → criticality (IG AllergySeverity map: SV → high, MI → low; MO and U unmapped). */
+const CRITICALITY: Readonly<Record<string, AllergyIntolerance['criticality']>> = { SV: 'high', MI: 'low' };
 const SEVERITY: Readonly<Record<string, 'mild' | 'moderate' | 'severe'>> = { SV: 'severe', MO: 'moderate', MI: 'mild' };
 
 export function mapAllergy(ctx: MappingContext, al1: Hl7Segment, patient: Reference<Patient>, patientIdentity: Identifier): Reference<AllergyIntolerance> {

@@ -26,13 +26,17 @@ function withWhoCoding(concept: CodeableConcept): CodeableConcept {
   return concept;
 }
 
-/** Table 0052 diagnosis type → diagnosis role (IG DiagnosisType map; F final → DD discharge). */
-const ROLE: Readonly<Record<string, string>> = { A: 'AD', F: 'DD', W: 'billing' };
+/**
+ * Table 0052 diagnosis type → diagnosis role (IG DiagnosisType map: A → AD). The IG leaves F and W
+ * unmapped; F (final) is the discharge diagnosis (DD) in Chinese 病案首页 practice (出院诊断), W
+ * (working) keeps its v2 code.
+ */
+const ROLE: Readonly<Record<string, string>> = { A: 'AD', F: 'DD' };
 
 export function mapDiagnosis(
   ctx: MappingContext,
   dg1: Hl7Segment,
-  patient: Reference<Patient>,
+  patient: { reference: Reference<Patient>; identity: Identifier },
   encounter: { reference: Reference<Encounter>; identity: Identifier } | undefined,
 ): EncounterDiagnosis | undefined {
   const code = codeableConcept(ctx, dg1.field(3).repetition(1), '0051');
@@ -48,7 +52,7 @@ export function mapDiagnosis(
   // re-sent (A08, A03 after A01) updates the same Condition.
   const identity: Identifier = own ?? {
     system: 'https://fhir.carebridge.cn/NamingSystem/hl7-diagnosis',
-    value: encounter ? derivedIdentifierValue(encounter.identity.system, encounter.identity.value, type, key) : derivedIdentifierValue(patient.reference, type, key),
+    value: derivedIdentifierValue(...(encounter ? [encounter.identity.system, encounter.identity.value] : [patient.identity.system, patient.identity.value]), type, key),
   };
   const condition: Condition = compact({
     resourceType: 'Condition' as const,
@@ -57,7 +61,7 @@ export function mapDiagnosis(
     verificationStatus: { coding: [{ system: SYSTEMS.conditionVerification, code: type === 'W' ? 'provisional' : 'confirmed' }] },
     category: [{ coding: [{ system: SYSTEMS.conditionCategory, code: 'encounter-diagnosis', display: 'Encounter Diagnosis' }] }],
     code: concept,
-    subject: patient,
+    subject: patient.reference,
     encounter: encounter?.reference,
     onsetDateTime: fieldDateTime(ctx, dg1, 5),
     recordedDate: fieldDateTime(ctx, dg1, 19),

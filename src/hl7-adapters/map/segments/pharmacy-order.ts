@@ -11,7 +11,7 @@ import { SYSTEMS } from '../code-systems.ts';
 import type { MappingContext } from '../context.ts';
 import { MappingError, warn } from '../context.ts';
 import { codeableConcept, compact, entityIdentifier, fieldDateTime } from '../datatypes.ts';
-import { toFhirDateTime } from '../datetime.ts';
+import { Hl7DateError, toFhirDateTime } from '../datetime.ts';
 import { practitionerRef } from './participants.ts';
 import { courseDays, mapTiming } from './timing.ts';
 
@@ -78,8 +78,14 @@ function dosage(ctx: MappingContext, group: OrderGroup, layout: (typeof LAYOUT)[
     if (Number.isInteger(n) && n > 0) count = n;
   } else if (tq && !tq.isEmpty) {
     pattern = [tq.subcomponent(2, 1), tq.subcomponent(2, 2)].filter(Boolean).join('&');
-    start = toFhirDateTime(tq.component(4), ctx.sender.timeZone);
-    end = toFhirDateTime(tq.component(5), ctx.sender.timeZone);
+    const where = { segment: give.name === 'RXE' && !give.field(1).isEmpty ? give.name : 'ORC', segmentIndex: give.name === 'RXE' && !give.field(1).isEmpty ? give.index : group.orc?.index, field: give.name === 'RXE' && !give.field(1).isEmpty ? 1 : 7 };
+    try {
+      start = toFhirDateTime(tq.component(4), ctx.sender.timeZone);
+      end = toFhirDateTime(tq.component(5), ctx.sender.timeZone);
+    } catch (err) {
+      if (!(err instanceof Hl7DateError)) throw err;
+      throw new MappingError(`${where.segment}-${where.field} start/end: ${err.message}`, '102', where);
+    }
   }
   const timing = mapTiming({ pattern, times, start, end, duration, count, text });
   if (!timing.understood) {
@@ -99,6 +105,18 @@ function dosage(ctx: MappingContext, group: OrderGroup, layout: (typeof LAYOUT)[
     doseAndRate,
   });
   return { dosage: dose, start, end };
+}
+
+/**
+ * RXE-9 / RXO-9: Table 0167 substitution status. 1 = substitution not allowed by the prescriber;
+ * G (generic) and T (therapeutic) mean a substitute was allowed and given; other codes say nothing
+ * about what the prescriber allowed.
+ */
+function substitution(code: string): MedicationRequest['substitution'] {
+  const c = code.trim().toUpperCase();
+  if (c === '1') return { allowedBoolean: false };
+  if (c === 'G' || c === 'T') return { allowedBoolean: true };
+  return undefined;
 }
 
 function status(orc: Hl7Segment | undefined): Status {
@@ -140,7 +158,7 @@ export function mapMedicationRequest(ctx: MappingContext, group: OrderGroup, pat
       validityPeriod: start || end ? compact({ start, end }) : undefined,
       expectedSupplyDuration: days ? { value: days, unit: 'd', system: SYSTEMS.ucum, code: 'd' } : undefined,
     }),
-    substitution: give.field(layout.substitution).value ? { allowedBoolean: !['N', '0'].includes(give.field(layout.substitution).value.toUpperCase()) } : undefined,
+    substitution: substitution(give.field(layout.substitution).value),
   });
   return ctx.bundle.upsert(request, identity);
 }

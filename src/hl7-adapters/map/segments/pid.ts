@@ -5,6 +5,7 @@
  */
 import type { CodeableConcept, Extension, Identifier, Patient, Reference } from '@medplum/fhirtypes';
 import type { Hl7Segment } from '../../parse/segment.ts';
+import { identifierQuery } from '../bundle-builder.ts';
 import { SYSTEMS } from '../code-systems.ts';
 import type { MappingContext } from '../context.ts';
 import { MappingError, warn } from '../context.ts';
@@ -82,6 +83,18 @@ function deceased(ctx: MappingContext, pid: Hl7Segment): Pick<Patient, 'deceased
   return flag === 'Y' ? { deceasedBoolean: true } : flag === 'N' ? { deceasedBoolean: false } : {};
 }
 
+/**
+ * An ADT replaces the Patient with the message's demographics, but links made by an A40 merge are
+ * not demographics: they are kept, and a record retired by a merge stays retired.
+ */
+async function keepMergeState(ctx: MappingContext, patient: Patient, identity: Identifier): Promise<void> {
+  const found = await ctx.store.findOne('Patient', identifierQuery(identity));
+  const existing = found?.resourceType === 'Patient' ? found : undefined;
+  if (!existing?.link?.length) return;
+  patient.link = existing.link;
+  if (existing.active === false && existing.link.some((l) => l.type === 'replaced-by')) patient.active = false;
+}
+
 export interface MappedPatient {
   reference: Reference<Patient>;
   identity: Identifier;
@@ -117,6 +130,7 @@ export async function mapPatient(ctx: MappingContext, pid: Hl7Segment | undefine
   });
   const gp = pd1 && practitionerRef(ctx, pd1.field(4).repetition(1));
   if (gp) patient.generalPractitioner = [gp];
+  if (mode === 'update') await keepMergeState(ctx, patient, identity);
   const reference = mode === 'update' ? ctx.bundle.upsert(patient, identity) : ctx.bundle.ensure(patient, identity);
   return { reference, identity, resource: patient };
 }
