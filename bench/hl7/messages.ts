@@ -6,6 +6,7 @@
  * after each stay), so the run exercises updates of existing Patients and Encounters too.
  */
 import { residentIdCheckCharacter } from '../../src/hl7-adapters/map/resident-id.ts';
+import { prng } from '../lib/payloads.ts';
 
 const FAMILY = ['张', '王', '李', '赵', '刘', '陈', '杨', '黄', '周', '吴', '欧阳', '司马'];
 const GIVEN = ['伟', '芳', '娜', '敏', '静', '丽', '强', '磊', '军', '洋', '勇', '艳', '杰', '娟', '涛'];
@@ -17,18 +18,6 @@ const VITALS: Array<[string, string, string, number, number]> = [
   ['8480-6', '收缩压', 'mm[Hg]', 100, 180], ['8462-4', '舒张压', 'mm[Hg]', 60, 110], ['8867-4', '心率', '/min', 55, 110],
   ['8310-5', '体温', 'Cel', 36, 39], ['59408-5', '血氧饱和度', '%', 88, 100],
 ];
-
-/** A small fast PRNG (mulberry32) so runs are reproducible. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function residentId(n: number): string {
   const birth = `19${String(40 + (n % 50)).padStart(2, '0')}${String(1 + (n % 12)).padStart(2, '0')}${String(1 + (n % 28)).padStart(2, '0')}`;
@@ -43,7 +32,7 @@ export class AdtA03Generator {
   readonly #runId: string;
 
   constructor(options: { seed: number; patients: number; runId: string }) {
-    this.#rand = random(options.seed);
+    this.#rand = prng(options.seed);
     this.#patients = options.patients;
     this.#runId = options.runId;
   }

@@ -27,18 +27,29 @@ export function createPool(connectionString: string, max: number): Pool {
   return pool;
 }
 
-/** Runs `fn` inside BEGIN … COMMIT on one client, rolling back on any error. */
-export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    const result = await fn(client);
-    await client.query('COMMIT');
-    return result;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
+export interface RetryPolicy {
+  /** Whether the whole transaction may succeed when run again (deadlock, serialization failure…). */
+  retryIf: (err: unknown) => boolean;
+  attempts: number;
+}
+
+/**
+ * Runs `fn` inside BEGIN … COMMIT on one client, rolling back on any error; with `retry`, runs it
+ * again (on a fresh transaction) while the error is retryable, up to `retry.attempts` times.
+ */
+export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>, retry?: RetryPolicy): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      const result = await fn(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      if (!retry || attempt >= retry.attempts || !retry.retryIf(err)) throw err;
+    } finally {
+      client.release();
+    }
   }
 }

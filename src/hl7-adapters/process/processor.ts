@@ -16,6 +16,7 @@
  */
 import type { Coding } from '@medplum/fhirtypes';
 import type { Logger } from 'pino';
+import { withTransaction } from '../../db/pool.ts';
 import type { Pool, PoolClient } from '../../db/pool.ts';
 import { FhirError, isRetryable, runTransaction, storeInTransaction } from '../../fhir/index.ts';
 import type { TransactionContext } from '../../fhir/index.ts';
@@ -96,20 +97,7 @@ export class Hl7Processor {
    * done; returns its outcome and the ACK to send. Throws only when the database is unavailable.
    */
   async process(id: string): Promise<ProcessResult | undefined> {
-    for (let attempt = 1; ; attempt++) {
-      const client = await this.#options.pool.connect();
-      try {
-        await client.query('BEGIN');
-        const result = await this.#processLocked(client, id);
-        await client.query('COMMIT');
-        return result;
-      } catch (err) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        if (attempt >= MAX_ATTEMPTS || !isRetryable(err)) throw err;
-      } finally {
-        client.release();
-      }
-    }
+    return withTransaction(this.#options.pool, (client) => this.#processLocked(client, id), { retryIf: isRetryable, attempts: MAX_ATTEMPTS });
   }
 
   async #processLocked(client: PoolClient, id: string): Promise<ProcessResult | undefined> {
