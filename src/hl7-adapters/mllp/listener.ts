@@ -8,8 +8,11 @@
  * 1. decode the bytes in the sender's charset, split batches (parse/charset.ts, parse/batch.ts);
  * 2. decide the acknowledgement (AR for unparseable, unsupported type §2.9.2 / version; AA in
  *    original mode, CA in enhanced mode per MSH-15 AL/ER/SU/NE, Table 0155);
- * 3. commit raw bytes, metadata and that ACK to hl7_message in one statement — before the ACK is
- *    written to the socket; a duplicate (same sender + MSH-10) gets its stored ACK, nothing changes;
+ * 3. commit raw bytes and metadata to hl7_message before any ACK is written to the socket — in
+ *    original mode in the same transaction that applies the message (Hl7Processor.storeAndProcess;
+ *    AA/AE after that commit), in enhanced mode on their own (CA), then applied (application ACK);
+ *    rejected messages are stored with their AR/CR; a duplicate (same sender + MSH-10) gets its
+ *    stored ACK and changes nothing;
  * 4. write the ACK, encoded in the message's charset.
  * A frame whose MSH cannot be read at all is logged (status rejected) and the connection closed;
  * an oversize frame is dropped by the decoder (its bytes are never held) and the connection closed.
@@ -32,7 +35,7 @@ import { MAPPED_MESSAGE_TYPES } from '../map/map-message.ts';
 import { insertReceived } from '../message-log.ts';
 import type { Hl7Processor } from '../process/processor.ts';
 import type { SenderConfigs } from '../senders/sender-store.ts';
-import type { Hl7MessageStatus } from '../message-log.ts';
+import type { Hl7MessageStatus, ReceivedMessage } from '../message-log.ts';
 import { decodeHl7Bytes, encodeHl7Text, hexDecoderFor } from '../parse/charset.ts';
 import type { DecodedHl7 } from '../parse/charset.ts';
 import { parseBatch } from '../parse/batch.ts';
@@ -151,7 +154,7 @@ export async function startMllpListener(options: MllpListenerOptions): Promise<M
     // Original mode: the AA/AE is decided by processing, so nothing is stored as the ACK yet.
     const storedAck = outcome.code && (enhanced || outcome.status === 'rejected') ? encodeHl7Text(buildAck({ msh, code: outcome.code, error: outcome.error }), decoded.charset) : null;
     const sender = await options.senders.get(hd(msh, 3), hd(msh, 4));
-    const result = await insertReceived(pool, {
+    const received: ReceivedMessage = {
       senderApplication: hd(msh, 3),
       senderFacility: hd(msh, 4),
       controlId: msh.field(10).value || null,
@@ -166,8 +169,16 @@ export async function startMllpListener(options: MllpListenerOptions): Promise<M
       error: outcome.error?.reason ?? null,
       patientKey: entry.ok ? patientKeyOf(entry.message, sender.patientKeyTypes) : null,
       patientIdentifiers: entry.ok ? patientIdentifiersOf(entry.message) : [],
-    });
+    };
     const controlId = msh.field(10).value;
+    if (outcome.status === 'received' && !enhanced) {
+      // Original mode: stored and applied in one commit; the AA/AE follows it.
+      const { duplicate, result } = await processor.storeAndProcess(received);
+      logger.info({ id: result.id, controlId, status: result.status, duplicate, connection }, duplicate ? 'duplicate HL7 message answered with its stored ACK' : 'HL7 message applied');
+      if (result.ack) send(result.ack);
+      return;
+    }
+    const result = await insertReceived(pool, received);
     if (result.duplicate) {
       logger.info({ id: result.id, controlId, connection }, 'duplicate HL7 message answered with its stored ACK');
       // Stored but never applied (a crash between the two commits): apply it now, then answer.

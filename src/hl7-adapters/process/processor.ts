@@ -9,13 +9,18 @@
  *    the same commit — so a message is applied exactly once, or not at all, whatever crashes when;
  * 3. the caller sends the stored ACK only after that commit.
  *
+ * In original mode the listener uses storeAndProcess: the insert of the raw message belongs to the
+ * same transaction (one commit per message). In enhanced mode the message is committed first (the
+ * CA means "stored"), then process() applies it; the recovery worker and reprocessing use process().
+ *
  * A message that cannot be applied (MappingError, a FHIR validation error, or an unexpected bug)
  * is marked failed and never blocks the patient's later messages; reprocess() retries it after a
  * fix. Database trouble (serialization failure, deadlock, lost connection) rolls everything back
- * and is retried; the message stays `received` and the recovery worker picks it up.
+ * and is retried; a stored message stays `received` and the recovery worker picks it up.
  */
 import type { Coding } from '@medplum/fhirtypes';
 import type { Logger } from 'pino';
+import { randomUUID } from 'node:crypto';
 import { withTransaction } from '../../db/pool.ts';
 import type { Pool, PoolClient } from '../../db/pool.ts';
 import { FhirError, isRetryable, runTransaction, storeInTransaction } from '../../fhir/index.ts';
@@ -30,6 +35,8 @@ import { mapMessage } from '../map/map-message.ts';
 import { decodeHl7Bytes, encodeHl7Text, hexDecoderFor } from '../parse/charset.ts';
 import { parseBatch } from '../parse/batch.ts';
 import type { Hl7Message } from '../parse/message.ts';
+import { insertReceived } from '../message-log.ts';
+import type { ReceivedMessage } from '../message-log.ts';
 import type { SenderConfigs } from '../senders/sender-store.ts';
 import { storeView } from './store-view.ts';
 
@@ -56,7 +63,7 @@ export interface ProcessorOptions {
   observe?: (event: { status: ProcessedStatus; messageType: string; unmapped: number; seconds: number }) => void;
 }
 
-const MAX_ATTEMPTS = 5;
+const RETRY = { retryIf: isRetryable, attempts: 5 };
 
 const ROW_COLUMNS = 'id::text, sender_application, sender_facility, charset, raw, status, ack, app_ack, error, patient_key';
 
@@ -97,27 +104,56 @@ export class Hl7Processor {
    * done; returns its outcome and the ACK to send. Throws only when the database is unavailable.
    */
   async process(id: string): Promise<ProcessResult | undefined> {
-    return withTransaction(this.#options.pool, (client) => this.#processLocked(client, id), { retryIf: isRetryable, attempts: MAX_ATTEMPTS });
+    return withTransaction(this.#options.pool, (client) => this.#processLocked(client, id), RETRY);
+  }
+
+  /**
+   * Original mode: stores a message and applies it in ONE transaction, so the AA/AE that follows
+   * the commit covers both (the raw bytes are still committed before any ACK leaves) and the
+   * message costs one commit. The patient lock is taken before the insert, so ids — arrival
+   * order — are handed out in the order messages of one patient are applied. A duplicate changes
+   * nothing and gets its stored outcome (applied now if a crash left it unapplied).
+   */
+  async storeAndProcess(message: ReceivedMessage): Promise<{ duplicate: boolean; result: ProcessResult }> {
+    return withTransaction(
+      this.#options.pool,
+      async (client) => {
+        await this.#lockPatient(client, message.patientKey ? message.patientKey : `message:${randomUUID()}`);
+        const inserted = await insertReceived(client, message);
+        // A duplicate's stored row may name another patient key: lock and apply by that.
+        const result = inserted.duplicate ? await this.#processLocked(client, inserted.id) : await this.#applyPending(client, inserted.id, message.patientKey ?? null);
+        return { duplicate: inserted.duplicate, result: result as ProcessResult };
+      },
+      RETRY,
+    );
+  }
+
+  async #lockPatient(client: PoolClient, key: string): Promise<void> {
+    await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 7))', [`hl7-patient:${key}`]);
   }
 
   async #processLocked(client: PoolClient, id: string): Promise<ProcessResult | undefined> {
     const head = await client.query<{ patient_key: string | null; status: string }>('SELECT patient_key, status FROM hl7_message WHERE id = $1', [id]);
     const first = head.rows[0];
     if (!first) return undefined;
-    if (first.status === 'received') {
-      const key = first.patient_key ?? `message:${id}`;
-      await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 7))', [`hl7-patient:${key}`]);
-      // Under the lock: this patient's pending messages up to this one, oldest first.
-      const pending = first.patient_key
-        ? await client.query<Row>(`SELECT ${ROW_COLUMNS} FROM hl7_message WHERE patient_key = $1 AND status = 'received' AND id <= $2 ORDER BY id FOR UPDATE`, [first.patient_key, id])
-        : await client.query<Row>(`SELECT ${ROW_COLUMNS} FROM hl7_message WHERE id = $1 AND status = 'received' FOR UPDATE`, [id]);
-      let result: ProcessResult | undefined;
-      for (const row of pending.rows) {
-        const outcome = await this.#applyOne(client, row);
-        if (row.id === id) result = outcome;
-      }
-      if (result) return result;
+    if (first.status === 'received') await this.#lockPatient(client, first.patient_key ?? `message:${id}`);
+    return this.#applyPending(client, id, first.patient_key);
+  }
+
+  /**
+   * With the patient's lock held: applies this patient's pending messages up to `id`, oldest
+   * first, and returns the outcome of `id` (as stored, when it was not pending).
+   */
+  async #applyPending(client: PoolClient, id: string, patientKey: string | null): Promise<ProcessResult | undefined> {
+    const pending = patientKey
+      ? await client.query<Row>(`SELECT ${ROW_COLUMNS} FROM hl7_message WHERE patient_key = $1 AND status = 'received' AND id <= $2 ORDER BY id FOR UPDATE`, [patientKey, id])
+      : await client.query<Row>(`SELECT ${ROW_COLUMNS} FROM hl7_message WHERE id = $1 AND status = 'received' FOR UPDATE`, [id]);
+    let result: ProcessResult | undefined;
+    for (const row of pending.rows) {
+      const outcome = await this.#applyOne(client, row);
+      if (row.id === id) result = outcome;
     }
+    if (result) return result;
     const current = await client.query<Row>(`SELECT ${ROW_COLUMNS} FROM hl7_message WHERE id = $1`, [id]);
     const row = current.rows[0];
     return row && { id: row.id, status: row.status, ack: row.ack, applicationAck: row.app_ack, error: row.error };
