@@ -193,6 +193,22 @@ describe('MLLP listener', () => {
     }
   });
 
+  it('acknowledges each message of a batch in order, applying them; an unreadable part is logged and skipped', async () => {
+    const client = await Client.connect(server.mllpPort);
+    try {
+      const batch = ['FHS|^~\\&|LAB|HOSP', 'BHS|^~\\&|LAB|HOSP', 'this line is not HL7', simple('BATCH-A').trimEnd(), simple('BATCH-B').trimEnd(), 'BTS|3', 'FTS|1'].join('\r');
+      await client.write(frame(batch));
+      const acks = (await client.waitFor(2)).map((f) => ack(f).message);
+      expect(acks.map((m) => [m.get('MSA-1'), m.get('MSA-2')])).toEqual([['AA', 'BATCH-A'], ['AA', 'BATCH-B']]);
+      expect(client.closed).toBe(false);
+      expect((await rows('BATCH-B'))[0].status).toBe('processed');
+      const unreadable = await db.query(`SELECT status FROM hl7_message WHERE control_id IS NULL AND convert_from(raw, 'UTF8') LIKE 'this line is not HL7%'`);
+      expect(unreadable.rows).toEqual([{ status: 'rejected' }]);
+    } finally {
+      client.close();
+    }
+  });
+
   it('logs a frame without a readable MSH and closes the connection', async () => {
     const client = await Client.connect(server.mllpPort);
     await client.write(frame('hello, this is not HL7'));

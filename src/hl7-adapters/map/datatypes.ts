@@ -83,7 +83,9 @@ export function entityIdentifier(ctx: MappingContext, rep: Hl7Repetition, typeCo
   const value = rep.component(1).trim();
   if (!value) return undefined;
   return compact({
-    system: identifierSystem(ctx, rep.component(2), rep.component(3), rep.component(4), ''),
+    // Without a namespace, placer and filler numbers get systems of their own (…/PLAC, …/FILL), so
+    // the same number issued by both sides does not name one order.
+    system: identifierSystem(ctx, rep.component(2), rep.component(3), rep.component(4), typeCode ?? ''),
     value,
     type: typeCode ? { coding: [{ system: SYSTEMS.v2('0203'), code: typeCode }] } : undefined,
   });

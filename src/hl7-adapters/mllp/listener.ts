@@ -221,7 +221,14 @@ export async function startMllpListener(options: MllpListenerOptions): Promise<M
     };
     for (const entry of entries) {
       const raw = single ? payload : encodeHl7Text(entry.text, decoded.charset);
-      await handleEntry(entry, raw, decoded, connection, send);
+      try {
+        await handleEntry(entry, raw, decoded, connection, send);
+      } catch (err) {
+        // In a batch, a message without a readable MSH cannot be acknowledged, but it is logged
+        // (rejected) and the batch's other messages still are handled; a lone one closes the connection.
+        if (single || !(err instanceof UnreadableMessage)) throw err;
+        logger.warn({ connection, reason: err.message }, 'unreadable message in a batch skipped');
+      }
     }
   };
 
