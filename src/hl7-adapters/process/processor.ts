@@ -20,7 +20,6 @@
  */
 import type { Coding } from '@medplum/fhirtypes';
 import type { Logger } from 'pino';
-import { randomUUID } from 'node:crypto';
 import { withTransaction } from '../../db/pool.ts';
 import type { Pool, PoolClient } from '../../db/pool.ts';
 import { FhirError, isRetryable, runTransaction, storeInTransaction } from '../../fhir/index.ts';
@@ -118,7 +117,8 @@ export class Hl7Processor {
     return withTransaction(
       this.#options.pool,
       async (client) => {
-        await this.#lockPatient(client, message.patientKey ? message.patientKey : `message:${randomUUID()}`);
+        // A message without a patient key has nothing to be ordered with: no lock.
+        if (message.patientKey) await this.#lockPatient(client, message.patientKey);
         const inserted = await insertReceived(client, message);
         // A duplicate's stored row may name another patient key: lock and apply by that.
         const result = inserted.duplicate ? await this.#processLocked(client, inserted.id) : await this.#applyPending(client, inserted.id, message.patientKey ?? null);
