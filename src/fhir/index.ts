@@ -10,7 +10,7 @@ import type { ReindexService } from './rest/interactions/reindex.ts';
 import { transaction } from './rest/interactions/transaction.ts';
 import { parseSearchQuery } from './search/search-query.ts';
 import type { FhirStore, StoredVersion } from './store/fhir-store.ts';
-import { PgFhirStore } from './store/pg-fhir-store.ts';
+import { PgFhirStore, plainIdentifierCondition } from './store/pg-fhir-store.ts';
 
 export { errors, FhirError } from './errors.ts';
 export { parseEverythingQuery } from './operations/everything.ts';
@@ -55,6 +55,9 @@ export async function runTransaction(ctx: TransactionContext, store: FhirStore, 
  * without the locking findConditional does — for reads that decide nothing about creating.
  */
 export async function findMatches(store: FhirStore, resourceType: string, params: URLSearchParams, count = 2): Promise<StoredVersion[]> {
+  // The common `identifier=system|value` lookup takes the index directly, without search planning.
+  const identifier = plainIdentifierCondition(resourceType, params);
+  if (identifier) return ((await store.findByIdentifiers([identifier]))[0] ?? []).slice(0, count);
   const query = parseSearchQuery(resourceType, params, true);
   query.count = count;
   query.total = 'none';

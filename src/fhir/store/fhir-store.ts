@@ -83,6 +83,11 @@ export interface FhirStore {
    */
   findConditional(resourceType: string, params: URLSearchParams, what: string): Promise<StoredVersion | undefined>;
   /**
+   * Current resources by identifier, for several (type, system, value) at once — exactly what
+   * `identifier=system|value` searches would find, in one query. One list per lookup, in order.
+   */
+  findByIdentifiers(lookups: ReadonlyArray<{ resourceType: string; system: string; value: string }>): Promise<StoredVersion[][]>;
+  /**
    * Resolves and locks a transaction's conditions up front, in as few round trips as possible:
    * identifier conditions are looked up together, and only conditions that match nothing are
    * locked (all at once, in a fixed order). Only inside transaction(); later findConditional calls

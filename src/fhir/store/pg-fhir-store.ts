@@ -100,7 +100,7 @@ const one = (outcomes: WriteOutcome[]): WriteOutcome => outcomes[0] as WriteOutc
  * condition shape lockConditions resolves in bulk. Parsed like any search, so what it accepts
  * means exactly what the search would.
  */
-function plainIdentifierCondition(resourceType: string, params: URLSearchParams): { resourceType: string; system: string; value: string } | undefined {
+export function plainIdentifierCondition(resourceType: string, params: URLSearchParams): { resourceType: string; system: string; value: string } | undefined {
   if ([...params.keys()].length !== 1 || !params.has('identifier')) return undefined;
   let query: SearchQuery;
   try {
@@ -148,6 +148,11 @@ export class PgFhirStore implements FhirStore {
     this.pool = written ? undefined : (poolOrClient as Pool);
     this.options = options;
     this.written = written;
+  }
+
+  async findByIdentifiers(lookups: ReadonlyArray<{ resourceType: string; system: string; value: string }>): Promise<StoredVersion[][]> {
+    for (const l of lookups) assertType(l.resourceType);
+    return lookups.length ? selectByIdentifiers(this.db, lookups) : [];
   }
 
   /**
