@@ -39,6 +39,14 @@ export interface Config {
   hl7DefaultCharset: string;
   /** How often stored-but-unapplied HL7 messages are looked for (crash recovery, reprocessing). */
   hl7RecoveryIntervalMs: number;
+  /** Subscription engine: how long failed deliveries are retried before the subscription goes to error (seconds). */
+  subscriptionRetryHorizonSeconds: number;
+  /** Subscription engine: idle poll interval of the dispatcher and delivery worker. */
+  subscriptionPollMs: number;
+  /** Subscription engine: timeout of one delivery attempt. */
+  subscriptionDeliveryTimeoutMs: number;
+  /** Subscription engine: deliveries in flight at once (each subscription has at most one). */
+  subscriptionMaxInFlight: number;
   /** PEM files for MLLP over TLS (MLLP_TLS_CERT_FILE + MLLP_TLS_KEY_FILE); with MLLP_TLS_CA_FILE, mutual TLS. */
   mllpTls: { certFile: string; keyFile: string; caFile: string | undefined } | undefined;
 }
@@ -98,6 +106,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     mllpIdleTimeoutMs: integer(env, 'MLLP_IDLE_TIMEOUT_MS', 600_000, 100, 86_400_000),
     hl7DefaultCharset,
     hl7RecoveryIntervalMs: integer(env, 'HL7_RECOVERY_INTERVAL_MS', 5_000, 100, 3_600_000),
+    subscriptionRetryHorizonSeconds: integer(env, 'SUBSCRIPTION_RETRY_HORIZON', 86_400, 1, 30 * 86_400),
+    subscriptionPollMs: integer(env, 'SUBSCRIPTION_POLL_MS', 200, 10, 60_000),
+    subscriptionDeliveryTimeoutMs: integer(env, 'SUBSCRIPTION_DELIVERY_TIMEOUT_MS', 10_000, 100, 300_000),
+    subscriptionMaxInFlight: integer(env, 'SUBSCRIPTION_MAX_IN_FLIGHT', 16, 1, 1_000),
     mllpTls: certFile && keyFile ? { certFile: path.resolve(certFile), keyFile: path.resolve(keyFile), caFile: caFile && path.resolve(caFile) } : undefined,
   };
 }

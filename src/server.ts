@@ -22,6 +22,8 @@ import { CachedCodeTranslator } from './hl7-adapters/process/code-translator.ts'
 import { Hl7Processor } from './hl7-adapters/process/processor.ts';
 import { Hl7RecoveryWorker } from './hl7-adapters/process/recovery.ts';
 import { SenderConfigs } from './hl7-adapters/senders/sender-store.ts';
+import { SubscriptionEngine } from './subscriptions/engine/engine.ts';
+import { checkSubscriptionWrite } from './subscriptions/write-rules.ts';
 import type { MllpListener } from './hl7-adapters/mllp/listener.ts';
 import { createHttpApp } from './http-app.ts';
 import { createMetrics } from './observability/metrics.ts';
@@ -74,18 +76,37 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     const reindexWorker = new ReindexWorker(pool, logger);
     reindexWorker.start();
     let stopHl7Recovery = async (): Promise<void> => undefined;
+    let stopSubscriptions = async (): Promise<void> => undefined;
     stopWorkers = async () => {
       customParams.stop();
       await reindexWorker.stop();
       await stopHl7Recovery();
+      await stopSubscriptions();
     };
     let onConceptMapsChanged = (): void => undefined;
+    let onWrite = (): void => undefined;
     const store = new PgFhirStore(pool, {
       afterCommit: async (types) => {
         if (types.has('SearchParameter')) await customParams.refresh().catch((err: unknown) => logger.warn({ err }, 'reloading custom search parameters failed'));
         if (types.has('ConceptMap')) onConceptMapsChanged();
+        onWrite();
       },
+      checkWrite: checkSubscriptionWrite,
     });
+    const subscriptions = new SubscriptionEngine({
+      pool,
+      // The engine sets Subscription.status itself (active, error): a store without client write rules.
+      store: new PgFhirStore(pool),
+      logger,
+      pollMs: config.subscriptionPollMs,
+      timeoutMs: config.subscriptionDeliveryTimeoutMs,
+      maxInFlight: config.subscriptionMaxInFlight,
+      retryHorizonSeconds: config.subscriptionRetryHorizonSeconds,
+      observe: (e) => metrics.observeSubscriptionDelivery(e),
+    });
+    subscriptions.start();
+    onWrite = () => subscriptions.nudge();
+    stopSubscriptions = () => subscriptions.stop();
     const codeTranslator = new CachedCodeTranslator(store, 10_000);
     onConceptMapsChanged = () => codeTranslator.invalidate();
     const reindex: ReindexService = {

@@ -8,11 +8,12 @@ import type { PoolClient } from '../db/pool.ts';
 import type { ServerInfo } from './rest/interactions/capabilities.ts';
 import type { ReindexService } from './rest/interactions/reindex.ts';
 import { transaction } from './rest/interactions/transaction.ts';
-import { parseSearchQuery } from './search/search-query.ts';
+import { FhirError } from './errors.ts';
+import { MAX_PAGE_SIZE, parseSearchQuery } from './search/search-query.ts';
 import type { FhirStore, StoredVersion } from './store/fhir-store.ts';
 import { PgFhirStore, plainIdentifierCondition } from './store/pg-fhir-store.ts';
 
-export { errors, FhirError } from './errors.ts';
+export { ErrorCode, errors, FhirError, issue } from './errors.ts';
 export { parseEverythingQuery } from './operations/everything.ts';
 export { translate } from './operations/translate.ts';
 export type { FhirStore, StoredVersion } from './store/fhir-store.ts';
@@ -63,6 +64,32 @@ export async function findMatches(store: FhirStore, resourceType: string, params
   query.total = 'none';
   return (await store.search(query)).versions;
 }
+
+/** Every current resource matching a search (strict), all pages. For bounded sets (configuration-like resources). */
+export async function searchAll(store: FhirStore, resourceType: string, params: URLSearchParams): Promise<StoredVersion[]> {
+  const query = parseSearchQuery(resourceType, new URLSearchParams([...params, ['_count', String(MAX_PAGE_SIZE)]]), true);
+  query.total = 'none';
+  const out: StoredVersion[] = [];
+  for (;;) {
+    const page = await store.search(query);
+    out.push(...page.versions);
+    if (!page.next) return out;
+    query.cursor = page.next;
+  }
+}
+
+/** Why a search is not valid (unknown parameter, bad value…), or undefined when it is. */
+export function searchProblem(resourceType: string, params: URLSearchParams): string | undefined {
+  try {
+    parseSearchQuery(resourceType, params, true);
+    return undefined;
+  } catch (err) {
+    if (err instanceof FhirError) return err.message;
+    throw err;
+  }
+}
+
+export { isResourceType } from './definitions.ts';
 
 /** A store bound to a transaction the caller opened on `client` (BEGIN … COMMIT are the caller's). */
 export function storeInTransaction(client: PoolClient): FhirStore {

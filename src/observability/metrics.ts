@@ -11,6 +11,8 @@ export interface Metrics {
   latency: client.Histogram<'interaction' | 'resource_type'>;
   /** One HL7 v2 message applied (processed) or not (failed), with its local codes no ConceptMap translated. */
   observeHl7Message(event: { status: string; messageType: string; unmapped: number; seconds: number }): void;
+  /** One subscription delivery attempt. */
+  observeSubscriptionDelivery(event: { subscription: string; ok: boolean; seconds: number }): void;
 }
 
 export function createMetrics(pool: () => Pool | undefined): Metrics {
@@ -66,5 +68,32 @@ export function createMetrics(pool: () => Pool | undefined): Metrics {
     if (e.unmapped) hl7Unmapped.inc({ message_type: e.messageType }, e.unmapped);
     hl7Duration.observe({ message_type: e.messageType }, e.seconds);
   };
-  return { registry, requests, latency, observeHl7Message };
+  const deliveries = new client.Histogram({
+    name: 'carebridge_subscription_delivery_duration_seconds',
+    help: 'Subscription delivery attempts by outcome (delivered, failed), with their latency',
+    labelNames: ['outcome'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [registry],
+  });
+  const deliveryFailures = new client.Counter({
+    name: 'carebridge_subscription_delivery_failures_total',
+    help: 'Failed subscription delivery attempts, by subscription id',
+    labelNames: ['subscription'] as const,
+    registers: [registry],
+  });
+  new client.Gauge({
+    name: 'carebridge_subscription_queue_depth',
+    help: 'Subscription notifications not yet delivered',
+    registers: [registry],
+    async collect() {
+      const p = pool();
+      const result = p ? await p.query<{ n: string }>(`SELECT count(*)::text AS n FROM subscription_notification WHERE status = 'pending'`).catch(() => undefined) : undefined;
+      this.set(Number(result?.rows[0]?.n ?? 0));
+    },
+  });
+  const observeSubscriptionDelivery: Metrics['observeSubscriptionDelivery'] = (e) => {
+    deliveries.observe({ outcome: e.ok ? 'delivered' : 'failed' }, e.seconds);
+    if (!e.ok) deliveryFailures.inc({ subscription: e.subscription });
+  };
+  return { registry, requests, latency, observeHl7Message, observeSubscriptionDelivery };
 }

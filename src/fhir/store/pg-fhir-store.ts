@@ -126,6 +126,12 @@ export interface PgFhirStoreOptions {
    * store does not know who listens). Must not throw.
    */
   afterCommit?: (resourceTypes: ReadonlySet<string>) => Promise<void>;
+  /**
+   * Rules of the modules built on the store for what clients may write (e.g. a Subscription's
+   * status); throws a FhirError to refuse. Called after validation, with the current version's
+   * resource for updates. Not called for deletes.
+   */
+  checkWrite?: (resource: Resource, current: Resource | undefined) => void;
 }
 
 export class PgFhirStore implements FhirStore {
@@ -232,6 +238,7 @@ export class PgFhirStore implements FhirStore {
     if (!options.ifNoneExist) {
       // A fresh UUID cannot collide: one autocommitted statement is enough.
       validate(withId);
+      this.options.checkWrite?.(withId, undefined);
       const pending = prepareVersion(withId, withId.id, undefined, new Date().toISOString());
       await writeVersions(this.db, [pending]);
       if (this.written) this.written.add(withId.resourceType);
@@ -318,6 +325,7 @@ export class PgFhirStore implements FhirStore {
       return { outcome: 'deleted', version: storedFromPending(version) };
     }
     validate(w.resource);
+    if (this.options.checkWrite) this.options.checkWrite(w.resource, current && !current.deleted && current.content ? (JSON.parse(current.content) as Resource) : undefined);
     if (w.kind === 'update') {
       if (w.ifMatch !== undefined && current?.versionId !== w.ifMatch) {
         throw errors.versionConflict(w.resource.resourceType, w.resource.id, String(w.ifMatch), current?.versionId ?? 0);

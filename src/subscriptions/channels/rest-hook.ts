@@ -1,0 +1,41 @@
+/**
+ * The rest-hook channel, as CareBridge's interface decisions fix it for R4 classic subscriptions
+ * (http://hl7.org/fhir/R4/subscription.html#channels): without a payload, an empty POST to the
+ * endpoint; with one, a PUT of the resource to `{endpoint}/{type}/{id}` in that MIME type.
+ * `channel.header` lines are sent as headers; with a secret, `X-Signature-256: sha256=<hex HMAC of
+ * the exact body>` lets the receiver authenticate CareBridge. Anything but a 2xx within the
+ * timeout is a failure (redirects are not followed).
+ */
+import { createHmac } from 'node:crypto';
+import type { ClassicSubscription } from '../subscription-model.ts';
+
+export interface RestHookDelivery {
+  subscription: ClassicSubscription;
+  resourceType: string;
+  resourceId: string;
+  /** The resource JSON, when the channel sends a payload. */
+  body: string | undefined;
+}
+
+export class DeliveryError extends Error {}
+
+export async function deliverRestHook(d: RestHookDelivery, timeoutMs: number): Promise<void> {
+  const channel = d.subscription.channel;
+  const withPayload = channel.payload !== undefined;
+  const url = withPayload ? `${channel.endpoint.replace(/\/+$/, '')}/${d.resourceType}/${encodeURIComponent(d.resourceId)}` : channel.endpoint;
+  const body = withPayload ? (d.body ?? '') : '';
+  const headers = new Headers();
+  for (const [name, value] of channel.headers) headers.append(name, value);
+  if (withPayload) headers.set('content-type', `${channel.payload}; charset=utf-8`);
+  if (d.subscription.secret) headers.set('x-signature-256', `sha256=${createHmac('sha256', d.subscription.secret).update(body, 'utf8').digest('hex')}`);
+  let response: Response;
+  try {
+    response = await fetch(url, { method: withPayload ? 'PUT' : 'POST', headers, body: withPayload ? body : undefined, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string } }).cause?.code;
+    const reason = (err as Error).name === 'TimeoutError' ? `no response within ${timeoutMs} ms` : (cause ?? (err as Error).message);
+    throw new DeliveryError(`${withPayload ? 'PUT' : 'POST'} ${url}: ${reason}`);
+  }
+  await response.body?.cancel().catch(() => undefined);
+  if (response.status < 200 || response.status > 299) throw new DeliveryError(`${withPayload ? 'PUT' : 'POST'} ${url}: HTTP ${response.status}`);
+}

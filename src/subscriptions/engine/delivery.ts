@@ -1,0 +1,146 @@
+/**
+ * Delivery: at-least-once, in event-number order per subscription, and no subscription waits for
+ * another. Each pass claims the head (lowest pending event number) of every active subscription
+ * that is due and not already being delivered — a lease on the row, so workers on several server
+ * processes never attempt the same notification at once — and starts those deliveries without
+ * waiting for them: a hanging endpoint holds only its own subscription (and one of `maxInFlight`
+ * slots) until its timeout. A failure schedules the next attempt with exponential backoff and
+ * jitter; once a subscription has been failing longer than its retry horizon it goes to `error`
+ * (its notifications stay stored and numbered; reactivating it resumes delivery in order). A
+ * process that dies mid-delivery leaves a lease that expires: the attempt is made again.
+ */
+import type { Logger } from 'pino';
+import type { Pool } from '../../db/pool.ts';
+import type { FhirStore } from '../../fhir/index.ts';
+import { deliverRestHook } from '../channels/rest-hook.ts';
+import { retryDelayMs } from './backoff.ts';
+import type { SubscriptionRegistry } from './registry.ts';
+
+export interface DeliveryOptions {
+  pool: Pool;
+  store: FhirStore;
+  registry: SubscriptionRegistry;
+  logger: Logger;
+  timeoutMs: number;
+  maxInFlight: number;
+  retry: { baseMs: number; maxMs: number };
+  /** Server default retry horizon (seconds); a subscription's extension overrides it. */
+  retryHorizonSeconds: number;
+  observe?: (event: { subscription: string; ok: boolean; seconds: number }) => void;
+  /** Called when a delivery attempt ends (the subscription's next notification may be due). */
+  onSettled?: () => void;
+}
+
+interface Claimed {
+  subscription_id: string;
+  event_number: string;
+  resource_type: string;
+  resource_id: string;
+  version_id: number;
+  attempts: number;
+}
+
+export class DeliveryWorker {
+  readonly #o: DeliveryOptions;
+  readonly #inFlight = new Map<string, Promise<void>>();
+
+  constructor(options: DeliveryOptions) {
+    this.#o = options;
+  }
+
+  /** Claims due heads and starts delivering them; returns how many were started. */
+  async pass(): Promise<number> {
+    const room = this.#o.maxInFlight - this.#inFlight.size;
+    const active = this.#o.registry.activeIds().filter((id) => !this.#inFlight.has(id));
+    if (room <= 0 || !active.length) return 0;
+    // Long enough to outlive an attempt; short enough that a crashed process's claims come back soon.
+    const leaseSeconds = (this.#o.timeoutMs + 5_000) / 1000;
+    const { rows } = await this.#o.pool.query<Claimed>(
+      `WITH heads AS (
+         SELECT DISTINCT ON (subscription_id) subscription_id, event_number, next_attempt_at
+           FROM subscription_notification
+          WHERE status = 'pending' AND subscription_id = ANY($1::text[])
+          ORDER BY subscription_id, event_number
+       ), due AS (
+         SELECT subscription_id, event_number FROM heads WHERE next_attempt_at <= now() LIMIT $2
+       )
+       UPDATE subscription_notification n
+          SET leased_until = now() + make_interval(secs => $3), attempts = n.attempts + 1
+         FROM due
+        WHERE n.subscription_id = due.subscription_id AND n.event_number = due.event_number
+          AND n.status = 'pending' AND (n.leased_until IS NULL OR n.leased_until < now())
+        RETURNING n.subscription_id, n.event_number::text, n.resource_type, n.resource_id, n.version_id, n.attempts`,
+      [active, room, leaseSeconds],
+    );
+    for (const row of rows) {
+      const running = this.#deliver(row)
+        .catch((err: unknown) => this.#o.logger.error({ err, subscription: row.subscription_id }, 'recording a delivery outcome failed; the lease will expire and it is retried'))
+        .finally(() => {
+          this.#inFlight.delete(row.subscription_id);
+          this.#o.onSettled?.();
+        });
+      this.#inFlight.set(row.subscription_id, running);
+    }
+    return rows.length;
+  }
+
+  /** Waits for the deliveries in flight (shutdown). */
+  async drain(): Promise<void> {
+    await Promise.allSettled([...this.#inFlight.values()]);
+  }
+
+  async #deliver(row: Claimed): Promise<void> {
+    const sub = this.#o.registry.active(row.subscription_id);
+    if (!sub) {
+      await this.#release(row);
+      return;
+    }
+    const started = performance.now();
+    try {
+      const body = sub.channel.payload === undefined ? undefined : ((await this.#o.store.vread(row.resource_type, row.resource_id, String(row.version_id))).content ?? undefined);
+      await deliverRestHook({ subscription: sub, resourceType: row.resource_type, resourceId: row.resource_id, body }, this.#o.timeoutMs);
+      await this.#o.pool.query(
+        `WITH done AS (
+           UPDATE subscription_notification SET status = 'delivered', delivered_at = now(), leased_until = NULL, last_error = NULL
+            WHERE subscription_id = $1 AND event_number = $2::bigint
+         )
+         UPDATE subscription_state SET failing_since = NULL, updated_at = now() WHERE subscription_id = $1 AND failing_since IS NOT NULL`,
+        [row.subscription_id, row.event_number],
+      );
+      this.#o.observe?.({ subscription: row.subscription_id, ok: true, seconds: (performance.now() - started) / 1000 });
+    } catch (err) {
+      const reason = (err as Error).message;
+      this.#o.observe?.({ subscription: row.subscription_id, ok: false, seconds: (performance.now() - started) / 1000 });
+      const delayMs = retryDelayMs(row.attempts, this.#o.retry);
+      const { rows } = await this.#o.pool.query<{ failing_for: number }>(
+        `WITH retry AS (
+           UPDATE subscription_notification SET leased_until = NULL, last_error = $3, next_attempt_at = now() + make_interval(secs => $4)
+            WHERE subscription_id = $1 AND event_number = $2::bigint
+         )
+         UPDATE subscription_state SET failing_since = COALESCE(failing_since, now()), updated_at = now()
+          WHERE subscription_id = $1
+          RETURNING extract(epoch FROM now() - failing_since)::float8 AS failing_for`,
+        [row.subscription_id, row.event_number, reason, delayMs / 1000],
+      );
+      const horizon = sub.retryHorizonSeconds ?? this.#o.retryHorizonSeconds;
+      const failingFor = rows[0]?.failing_for ?? 0;
+      this.#o.logger.info({ subscription: row.subscription_id, eventNumber: row.event_number, attempt: row.attempts, reason, retryInMs: delayMs }, 'subscription delivery failed');
+      if (failingFor >= horizon && (await this.#o.registry.fail(row.subscription_id, `notifications could not be delivered for ${Math.round(failingFor)} s (retry horizon ${horizon} s); last error: ${reason}`))) {
+        // When the client reactivates it (status requested), delivery resumes at once with a fresh horizon.
+        await this.#o.pool.query(
+          `WITH again AS (UPDATE subscription_notification SET next_attempt_at = now() WHERE subscription_id = $1 AND status = 'pending')
+           UPDATE subscription_state SET failing_since = NULL, updated_at = now() WHERE subscription_id = $1`,
+          [row.subscription_id],
+        );
+      }
+    }
+  }
+
+  /** Gives a claimed notification back untried (its subscription is no longer active). */
+  async #release(row: Claimed): Promise<void> {
+    await this.#o.pool.query(
+      'UPDATE subscription_notification SET leased_until = NULL, attempts = attempts - 1 WHERE subscription_id = $1 AND event_number = $2::bigint',
+      [row.subscription_id, row.event_number],
+    );
+  }
+}

@@ -1,0 +1,135 @@
+/**
+ * The dispatcher: turns outbox events (fhir_event, written in the same transaction as every
+ * resource write) into numbered notifications, one pass per database transaction:
+ *
+ * 1. lock the cursor row (dispatchers on several server processes take turns) and read the next
+ *    events from transactions that have all finished (`transaction_id < pg_snapshot_xmin`), in
+ *    (transaction id, event id) order — so an event committed late by a long transaction is never
+ *    skipped, and each event is read once;
+ * 2. match them against every subscription that receives events: one search per subscription,
+ *    its criteria AND `_id` = the batch's ids of that type — the search engine's own semantics;
+ * 3. give each match the subscription's next event number (gap-free, monotonic) and store it;
+ * 4. move the cursor. All in one commit: a crash repeats the pass, never half of it.
+ *
+ * Matching runs on the resource as it is at dispatch time (normally milliseconds after the
+ * write). Deletes are not matched: an R4 criteria search cannot match a deleted resource. A
+ * subscription receives the events written after it was created (and while it is not off).
+ */
+import type { Logger } from 'pino';
+import { withTransaction } from '../../db/pool.ts';
+import type { Pool, PoolClient } from '../../db/pool.ts';
+import { findMatches, isRetryable } from '../../fhir/index.ts';
+import type { FhirStore } from '../../fhir/index.ts';
+import type { SubscriptionRegistry } from './registry.ts';
+
+interface EventRow {
+  event_id: string;
+  resource_type: string;
+  resource_id: string;
+  version_id: number;
+  interaction: string;
+  transaction_id: string;
+}
+
+export interface DispatchResult {
+  events: number;
+  notifications: number;
+  /** Whether a Subscription resource was written (the registry must be refreshed). */
+  subscriptionsChanged: boolean;
+}
+
+export async function dispatchOnce(pool: Pool, store: FhirStore, registry: SubscriptionRegistry, logger: Logger, batchSize: number): Promise<DispatchResult> {
+  return withTransaction(
+    pool,
+    async (client) => {
+      const cursor = (await client.query<{ transaction_id: string; event_id: string }>('SELECT transaction_id::text, event_id::text FROM subscription_dispatch_cursor FOR UPDATE')).rows[0]!;
+      if (!registry.receiving().length) return skipAhead(client, cursor);
+      const { rows: read } = await client.query<EventRow>(
+        `SELECT event_id::text, resource_type, resource_id, version_id, interaction, transaction_id::text
+           FROM fhir_event
+          WHERE (transaction_id, event_id) > ($1::xid8, $2::bigint) AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+          ORDER BY transaction_id, event_id
+          LIMIT $3`,
+        [cursor.transaction_id, cursor.event_id, batchSize],
+      );
+      // A pass ends with the first Subscription write: events after it are matched once the
+      // registry has seen that write (a new subscription receives what happens after it).
+      const cut = read.findIndex((e) => e.resource_type === 'Subscription');
+      const events = cut < 0 ? read : read.slice(0, cut + 1);
+      if (!events.length) return { events: 0, notifications: 0, subscriptionsChanged: false };
+      const subscriptionsChanged = cut >= 0;
+      let notifications = 0;
+      for (const sub of registry.receiving()) {
+        const candidates = events.filter((e) => e.resource_type === sub.criteria.resourceType && e.interaction !== 'delete');
+        if (!candidates.length) continue;
+        const ids = [...new Set(candidates.map((e) => e.resource_id))];
+        const params = new URLSearchParams(sub.criteria.params);
+        params.append('_id', ids.join(','));
+        let matching: Set<string>;
+        try {
+          matching = new Set((await findMatches(store, sub.criteria.resourceType, params, ids.length)).map((v) => v.id));
+        } catch (err) {
+          logger.warn({ err, subscription: sub.id }, 'subscription criteria could not be evaluated; events skipped');
+          continue;
+        }
+        const matched = candidates.filter((e) => matching.has(e.resource_id));
+        if (matched.length) notifications += await storeNotifications(client, sub.id, matched);
+      }
+      const last = events[events.length - 1]!;
+      await client.query('UPDATE subscription_dispatch_cursor SET transaction_id = $1::xid8, event_id = $2::bigint', [last.transaction_id, last.event_id]);
+      return { events: events.length, notifications, subscriptionsChanged };
+    },
+    { retryIf: isRetryable, attempts: 5 },
+  );
+}
+
+/** Numbers the matched events for one subscription (next numbers of its counter) and stores them. */
+async function storeNotifications(client: PoolClient, subscriptionId: string, events: EventRow[]): Promise<number> {
+  const { rows } = await client.query<{ events_since_start: string }>(
+    `INSERT INTO subscription_state (subscription_id, events_since_start) VALUES ($1, $2)
+     ON CONFLICT (subscription_id) DO UPDATE SET events_since_start = subscription_state.events_since_start + EXCLUDED.events_since_start, updated_at = now()
+     RETURNING events_since_start::text`,
+    [subscriptionId, events.length],
+  );
+  const first = BigInt(rows[0]!.events_since_start) - BigInt(events.length) + 1n;
+  await client.query(
+    `INSERT INTO subscription_notification (subscription_id, event_number, event_id, resource_type, resource_id, version_id, interaction)
+     SELECT $1, n, e, t, i, v, a FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::int[], $7::text[]) AS x(n, e, t, i, v, a)`,
+    [
+      subscriptionId,
+      events.map((_, k) => String(first + BigInt(k))),
+      events.map((e) => e.event_id),
+      events.map((e) => e.resource_type),
+      events.map((e) => e.resource_id),
+      events.map((e) => e.version_id),
+      events.map((e) => e.interaction),
+    ],
+  );
+  return events.length;
+}
+
+/**
+ * With no subscription receiving events there is nothing to match: the cursor jumps over the
+ * finished events in one statement (bulk loads cost the engine nothing) — but never past a
+ * Subscription write, which must reach the registry before later events are passed over.
+ */
+async function skipAhead(client: PoolClient, cursor: { transaction_id: string; event_id: string }): Promise<DispatchResult> {
+  const { rows } = await client.query<{ transaction_id: string; event_id: string; subscription: boolean }>(
+    `WITH finished AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin),
+          first_subscription AS (
+            SELECT transaction_id, event_id, true AS subscription FROM fhir_event, finished
+             WHERE resource_type = 'Subscription' AND (transaction_id, event_id) > ($1::xid8, $2::bigint) AND transaction_id < finished.xmin
+             ORDER BY transaction_id, event_id LIMIT 1),
+          last_event AS (
+            SELECT transaction_id, event_id, false AS subscription FROM fhir_event, finished
+             WHERE (transaction_id, event_id) > ($1::xid8, $2::bigint) AND transaction_id < finished.xmin
+             ORDER BY transaction_id DESC, event_id DESC LIMIT 1)
+     SELECT transaction_id::text, event_id::text, subscription FROM (SELECT * FROM first_subscription UNION ALL SELECT * FROM last_event) x
+      ORDER BY subscription DESC LIMIT 1`,
+    [cursor.transaction_id, cursor.event_id],
+  );
+  const to = rows[0];
+  if (!to) return { events: 0, notifications: 0, subscriptionsChanged: false };
+  await client.query('UPDATE subscription_dispatch_cursor SET transaction_id = $1::xid8, event_id = $2::bigint', [to.transaction_id, to.event_id]);
+  return { events: to.subscription ? 1 : 0, notifications: 0, subscriptionsChanged: to.subscription };
+}

@@ -1,0 +1,110 @@
+/**
+ * The subscription engine's loops: the dispatcher (outbox → numbered notifications), the
+ * delivery worker, and the registry refresh. Everything runs on PostgreSQL state, so any number of
+ * server processes can run engines on one database (the dispatcher cursor is locked per pass,
+ * deliveries are leased).
+ */
+import type { Logger } from 'pino';
+import type { Pool } from '../../db/pool.ts';
+import type { FhirStore } from '../../fhir/index.ts';
+import { DeliveryWorker } from './delivery.ts';
+import type { DeliveryOptions } from './delivery.ts';
+import { dispatchOnce } from './dispatcher.ts';
+import { SubscriptionRegistry } from './registry.ts';
+
+export interface EngineOptions {
+  pool: Pool;
+  /** The application store (writes Subscription status changes, reads payloads). */
+  store: FhirStore;
+  logger: Logger;
+  pollMs: number;
+  timeoutMs: number;
+  maxInFlight: number;
+  retryHorizonSeconds: number;
+  retry?: { baseMs: number; maxMs: number };
+  observe?: DeliveryOptions['observe'];
+}
+
+const REFRESH_EVERY_MS = 30_000;
+const BATCH = 500;
+
+export class SubscriptionEngine {
+  readonly #o: EngineOptions;
+  readonly #registry: SubscriptionRegistry;
+  readonly #delivery: DeliveryWorker;
+  #stopped = true;
+  #loop: Promise<void> | undefined;
+  #wake: (() => void) | undefined;
+  #refreshNeeded = true;
+  #lastRefresh = 0;
+
+  constructor(options: EngineOptions) {
+    this.#o = options;
+    this.#registry = new SubscriptionRegistry(options.store, options.logger);
+    this.#delivery = new DeliveryWorker({
+      pool: options.pool,
+      store: options.store,
+      registry: this.#registry,
+      logger: options.logger,
+      timeoutMs: options.timeoutMs,
+      maxInFlight: options.maxInFlight,
+      retry: options.retry ?? { baseMs: 1_000, maxMs: 10 * 60_000 },
+      retryHorizonSeconds: options.retryHorizonSeconds,
+      observe: options.observe,
+      onSettled: () => this.nudge(),
+    });
+  }
+
+  start(): void {
+    if (!this.#stopped) return;
+    this.#stopped = false;
+    this.#loop = this.#run();
+  }
+
+  /** Runs a pass now (e.g. after a write), instead of at the next poll. */
+  nudge(): void {
+    this.#wake?.();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#wake?.();
+    await this.#loop;
+    await this.#delivery.drain();
+  }
+
+  async #run(): Promise<void> {
+    while (!this.#stopped) {
+      let busy = false;
+      try {
+        busy = await this.#pass();
+      } catch (err) {
+        this.#o.logger.warn({ err }, 'subscription engine pass failed; will retry');
+      }
+      if (this.#stopped) break;
+      if (!busy) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, this.#o.pollMs);
+          this.#wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        this.#wake = undefined;
+      }
+    }
+  }
+
+  /** One round: refresh the registry if due, dispatch a batch, start due deliveries. True when there was work. */
+  async #pass(): Promise<boolean> {
+    if (this.#refreshNeeded || Date.now() - this.#lastRefresh > REFRESH_EVERY_MS) {
+      await this.#registry.refresh();
+      this.#refreshNeeded = false;
+      this.#lastRefresh = Date.now();
+    }
+    const dispatched = await dispatchOnce(this.#o.pool, this.#o.store, this.#registry, this.#o.logger, BATCH);
+    if (dispatched.subscriptionsChanged) this.#refreshNeeded = true;
+    const started = await this.#delivery.pass();
+    return dispatched.events > 0 || started > 0;
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * The subscriptions the engine serves, read from the FHIR store, and their status lifecycle
+ * (R4: requested → active | error, off by the client). A client creates a subscription as
+ * `requested`; the engine checks it and sets `active`, or `error` with the reason in
+ * Subscription.error; a client sets `requested` again to reactivate one in error, or `off`.
+ * Status changes are written with If-Match, so a client's concurrent edit wins and is seen on the
+ * next refresh. Refreshed whenever the dispatcher sees a Subscription written, and periodically.
+ */
+import type { Subscription } from '@medplum/fhirtypes';
+import type { Logger } from 'pino';
+import { FhirError, isResourceType, searchAll, searchProblem } from '../../fhir/index.ts';
+import type { FhirStore, StoredVersion } from '../../fhir/index.ts';
+import { parseSubscription } from '../subscription-model.ts';
+import type { ClassicSubscription } from '../subscription-model.ts';
+
+export class SubscriptionRegistry {
+  readonly #store: FhirStore;
+  readonly #logger: Logger;
+  #byId = new Map<string, ClassicSubscription>();
+
+  constructor(store: FhirStore, logger: Logger) {
+    this.#store = store;
+    this.#logger = logger;
+  }
+
+  /** Subscriptions whose events are numbered and stored: active, or in error (replayable later). */
+  receiving(): ClassicSubscription[] {
+    return [...this.#byId.values()].filter((s) => s.status === 'active' || s.status === 'error');
+  }
+
+  /** The subscription, when deliveries are attempted for it (status active). */
+  active(id: string): ClassicSubscription | undefined {
+    const s = this.#byId.get(id);
+    return s?.status === 'active' ? s : undefined;
+  }
+
+  activeIds(): string[] {
+    return [...this.#byId.values()].filter((s) => s.status === 'active').map((s) => s.id);
+  }
+
+  async refresh(): Promise<void> {
+    const versions = await searchAll(this.#store, 'Subscription', new URLSearchParams({ status: 'requested,active,error' }));
+    const next = new Map<string, ClassicSubscription>();
+    for (const version of versions) {
+      const resource = JSON.parse(version.content as string) as Subscription;
+      const parsed = parseSubscription(resource, isResourceType, searchProblem);
+      if (!parsed.ok) {
+        if (resource.status !== 'error' || resource.error !== parsed.problem) await this.#setStatus(version, resource, 'error', parsed.problem);
+        continue;
+      }
+      let sub = parsed.subscription;
+      if (sub.status === 'requested') {
+        if (!(await this.#setStatus(version, resource, 'active', undefined))) continue;
+        sub = { ...sub, status: 'active' };
+        this.#logger.info({ subscription: sub.id }, 'subscription activated');
+      }
+      next.set(sub.id, sub);
+    }
+    this.#byId = next;
+  }
+
+  /** Puts a subscription in error (e.g. its retry horizon ran out); true when written. */
+  async fail(id: string, reason: string): Promise<boolean> {
+    let version: StoredVersion;
+    try {
+      version = await this.#store.read('Subscription', id);
+    } catch {
+      return false;
+    }
+    const resource = JSON.parse(version.content as string) as Subscription;
+    if (resource.status !== 'active') return false;
+    const written = await this.#setStatus(version, resource, 'error', reason);
+    if (written) {
+      const sub = this.#byId.get(id);
+      if (sub) this.#byId.set(id, { ...sub, status: 'error' });
+      this.#logger.warn({ subscription: id, reason }, 'subscription in error');
+    }
+    return written;
+  }
+
+  async #setStatus(version: StoredVersion, resource: Subscription, status: 'active' | 'error', error: string | undefined): Promise<boolean> {
+    const { meta: _meta, error: _old, ...rest } = resource;
+    const updated: Subscription = { ...rest, status, ...(error ? { error } : {}) };
+    try {
+      await this.#store.update(updated, { ifMatch: version.versionId });
+      return true;
+    } catch (err) {
+      if (err instanceof FhirError) {
+        // Changed meanwhile (If-Match) or gone: the next refresh sees the current version.
+        this.#logger.debug({ err, subscription: resource.id }, 'subscription status not written');
+        return false;
+      }
+      throw err;
+    }
+  }
+}

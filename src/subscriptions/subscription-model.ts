@@ -1,0 +1,83 @@
+/**
+ * R4 classic Subscriptions (http://hl7.org/fhir/R4/subscription.html) as the engine uses them:
+ * the criteria search, the channel and CareBridge's extensions, checked once so the engine never
+ * has to wonder. What cannot be honoured is a problem with a reason, put in Subscription.error.
+ */
+import type { Subscription } from '@medplum/fhirtypes';
+
+export const RETRY_HORIZON_EXTENSION = 'https://carebridge.dev/fhir/StructureDefinition/subscription-retry-horizon';
+export const SECRET_EXTENSION = 'https://carebridge.dev/fhir/StructureDefinition/subscription-secret';
+
+export type SubscriptionStatus = 'requested' | 'active' | 'error' | 'off';
+
+export interface ClassicSubscription {
+  id: string;
+  status: SubscriptionStatus;
+  /** `Observation?code=…` split into its type and search parameters. */
+  criteria: { resourceType: string; params: URLSearchParams };
+  channel: {
+    type: 'rest-hook';
+    endpoint: string;
+    /** `channel.header` lines as name/value pairs. */
+    headers: Array<[string, string]>;
+    /** MIME type of the payload; undefined: notify with an empty POST. */
+    payload: string | undefined;
+  };
+  /** Seconds of failed delivery after which the subscription goes to error (extension). */
+  retryHorizonSeconds: number | undefined;
+  /** HMAC-SHA256 key for the X-Signature-256 header (extension). */
+  secret: string | undefined;
+}
+
+export type ParsedSubscription = { ok: true; subscription: ClassicSubscription } | { ok: false; problem: string };
+
+const JSON_PAYLOADS = new Set(['application/fhir+json', 'application/json']);
+
+/** Checks a Subscription resource; `isResourceType` and `checkSearch` come from the FHIR module. */
+export function parseSubscription(
+  resource: Subscription,
+  isResourceType: (type: string) => boolean,
+  checkSearch: (type: string, params: URLSearchParams) => string | undefined,
+): ParsedSubscription {
+  const id = resource.id ?? '';
+  const criteria = (resource.criteria ?? '').trim();
+  if (/^(https?:|urn:)/.test(criteria)) return { ok: false, problem: `topic-based subscriptions (criteria ${criteria}) are not supported yet; use a search such as Observation?code=…` };
+  const q = criteria.indexOf('?');
+  const type = q < 0 ? criteria : criteria.slice(0, q);
+  if (!isResourceType(type)) return { ok: false, problem: `criteria must start with a resource type, e.g. Observation?code=…; got "${criteria}"` };
+  const params = new URLSearchParams(q < 0 ? '' : criteria.slice(q + 1));
+  const searchProblem = checkSearch(type, params);
+  if (searchProblem) return { ok: false, problem: `criteria: ${searchProblem}` };
+  const channel = resource.channel;
+  if (channel?.type !== 'rest-hook') return { ok: false, problem: `channel type "${channel?.type ?? ''}" is not supported yet; use rest-hook` };
+  let endpoint: URL;
+  try {
+    endpoint = new URL(channel.endpoint ?? '');
+  } catch {
+    return { ok: false, problem: `channel.endpoint "${channel.endpoint ?? ''}" is not an absolute URL` };
+  }
+  if (endpoint.protocol !== 'http:' && endpoint.protocol !== 'https:') return { ok: false, problem: `channel.endpoint must be http or https, got ${endpoint.protocol}` };
+  const headers: Array<[string, string]> = [];
+  for (const line of channel.header ?? []) {
+    const colon = line.indexOf(':');
+    const name = colon < 0 ? '' : line.slice(0, colon).trim();
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) return { ok: false, problem: `channel.header "${line}" is not "Name: value"` };
+    headers.push([name, line.slice(colon + 1).trim()]);
+  }
+  const payload = channel.payload?.split(';')[0]?.trim().toLowerCase() || undefined;
+  if (payload !== undefined && !JSON_PAYLOADS.has(payload)) return { ok: false, problem: `channel.payload "${channel.payload}" is not supported; use application/fhir+json (or none)` };
+  const horizon = resource.extension?.find((e) => e.url === RETRY_HORIZON_EXTENSION)?.valueInteger;
+  if (horizon !== undefined && (!Number.isInteger(horizon) || horizon < 1)) return { ok: false, problem: 'the retry-horizon extension must be a positive number of seconds' };
+  const secret = resource.extension?.find((e) => e.url === SECRET_EXTENSION)?.valueString;
+  return {
+    ok: true,
+    subscription: {
+      id,
+      status: resource.status as SubscriptionStatus,
+      criteria: { resourceType: type, params },
+      channel: { type: 'rest-hook', endpoint: endpoint.toString(), headers, payload: payload && (channel.payload ?? payload) },
+      retryHorizonSeconds: horizon,
+      secret: secret || undefined,
+    },
+  };
+}
