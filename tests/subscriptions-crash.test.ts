@@ -4,54 +4,22 @@
 // the server is killed with SIGKILL after part of the events arrived, and started again. Then every
 // event of a successful write arrives, first occurrences in write order, and a repeat is only ever
 // the event just delivered again (its attempt was cut off by the kill before it was recorded).
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import http from 'node:http';
-import net from 'node:net';
-import path from 'node:path';
+import type net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startChildServer } from './helpers/child-server.ts';
+import type { ChildServer } from './helpers/child-server.ts';
 import { createTestDatabase } from './helpers/database.ts';
 
-const repo = path.resolve(import.meta.dirname, '..');
 let databaseUrl: string;
-let httpPort: number;
-let child: ChildProcess | undefined;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer().once('error', reject).listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
-
-async function start(): Promise<ChildProcess> {
-  const c = spawn(process.execPath, ['src/cli.ts', 'serve'], {
-    cwd: repo,
-    env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(httpPort), HOST: '127.0.0.1', MLLP_PORT: '0', LOG_LEVEL: 'warn', SUBSCRIPTION_POLL_MS: '50', SUBSCRIPTION_DELIVERY_TIMEOUT_MS: '2000' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  c.stdout?.on('data', (d) => (out += d));
-  c.stderr?.on('data', (d) => (out += d));
-  const deadline = Date.now() + 30_000;
-  while (!out.includes('CareBridge is running')) {
-    if (c.exitCode !== null || Date.now() > deadline) {
-      c.kill('SIGKILL');
-      throw new Error(`server did not start:\n${out}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return c;
-}
+let server: ChildServer;
+const ENV = { SUBSCRIPTION_POLL_MS: '50', SUBSCRIPTION_DELIVERY_TIMEOUT_MS: '2000' };
 
 const received: string[] = [];
 let hook: http.Server;
 
 beforeAll(async () => {
   databaseUrl = await createTestDatabase();
-  httpPort = await freePort();
   hook = http.createServer((req, res) => {
     req.resume();
     req.on('end', () => {
@@ -60,19 +28,16 @@ beforeAll(async () => {
     });
   });
   await new Promise<void>((resolve) => hook.listen(0, '127.0.0.1', resolve));
-  child = await start();
+  server = await startChildServer(databaseUrl, ENV);
 }, 60_000);
 
 afterAll(async () => {
-  if (child && child.exitCode === null && child.signalCode === null) {
-    child.kill('SIGTERM');
-    await new Promise((r) => child!.once('exit', r));
-  }
+  await server?.stop();
   await new Promise<void>((resolve) => hook.close(() => resolve()));
 });
 
 const fhir = (p: string, init: { method?: string; body?: unknown } = {}) =>
-  fetch(`http://127.0.0.1:${httpPort}/fhir/${p}`, { method: init.method ?? 'GET', headers: { 'content-type': 'application/fhir+json' }, body: init.body === undefined ? undefined : JSON.stringify(init.body) });
+  fetch(`http://127.0.0.1:${server.port}/fhir/${p}`, { method: init.method ?? 'GET', headers: { 'content-type': 'application/fhir+json' }, body: init.body === undefined ? undefined : JSON.stringify(init.body) });
 
 describe('subscription delivery across kill -9', () => {
   it('delivers every event after the restart, in order, duplicates only as a re-sent event', async () => {
@@ -85,11 +50,10 @@ describe('subscription delivery across kill -9', () => {
       written.push(((await res.json()) as { id: string }).id);
     }
     while (received.length < 15) await new Promise((r) => setTimeout(r, 10));
-    child!.kill('SIGKILL');
-    await new Promise((r) => child!.once('exit', r));
+    await server.kill();
     const beforeRestart = received.length;
     expect(beforeRestart).toBeLessThan(written.length); // the kill really interrupted delivery
-    child = await start();
+    server = await startChildServer(databaseUrl, ENV, server.port);
     const deadline = Date.now() + 30_000;
     while (new Set(received).size < written.length) {
       if (Date.now() > deadline) throw new Error(`only ${new Set(received).size} of ${written.length} events delivered`);

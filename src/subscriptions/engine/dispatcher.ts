@@ -43,6 +43,9 @@ export async function dispatchOnce(pool: Pool, store: FhirStore, registry: Subsc
     pool,
     async (client) => {
       const cursor = (await client.query<{ transaction_id: string; event_id: string }>('SELECT transaction_id::text, event_id::text FROM subscription_dispatch_cursor FOR UPDATE')).rows[0]!;
+      // Another server process may have changed Subscriptions (and moved the cursor past those
+      // writes): match nothing with a registry older than the data.
+      if (registry.isStale(await subscriptionGeneration(client))) return { events: 0, notifications: 0, subscriptionsChanged: true };
       if (!registry.receiving().length) return skipAhead(client, cursor);
       const { rows: read } = await client.query<EventRow>(
         `SELECT event_id::text, resource_type, resource_id, version_id, interaction, transaction_id::text
@@ -132,4 +135,12 @@ async function skipAhead(client: PoolClient, cursor: { transaction_id: string; e
   if (!to) return { events: 0, notifications: 0, subscriptionsChanged: false };
   await client.query('UPDATE subscription_dispatch_cursor SET transaction_id = $1::xid8, event_id = $2::bigint', [to.transaction_id, to.event_id]);
   return { events: to.subscription ? 1 : 0, notifications: 0, subscriptionsChanged: to.subscription };
+}
+
+/** Changes whenever any Subscription is created, updated or deleted (count and latest write). */
+export async function subscriptionGeneration(db: Pick<PoolClient, 'query'>): Promise<string> {
+  const { rows } = await db.query<{ g: string }>(
+    `SELECT count(*)::text || '@' || coalesce(max(last_updated)::text, '') AS g FROM fhir_resource WHERE resource_type = 'Subscription'`,
+  );
+  return rows[0]!.g;
 }

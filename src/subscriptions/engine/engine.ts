@@ -1,6 +1,7 @@
 /**
  * The subscription engine's loops: the dispatcher (outbox → numbered notifications), the
- * delivery worker, and the registry refresh. Everything runs on PostgreSQL state, so any number of
+ * delivery worker, and the registry refresh (whenever Subscriptions changed, in this process or
+ * another: the dispatcher checks before matching). Everything runs on PostgreSQL state, so any number of
  * server processes can run engines on one database (the dispatcher cursor is locked per pass,
  * deliveries are leased).
  */
@@ -9,7 +10,7 @@ import type { Pool } from '../../db/pool.ts';
 import type { FhirStore } from '../../fhir/index.ts';
 import { DeliveryWorker } from './delivery.ts';
 import type { DeliveryOptions } from './delivery.ts';
-import { dispatchOnce } from './dispatcher.ts';
+import { dispatchOnce, subscriptionGeneration } from './dispatcher.ts';
 import { SubscriptionRegistry } from './registry.ts';
 
 export interface EngineOptions {
@@ -98,13 +99,13 @@ export class SubscriptionEngine {
   /** One round: refresh the registry if due, dispatch a batch, start due deliveries. True when there was work. */
   async #pass(): Promise<boolean> {
     if (this.#refreshNeeded || Date.now() - this.#lastRefresh > REFRESH_EVERY_MS) {
-      await this.#registry.refresh();
+      await this.#registry.refresh(await subscriptionGeneration(this.#o.pool));
       this.#refreshNeeded = false;
       this.#lastRefresh = Date.now();
     }
     const dispatched = await dispatchOnce(this.#o.pool, this.#o.store, this.#registry, this.#o.logger, BATCH);
     if (dispatched.subscriptionsChanged) this.#refreshNeeded = true;
     const started = await this.#delivery.pass();
-    return dispatched.events > 0 || started > 0;
+    return dispatched.events > 0 || dispatched.subscriptionsChanged || started > 0;
   }
 }

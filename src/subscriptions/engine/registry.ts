@@ -17,10 +17,17 @@ export class SubscriptionRegistry {
   readonly #store: FhirStore;
   readonly #logger: Logger;
   #byId = new Map<string, ClassicSubscription>();
+  /** The Subscription generation (subscriptionGeneration) the registry was loaded at. */
+  #generation: string | undefined;
 
   constructor(store: FhirStore, logger: Logger) {
     this.#store = store;
     this.#logger = logger;
+  }
+
+  /** Whether Subscriptions changed (in any server process) since the registry was loaded. */
+  isStale(generation: string): boolean {
+    return generation !== this.#generation;
   }
 
   /** Subscriptions whose events are numbered and stored: active, or in error (replayable later). */
@@ -38,7 +45,8 @@ export class SubscriptionRegistry {
     return [...this.#byId.values()].filter((s) => s.status === 'active').map((s) => s.id);
   }
 
-  async refresh(): Promise<void> {
+  /** Reloads the subscriptions; `generation` is read first, so a change during the load is seen later. */
+  async refresh(generation: string): Promise<void> {
     const versions = await searchAll(this.#store, 'Subscription', new URLSearchParams({ status: 'requested,active,error' }));
     const next = new Map<string, ClassicSubscription>();
     for (const version of versions) {
@@ -57,6 +65,7 @@ export class SubscriptionRegistry {
       next.set(sub.id, sub);
     }
     this.#byId = next;
+    this.#generation = generation;
   }
 
   /** Puts a subscription in error (e.g. its retry horizon ran out); true when written. */
