@@ -47,6 +47,8 @@ export interface Config {
   subscriptionDeliveryTimeoutMs: number;
   /** Subscription engine: deliveries in flight at once (each subscription has at most one). */
   subscriptionMaxInFlight: number;
+  /** Whether this process runs the subscription engine (dispatcher and delivery). */
+  subscriptionEngine: boolean;
   /** PEM files for MLLP over TLS (MLLP_TLS_CERT_FILE + MLLP_TLS_KEY_FILE); with MLLP_TLS_CA_FILE, mutual TLS. */
   mllpTls: { certFile: string; keyFile: string; caFile: string | undefined } | undefined;
 }
@@ -54,6 +56,14 @@ export interface Config {
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 export class ConfigError extends Error {}
+
+function onOff(env: Record<string, string | undefined>, name: string, fallback: boolean): boolean {
+  const raw = env[name]?.trim().toLowerCase();
+  if (raw === undefined || raw === '') return fallback;
+  if (raw === 'on' || raw === 'true' || raw === '1') return true;
+  if (raw === 'off' || raw === 'false' || raw === '0') return false;
+  throw new ConfigError(`${name} must be on or off, got "${env[name]}"`);
+}
 
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
   const raw = env[name];
@@ -110,6 +120,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     subscriptionPollMs: integer(env, 'SUBSCRIPTION_POLL_MS', 200, 10, 60_000),
     subscriptionDeliveryTimeoutMs: integer(env, 'SUBSCRIPTION_DELIVERY_TIMEOUT_MS', 10_000, 100, 300_000),
     subscriptionMaxInFlight: integer(env, 'SUBSCRIPTION_MAX_IN_FLIGHT', 16, 1, 1_000),
+    subscriptionEngine: onOff(env, 'SUBSCRIPTION_ENGINE', true),
     mllpTls: certFile && keyFile ? { certFile: path.resolve(certFile), keyFile: path.resolve(keyFile), caFile: caFile && path.resolve(caFile) } : undefined,
   };
 }

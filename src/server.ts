@@ -104,9 +104,11 @@ export async function startServer(config: Config, logger: Logger = createLogger(
       retryHorizonSeconds: config.subscriptionRetryHorizonSeconds,
       observe: (e) => metrics.observeSubscriptionDelivery(e),
     });
-    subscriptions.start();
-    onWrite = () => subscriptions.nudge();
-    stopSubscriptions = () => subscriptions.stop();
+    if (config.subscriptionEngine) {
+      subscriptions.start();
+      onWrite = () => subscriptions.nudge();
+      stopSubscriptions = () => subscriptions.stop();
+    }
     const codeTranslator = new CachedCodeTranslator(store, 10_000);
     onConceptMapsChanged = () => codeTranslator.invalidate();
     const reindex: ReindexService = {

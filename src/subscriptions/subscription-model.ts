@@ -15,18 +15,41 @@ export interface ClassicSubscription {
   status: SubscriptionStatus;
   /** `Observation?code=…` split into its type and search parameters. */
   criteria: { resourceType: string; params: URLSearchParams };
-  channel: {
-    type: 'rest-hook';
-    endpoint: string;
-    /** `channel.header` lines as name/value pairs. */
-    headers: Array<[string, string]>;
-    /** MIME type of the payload; undefined: notify with an empty POST. */
-    payload: string | undefined;
-  };
+  channel: RestHookChannel | InternalChannel;
   /** Seconds of failed delivery after which the subscription goes to error (extension). */
   retryHorizonSeconds: number | undefined;
   /** HMAC-SHA256 key for the X-Signature-256 header (extension). */
   secret: string | undefined;
+}
+
+export interface RestHookChannel {
+  type: 'rest-hook';
+  endpoint: string;
+  /** `channel.header` lines as name/value pairs. */
+  headers: Array<[string, string]>;
+  /** MIME type of the payload; undefined: notify with an empty POST. */
+  payload: string | undefined;
+}
+
+/** An event as an internal subscriber receives it (at least once: handlers must be idempotent by eventId). */
+export interface InternalEvent {
+  subscriber: string;
+  /** Gap-free, monotonic per subscriber. */
+  eventNumber: number;
+  /** The outbox event id: the same on a repeated delivery. */
+  eventId: string;
+  resourceType: string;
+  resourceId: string;
+  versionId: number;
+  interaction: string;
+  /** The resource as written in that version. */
+  resource: unknown;
+}
+
+/** A TypeScript handler inside CareBridge, run in the same at-least-once, in-order machinery. */
+export interface InternalChannel {
+  type: 'internal';
+  handle: (event: InternalEvent) => Promise<void>;
 }
 
 export type ParsedSubscription = { ok: true; subscription: ClassicSubscription } | { ok: false; problem: string };

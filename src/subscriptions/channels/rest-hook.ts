@@ -7,10 +7,12 @@
  * timeout is a failure (redirects are not followed).
  */
 import { createHmac } from 'node:crypto';
-import type { ClassicSubscription } from '../subscription-model.ts';
+import type { RestHookChannel } from '../subscription-model.ts';
 
 export interface RestHookDelivery {
-  subscription: ClassicSubscription;
+  channel: RestHookChannel;
+  /** HMAC-SHA256 key for X-Signature-256, when the subscription has one. */
+  secret: string | undefined;
   resourceType: string;
   resourceId: string;
   /** The resource JSON, when the channel sends a payload. */
@@ -20,14 +22,14 @@ export interface RestHookDelivery {
 export class DeliveryError extends Error {}
 
 export async function deliverRestHook(d: RestHookDelivery, timeoutMs: number): Promise<void> {
-  const channel = d.subscription.channel;
+  const channel = d.channel;
   const withPayload = channel.payload !== undefined;
   const url = withPayload ? `${channel.endpoint.replace(/\/+$/, '')}/${d.resourceType}/${encodeURIComponent(d.resourceId)}` : channel.endpoint;
   const body = withPayload ? (d.body ?? '') : '';
   const headers = new Headers();
   for (const [name, value] of channel.headers) headers.append(name, value);
   if (withPayload) headers.set('content-type', `${channel.payload}; charset=utf-8`);
-  if (d.subscription.secret) headers.set('x-signature-256', `sha256=${createHmac('sha256', d.subscription.secret).update(body, 'utf8').digest('hex')}`);
+  if (d.secret) headers.set('x-signature-256', `sha256=${createHmac('sha256', d.secret).update(body, 'utf8').digest('hex')}`);
   let response: Response;
   try {
     response = await fetch(url, { method: withPayload ? 'PUT' : 'POST', headers, body: withPayload ? body : undefined, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });

@@ -34,6 +34,8 @@ export interface DeliveryOptions {
 interface Claimed {
   subscription_id: string;
   event_number: string;
+  event_id: string;
+  interaction: string;
   resource_type: string;
   resource_id: string;
   version_id: number;
@@ -69,7 +71,7 @@ export class DeliveryWorker {
          FROM due
         WHERE n.subscription_id = due.subscription_id AND n.event_number = due.event_number
           AND n.status = 'pending' AND (n.leased_until IS NULL OR n.leased_until < now())
-        RETURNING n.subscription_id, n.event_number::text, n.resource_type, n.resource_id, n.version_id, n.attempts`,
+        RETURNING n.subscription_id, n.event_number::text, n.event_id::text, n.interaction, n.resource_type, n.resource_id, n.version_id, n.attempts`,
       [active, room, leaseSeconds],
     );
     for (const row of rows) {
@@ -97,8 +99,18 @@ export class DeliveryWorker {
     }
     const started = performance.now();
     try {
-      const body = sub.channel.payload === undefined ? undefined : ((await this.#o.store.vread(row.resource_type, row.resource_id, String(row.version_id))).content ?? undefined);
-      await deliverRestHook({ subscription: sub, resourceType: row.resource_type, resourceId: row.resource_id, body }, this.#o.timeoutMs);
+      const channel = sub.channel;
+      const content = async () => (await this.#o.store.vread(row.resource_type, row.resource_id, String(row.version_id))).content ?? undefined;
+      if (channel.type === 'internal') {
+        const body = await content();
+        await channel.handle({
+          subscriber: sub.id, eventNumber: Number(row.event_number), eventId: row.event_id, resourceType: row.resource_type, resourceId: row.resource_id,
+          versionId: row.version_id, interaction: row.interaction, resource: body === undefined ? undefined : JSON.parse(body),
+        });
+      } else {
+        const body = channel.payload === undefined ? undefined : await content();
+        await deliverRestHook({ channel, secret: sub.secret, resourceType: row.resource_type, resourceId: row.resource_id, body }, this.#o.timeoutMs);
+      }
       await this.#o.pool.query(
         `WITH done AS (
            UPDATE subscription_notification SET status = 'delivered', delivered_at = now(), leased_until = NULL, last_error = NULL

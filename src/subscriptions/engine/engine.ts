@@ -11,6 +11,7 @@ import type { FhirStore } from '../../fhir/index.ts';
 import { DeliveryWorker } from './delivery.ts';
 import type { DeliveryOptions } from './delivery.ts';
 import { dispatchOnce, subscriptionGeneration } from './dispatcher.ts';
+import type { InternalChannel } from '../subscription-model.ts';
 import { SubscriptionRegistry } from './registry.ts';
 
 export interface EngineOptions {
@@ -54,6 +55,16 @@ export class SubscriptionEngine {
       observe: options.observe,
       onSettled: () => this.nudge(),
     });
+  }
+
+  /**
+   * Registers a subscriber inside CareBridge: `criteria` is a search (`Encounter?status=finished`),
+   * `handle` runs for every matching write after registration — at least once, in order, retried
+   * with backoff while it throws. Handlers must be idempotent by `event.eventId`. Call before start().
+   */
+  subscribe(name: string, criteria: string, handle: InternalChannel['handle']): void {
+    if (!/^[A-Za-z0-9-]{1,50}$/.test(name)) throw new Error(`internal subscriber names are [A-Za-z0-9-]{1,50}, got "${name}"`);
+    this.#registry.addInternal(name, criteria, handle);
   }
 
   start(): void {

@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import { FhirError, isResourceType, searchAll, searchProblem } from '../../fhir/index.ts';
 import type { FhirStore, StoredVersion } from '../../fhir/index.ts';
 import { parseSubscription } from '../subscription-model.ts';
-import type { ClassicSubscription } from '../subscription-model.ts';
+import type { ClassicSubscription, InternalChannel } from '../subscription-model.ts';
 
 export class SubscriptionRegistry {
   readonly #store: FhirStore;
@@ -28,6 +28,24 @@ export class SubscriptionRegistry {
   /** Whether Subscriptions changed (in any server process) since the registry was loaded. */
   isStale(generation: string): boolean {
     return generation !== this.#generation;
+  }
+
+  readonly #internal = new Map<string, ClassicSubscription>();
+
+  /**
+   * Adds a subscriber inside CareBridge (e.g. the care-plan engine): always active, its events
+   * numbered and delivered like any subscription's, to `handle` — at least once, in order.
+   */
+  addInternal(name: string, criteria: string, handle: InternalChannel['handle']): void {
+    const parsed = parseSubscription(
+      { resourceType: 'Subscription', id: `internal-${name}`, status: 'active', reason: name, criteria, channel: { type: 'rest-hook', endpoint: 'http://internal.invalid/' } },
+      isResourceType,
+      searchProblem,
+    );
+    if (!parsed.ok) throw new Error(`internal subscriber ${name}: ${parsed.problem}`);
+    if (this.#internal.has(parsed.subscription.id)) throw new Error(`internal subscriber ${name} is registered twice`);
+    this.#internal.set(parsed.subscription.id, { ...parsed.subscription, channel: { type: 'internal', handle } });
+    this.#byId.set(parsed.subscription.id, this.#internal.get(parsed.subscription.id)!);
   }
 
   /** Subscriptions whose events are numbered and stored: active, or in error (replayable later). */
@@ -48,7 +66,7 @@ export class SubscriptionRegistry {
   /** Reloads the subscriptions; `generation` is read first, so a change during the load is seen later. */
   async refresh(generation: string): Promise<void> {
     const versions = await searchAll(this.#store, 'Subscription', new URLSearchParams({ status: 'requested,active,error' }));
-    const next = new Map<string, ClassicSubscription>();
+    const next = new Map<string, ClassicSubscription>(this.#internal);
     for (const version of versions) {
       const resource = JSON.parse(version.content as string) as Subscription;
       const parsed = parseSubscription(resource, isResourceType, searchProblem);

@@ -1,0 +1,47 @@
+// Internal subscribers (issue 5: "topic or criteria + TypeScript handler, run in the same
+// at-least-once machinery, idempotent by event id" — what the care-plan engine builds on): a
+// handler gets every matching write, in order, with gap-free event numbers and the resource as
+// written; while it throws it is retried with backoff, and later events wait for it.
+import pino from 'pino';
+import { afterAll, describe, expect, it } from 'vitest';
+import { PgFhirStore } from '../src/fhir/index.ts';
+import { SubscriptionEngine } from '../src/subscriptions/engine/engine.ts';
+import type { InternalEvent } from '../src/subscriptions/subscription-model.ts';
+import { useTestServer } from './helpers/server.ts';
+
+// The server's own engine is off: this file's engine, with its internal subscriber, is the only one.
+const server = useTestServer({ SUBSCRIPTION_ENGINE: 'off' });
+let engine: SubscriptionEngine | undefined;
+afterAll(async () => {
+  await engine?.stop();
+});
+
+describe('internal subscribers', () => {
+  it('receive matching writes in order, at least once, retried while the handler fails', async () => {
+    const seen: InternalEvent[] = [];
+    let failuresLeft = 2;
+    engine = new SubscriptionEngine({ pool: server.pool, store: new PgFhirStore(server.pool), logger: pino({ level: 'silent' }), pollMs: 20, timeoutMs: 1000, maxInFlight: 4, retryHorizonSeconds: 60, retry: { baseMs: 50, maxMs: 200 } });
+    expect(() => engine!.subscribe('bad name!', 'Encounter', async () => undefined)).toThrow(/names are/);
+    expect(() => engine!.subscribe('bad-criteria', 'Encounter?colour=red', async () => undefined)).toThrow(/criteria/);
+    engine.subscribe('discharges', 'Encounter?status=finished', async (event) => {
+      if ((event.resource as { id: string }).id === 'enc-2' && failuresLeft-- > 0) throw new Error('not yet');
+      seen.push(event);
+    });
+    engine.start();
+    const encounter = (id: string, status: string) => ({ resourceType: 'Encounter', id, status, class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'IMP' } });
+    await new Promise((r) => setTimeout(r, 100)); // the engine is running: only writes after this count
+    for (const [id, status] of [['enc-1', 'finished'], ['enc-2', 'finished'], ['enc-3', 'in-progress'], ['enc-4', 'finished']]) {
+      expect((await server.fhir(`Encounter/${id}`, { method: 'PUT', body: encounter(id!, status!) })).status).toBe(201);
+    }
+    const deadline = Date.now() + 10_000;
+    while (seen.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(seen.map((e) => [e.eventNumber, (e.resource as { id: string }).id, e.interaction])).toEqual([
+      [1, 'enc-1', 'create'],
+      [2, 'enc-2', 'create'],
+      [3, 'enc-4', 'create'],
+    ]);
+    expect(failuresLeft).toBe(-1); // enc-2 failed twice, then succeeded; enc-4 waited for it
+    expect(new Set(seen.map((e) => e.eventId)).size).toBe(3);
+    expect(seen[0]).toMatchObject({ subscriber: 'internal-discharges', resourceType: 'Encounter', versionId: 1 });
+  });
+});
