@@ -49,6 +49,8 @@ export interface Config {
   subscriptionMaxInFlight: number;
   /** Whether this process runs the subscription engine (dispatcher and delivery). */
   subscriptionEngine: boolean;
+  /** URL prefixes subscription endpoints must start with; empty allows any http(s) endpoint. */
+  subscriptionEndpointAllow: string[];
   /** PEM files for MLLP over TLS (MLLP_TLS_CERT_FILE + MLLP_TLS_KEY_FILE); with MLLP_TLS_CA_FILE, mutual TLS. */
   mllpTls: { certFile: string; keyFile: string; caFile: string | undefined } | undefined;
 }
@@ -63,6 +65,14 @@ function onOff(env: Record<string, string | undefined>, name: string, fallback: 
   if (raw === 'on' || raw === 'true' || raw === '1') return true;
   if (raw === 'off' || raw === 'false' || raw === '0') return false;
   throw new ConfigError(`${name} must be on or off, got "${env[name]}"`);
+}
+
+function endpointAllowList(raw: string | undefined): string[] {
+  const prefixes = (raw ?? '').split(',').map((p) => p.trim()).filter(Boolean);
+  for (const p of prefixes) {
+    if (!/^https?:\/\/[^/\s]+/.test(p)) throw new ConfigError(`SUBSCRIPTION_ENDPOINT_ALLOW: "${p}" is not an http(s) URL prefix such as https://partner.example.org/`);
+  }
+  return prefixes;
 }
 
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
@@ -121,6 +131,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     subscriptionDeliveryTimeoutMs: integer(env, 'SUBSCRIPTION_DELIVERY_TIMEOUT_MS', 10_000, 100, 300_000),
     subscriptionMaxInFlight: integer(env, 'SUBSCRIPTION_MAX_IN_FLIGHT', 16, 1, 1_000),
     subscriptionEngine: onOff(env, 'SUBSCRIPTION_ENGINE', true),
+    subscriptionEndpointAllow: endpointAllowList(env.SUBSCRIPTION_ENDPOINT_ALLOW),
     mllpTls: certFile && keyFile ? { certFile: path.resolve(certFile), keyFile: path.resolve(keyFile), caFile: caFile && path.resolve(caFile) } : undefined,
   };
 }

@@ -23,7 +23,7 @@ import { Hl7Processor } from './hl7-adapters/process/processor.ts';
 import { Hl7RecoveryWorker } from './hl7-adapters/process/recovery.ts';
 import { SenderConfigs } from './hl7-adapters/senders/sender-store.ts';
 import { SubscriptionEngine } from './subscriptions/engine/engine.ts';
-import { checkSubscriptionWrite } from './subscriptions/write-rules.ts';
+import { subscriptionWriteRules } from './subscriptions/write-rules.ts';
 import type { MllpListener } from './hl7-adapters/mllp/listener.ts';
 import { createHttpApp } from './http-app.ts';
 import { createMetrics } from './observability/metrics.ts';
@@ -91,7 +91,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
         if (types.has('ConceptMap')) onConceptMapsChanged();
         onWrite();
       },
-      checkWrite: checkSubscriptionWrite,
+      checkWrite: subscriptionWriteRules(config.subscriptionEndpointAllow),
     });
     const subscriptions = new SubscriptionEngine({
       pool,
@@ -102,6 +102,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
       timeoutMs: config.subscriptionDeliveryTimeoutMs,
       maxInFlight: config.subscriptionMaxInFlight,
       retryHorizonSeconds: config.subscriptionRetryHorizonSeconds,
+      allowEndpoints: config.subscriptionEndpointAllow,
       observe: (e) => metrics.observeSubscriptionDelivery(e),
     });
     if (config.subscriptionEngine) {

@@ -43,3 +43,13 @@ describe('parseSubscription', () => {
     expect(problem({ extension: [{ url: RETRY_HORIZON_EXTENSION, valueInteger: 0 }] })).toMatch(/retry-horizon/);
   });
 });
+
+describe('endpoint allow-list', () => {
+  it('allows any endpoint when empty, else only the listed prefixes', () => {
+    const parse = (endpoint: string, allow: string[]) => parseSubscription(sub({ channel: { type: 'rest-hook', endpoint } }), isType, checkSearch, allow);
+    expect(parse('http://127.0.0.1:9/x', []).ok).toBe(true);
+    expect(parse('https://partner.example.org/hooks/a', ['https://partner.example.org/']).ok).toBe(true);
+    const refused = parse('https://evil.example/x', ['https://partner.example.org/']);
+    expect(!refused.ok && refused.problem).toMatch(/not allowed on this server \(allowed: https:\/\/partner.example.org\/\)/);
+  });
+});

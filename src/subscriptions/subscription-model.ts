@@ -56,11 +56,21 @@ export type ParsedSubscription = { ok: true; subscription: ClassicSubscription }
 
 const JSON_PAYLOADS = new Set(['application/fhir+json', 'application/json']);
 
+/**
+ * Endpoints an operator allows (SUBSCRIPTION_ENDPOINT_ALLOW: URL prefixes); empty: any http(s)
+ * endpoint, loopback and plain HTTP included — production deployments should set it.
+ */
+export function endpointProblem(endpoint: string, allow: readonly string[]): string | undefined {
+  if (!allow.length || allow.some((prefix) => endpoint.startsWith(prefix))) return undefined;
+  return `channel.endpoint ${endpoint} is not allowed on this server (allowed: ${allow.join(', ')})`;
+}
+
 /** Checks a Subscription resource; `isResourceType` and `checkSearch` come from the FHIR module. */
 export function parseSubscription(
   resource: Subscription,
   isResourceType: (type: string) => boolean,
   checkSearch: (type: string, params: URLSearchParams) => string | undefined,
+  allowEndpoints: readonly string[] = [],
 ): ParsedSubscription {
   const id = resource.id ?? '';
   const criteria = (resource.criteria ?? '').trim();
@@ -80,6 +90,8 @@ export function parseSubscription(
     return { ok: false, problem: `channel.endpoint "${channel.endpoint ?? ''}" is not an absolute URL` };
   }
   if (endpoint.protocol !== 'http:' && endpoint.protocol !== 'https:') return { ok: false, problem: `channel.endpoint must be http or https, got ${endpoint.protocol}` };
+  const notAllowed = endpointProblem(endpoint.toString(), allowEndpoints);
+  if (notAllowed) return { ok: false, problem: notAllowed };
   const headers: Array<[string, string]> = [];
   for (const line of channel.header ?? []) {
     const colon = line.indexOf(':');

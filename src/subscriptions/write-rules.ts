@@ -16,7 +16,12 @@ function refuse(text: string, expression: string): FhirError {
   return new FhirError({ resourceType: 'OperationOutcome', issue: [issue('business-rule', ErrorCode.INVALID_RESOURCE, text, [expression])] });
 }
 
-export function checkSubscriptionWrite(resource: Resource, current: Resource | undefined): void {
+/** The store's checkWrite hook for Subscriptions, with the operator's endpoint allow-list. */
+export function subscriptionWriteRules(allowEndpoints: readonly string[]): (resource: Resource, current: Resource | undefined) => void {
+  return (resource, current) => checkSubscriptionWrite(resource, current, allowEndpoints);
+}
+
+export function checkSubscriptionWrite(resource: Resource, current: Resource | undefined, allowEndpoints: readonly string[] = []): void {
   if (resource.resourceType !== 'Subscription') return;
   const sub = resource as Subscription;
   const before = (current as Subscription | undefined)?.status;
@@ -24,6 +29,6 @@ export function checkSubscriptionWrite(resource: Resource, current: Resource | u
     throw refuse(`Subscription.status "${sub.status}" is set by the server; create a subscription as "requested" (or "off"), and set "requested" to reactivate one`, 'Subscription.status');
   }
   if (sub.status === 'off') return;
-  const parsed = parseSubscription(sub, isResourceType, searchProblem);
+  const parsed = parseSubscription(sub, isResourceType, searchProblem, allowEndpoints);
   if (!parsed.ok) throw refuse(`this subscription cannot be served: ${parsed.problem}`, 'Subscription');
 }

@@ -25,6 +25,8 @@ export interface EngineOptions {
   retryHorizonSeconds: number;
   retry?: { baseMs: number; maxMs: number };
   observe?: DeliveryOptions['observe'];
+  /** URL prefixes endpoints must start with (empty: any). */
+  allowEndpoints?: readonly string[];
 }
 
 const REFRESH_EVERY_MS = 30_000;
@@ -42,7 +44,7 @@ export class SubscriptionEngine {
 
   constructor(options: EngineOptions) {
     this.#o = options;
-    this.#registry = new SubscriptionRegistry(options.store, options.logger);
+    this.#registry = new SubscriptionRegistry(options.store, options.logger, options.allowEndpoints);
     this.#delivery = new DeliveryWorker({
       pool: options.pool,
       store: options.store,

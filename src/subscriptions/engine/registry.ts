@@ -20,9 +20,12 @@ export class SubscriptionRegistry {
   /** The Subscription generation (subscriptionGeneration) the registry was loaded at. */
   #generation: string | undefined;
 
-  constructor(store: FhirStore, logger: Logger) {
+  readonly #allowEndpoints: readonly string[];
+
+  constructor(store: FhirStore, logger: Logger, allowEndpoints: readonly string[] = []) {
     this.#store = store;
     this.#logger = logger;
+    this.#allowEndpoints = allowEndpoints;
   }
 
   /** Whether Subscriptions changed (in any server process) since the registry was loaded. */
@@ -69,7 +72,7 @@ export class SubscriptionRegistry {
     const next = new Map<string, ClassicSubscription>(this.#internal);
     for (const version of versions) {
       const resource = JSON.parse(version.content as string) as Subscription;
-      const parsed = parseSubscription(resource, isResourceType, searchProblem);
+      const parsed = parseSubscription(resource, isResourceType, searchProblem, this.#allowEndpoints);
       if (!parsed.ok) {
         if (resource.status !== 'error' || resource.error !== parsed.problem) await this.#setStatus(version, resource, 'error', parsed.problem);
         continue;
