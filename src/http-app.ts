@@ -13,7 +13,9 @@ import type { ServerInfo } from './fhir/rest/interactions/capabilities.ts';
 import type { ReindexService } from './fhir/rest/interactions/reindex.ts';
 import { registerHl7AdminRoutes } from './hl7-adapters/admin/routes.ts';
 import type { Hl7AdminOptions } from './hl7-adapters/admin/routes.ts';
+import type { Pool } from './db/pool.ts';
 import type { Metrics } from './observability/metrics.ts';
+import { registerSubscriptionAdminRoutes } from './subscriptions/admin/routes.ts';
 
 export interface HttpAppOptions {
   store: FhirStore;
@@ -25,6 +27,8 @@ export interface HttpAppOptions {
   maxBodyBytes: number;
   /** The HL7 message log and sender configuration API (/admin/hl7). */
   hl7Admin: Hl7AdminOptions;
+  /** The subscription state view (/admin/subscriptions). */
+  subscriptionAdmin: { pool: Pool };
   /** Database reachable and migrated; false while starting or shutting down. */
   ready: () => Promise<boolean>;
 }
@@ -88,6 +92,7 @@ export function createHttpApp(options: HttpAppOptions): FastifyInstance {
   });
 
   registerHl7AdminRoutes(app, options.hl7Admin);
+  registerSubscriptionAdminRoutes(app, options.subscriptionAdmin.pool);
 
   app.get('/healthz', async (_req, reply) => reply.send({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {

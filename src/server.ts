@@ -134,6 +134,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     stopHl7Recovery = () => hl7Recovery.stop();
     const app = createHttpApp({
       hl7Admin: { pool, processor: hl7Processor, senders: hl7Senders },
+      subscriptionAdmin: { pool },
       store,
       logger,
       metrics,

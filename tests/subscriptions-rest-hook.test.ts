@@ -99,6 +99,13 @@ describe('rest-hook subscriptions', () => {
     expect(hook.received).toHaveLength(2);
     for (const r of hook.received) expect(r).toMatchObject({ method: 'POST', url: '/hook', body: '', headers: expect.objectContaining({ authorization: 'Bearer t0k3n' }) });
     expect(await numbers(id)).toEqual([{ n: 1, status: 'delivered' }, { n: 2, status: 'delivered' }]);
+    // The admin view of its state.
+    const view: any = await (await fetch(`${server.url}/admin/subscriptions/${id}`)).json();
+    expect(view).toMatchObject({ id, eventsSinceStart: '2', pending: 0, failingSince: null, lastError: null, lastDeliveredAt: expect.stringMatching(/^\d{4}-/) });
+    expect(view.notifications.map((n: any) => [n.eventNumber, n.status, n.interaction])).toEqual([['2', 'delivered', 'create'], ['1', 'delivered', 'create']]);
+    expect(((await (await fetch(`${server.url}/admin/subscriptions`)).json()) as any).subscriptions).toContainEqual(expect.objectContaining({ id, pending: 0 }));
+    expect((await fetch(`${server.url}/admin/subscriptions/unknown`)).status).toBe(404);
+    expect((await fetch(`${server.url}/admin/subscriptions/${id}?limit=0`)).status).toBe(400);
   });
 
   it('with a payload, PUTs the resource to {endpoint}/{type}/{id}, signed with the secret', async () => {
