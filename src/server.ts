@@ -103,6 +103,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
       maxInFlight: config.subscriptionMaxInFlight,
       retryHorizonSeconds: config.subscriptionRetryHorizonSeconds,
       allowEndpoints: config.subscriptionEndpointAllow,
+      websocketPath: '/ws',
       observe: (e) => metrics.observeSubscriptionDelivery(e),
     });
     if (config.subscriptionEngine) {
@@ -138,7 +139,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
       store,
       logger,
       metrics,
-      server: { name: PACKAGE.name, version: PACKAGE.version, startedAt },
+      server: { name: PACKAGE.name, version: PACKAGE.version, startedAt, websocketPath: config.subscriptionEngine ? '/ws' : undefined },
       reindex,
       baseUrl: config.baseUrl,
       maxBodyBytes: config.maxBodyBytes,
@@ -161,6 +162,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
       },
     });
     const liveMllp = mllp;
+    if (config.subscriptionEngine) subscriptions.attach(app.server);
     await app.listen({ port: config.port, host: config.host });
     accepting = true;
     const address = app.server.address();

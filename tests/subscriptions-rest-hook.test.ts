@@ -175,7 +175,8 @@ describe('rest-hook subscriptions', () => {
   it('refuses, when written, what it cannot serve and statuses only the server sets (422 with the reason)', async () => {
     const post = (body: Record<string, unknown>) => server.fhir('Subscription', { method: 'POST', body: { resourceType: 'Subscription', status: 'requested', reason: 'test', criteria: 'Observation?code=http://loinc.org|8480-6', channel: { type: 'rest-hook', endpoint: 'http://127.0.0.1:9/x' }, ...body } });
     const cases: Array<[Record<string, unknown>, RegExp, string]> = [
-      [{ channel: { type: 'websocket' } }, /channel type "websocket" is not supported yet/, 'Subscription'],
+      [{ channel: { type: 'email', endpoint: 'mailto:a@example.org' } }, /channel type "email" is not supported; use rest-hook or websocket/, 'Subscription'],
+      [{ channel: { type: 'websocket', payload: 'application/fhir+json' } }, /websocket channel carries no payload/, 'Subscription'],
       [{ criteria: 'Observation?colour=red' }, /criteria: .*colour/, 'Subscription'],
       [{ criteria: 'http://example.org/topic' }, /topic-based subscriptions .* not supported yet/, 'Subscription'],
       [{ channel: { type: 'rest-hook', endpoint: 'ftp://x/y' } }, /must be http or https/, 'Subscription'],

@@ -37,6 +37,7 @@ describe('parseSubscription', () => {
     expect(problem({ criteria: 'Observation?colour=red' })).toMatch(/criteria: unknown parameter colour/);
     expect(problem({ criteria: 'http://hl7.org/SubscriptionTopic/x' })).toMatch(/topic-based/);
     expect(problem({ channel: { type: 'email', endpoint: 'mailto:a@b' } })).toMatch(/"email" is not supported/);
+    expect(problem({ channel: { type: 'websocket', payload: 'application/fhir+json' } })).toMatch(/no payload/);
     expect(problem({ channel: { type: 'rest-hook', endpoint: 'not a url' } })).toMatch(/not an absolute URL/);
     expect(problem({ channel: { type: 'rest-hook', endpoint: 'https://h/x', header: ['no colon'] } })).toMatch(/Name: value/);
     expect(problem({ channel: { type: 'rest-hook', endpoint: 'https://h/x', payload: 'text/xml' } })).toMatch(/payload/);

@@ -15,7 +15,7 @@ export interface ClassicSubscription {
   status: SubscriptionStatus;
   /** `Observation?code=…` split into its type and search parameters. */
   criteria: { resourceType: string; params: URLSearchParams };
-  channel: RestHookChannel | InternalChannel;
+  channel: RestHookChannel | WebsocketChannel | InternalChannel;
   /** Seconds of failed delivery after which the subscription goes to error (extension). */
   retryHorizonSeconds: number | undefined;
   /** HMAC-SHA256 key for the X-Signature-256 header (extension). */
@@ -29,6 +29,11 @@ export interface RestHookChannel {
   headers: Array<[string, string]>;
   /** MIME type of the payload; undefined: notify with an empty POST. */
   payload: string | undefined;
+}
+
+/** R4 classic websocket: clients bind to the subscription and get `ping {id}` per notification. */
+export interface WebsocketChannel {
+  type: 'websocket';
 }
 
 /** An event as an internal subscriber receives it (at least once: handlers must be idempotent by eventId). */
@@ -82,7 +87,14 @@ export function parseSubscription(
   const searchProblem = checkSearch(type, params);
   if (searchProblem) return { ok: false, problem: `criteria: ${searchProblem}` };
   const channel = resource.channel;
-  if (channel?.type !== 'rest-hook') return { ok: false, problem: `channel type "${channel?.type ?? ''}" is not supported yet; use rest-hook` };
+  const base = { id, status: resource.status as SubscriptionStatus, criteria: { resourceType: type, params } };
+  const horizon = resource.extension?.find((e) => e.url === RETRY_HORIZON_EXTENSION)?.valueInteger;
+  if (horizon !== undefined && (!Number.isInteger(horizon) || horizon < 1)) return { ok: false, problem: 'the retry-horizon extension must be a positive number of seconds' };
+  if (channel?.type === 'websocket') {
+    if (channel.payload) return { ok: false, problem: 'a websocket channel carries no payload (clients get "ping {id}" and read the data over REST); leave channel.payload empty' };
+    return { ok: true, subscription: { ...base, channel: { type: 'websocket' }, retryHorizonSeconds: horizon, secret: undefined } };
+  }
+  if (channel?.type !== 'rest-hook') return { ok: false, problem: `channel type "${channel?.type ?? ''}" is not supported; use rest-hook or websocket` };
   let endpoint: URL;
   try {
     endpoint = new URL(channel.endpoint ?? '');
@@ -101,15 +113,11 @@ export function parseSubscription(
   }
   const payload = channel.payload?.split(';')[0]?.trim().toLowerCase() || undefined;
   if (payload !== undefined && !JSON_PAYLOADS.has(payload)) return { ok: false, problem: `channel.payload "${channel.payload}" is not supported; use application/fhir+json (or none)` };
-  const horizon = resource.extension?.find((e) => e.url === RETRY_HORIZON_EXTENSION)?.valueInteger;
-  if (horizon !== undefined && (!Number.isInteger(horizon) || horizon < 1)) return { ok: false, problem: 'the retry-horizon extension must be a positive number of seconds' };
   const secret = resource.extension?.find((e) => e.url === SECRET_EXTENSION)?.valueString;
   return {
     ok: true,
     subscription: {
-      id,
-      status: resource.status as SubscriptionStatus,
-      criteria: { resourceType: type, params },
+      ...base,
       channel: { type: 'rest-hook', endpoint: endpoint.toString(), headers, payload: payload && (channel.payload ?? payload) },
       retryHorizonSeconds: horizon,
       secret: secret || undefined,

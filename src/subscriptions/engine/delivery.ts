@@ -27,6 +27,8 @@ export interface DeliveryOptions {
   /** Server default retry horizon (seconds); a subscription's extension overrides it. */
   retryHorizonSeconds: number;
   observe?: (event: { subscription: string; ok: boolean; seconds: number }) => void;
+  /** Bound websocket clients of this process (websocket subscriptions are delivered only where one is bound). */
+  websockets?: { has(id: string): boolean; ping(id: string): Promise<number> };
   /** Called when a delivery attempt ends (the subscription's next notification may be due). */
   onSettled?: () => void;
 }
@@ -53,7 +55,9 @@ export class DeliveryWorker {
   /** Claims due heads and starts delivering them; returns how many were started. */
   async pass(): Promise<number> {
     const room = this.#o.maxInFlight - this.#inFlight.size;
-    const active = this.#o.registry.activeIds().filter((id) => !this.#inFlight.has(id));
+    const active = this.#o.registry
+      .activeIds()
+      .filter((id) => !this.#inFlight.has(id) && (this.#o.registry.active(id)?.channel.type !== 'websocket' || this.#o.websockets?.has(id)));
     if (room <= 0 || !active.length) return 0;
     // Long enough to outlive an attempt; short enough that a crashed process's claims come back soon.
     const leaseSeconds = (this.#o.timeoutMs + 5_000) / 1000;
@@ -107,6 +111,8 @@ export class DeliveryWorker {
           subscriber: sub.id, eventNumber: Number(row.event_number), eventId: row.event_id, resourceType: row.resource_type, resourceId: row.resource_id,
           versionId: row.version_id, interaction: row.interaction, resource: body === undefined ? undefined : JSON.parse(body),
         });
+      } else if (channel.type === 'websocket') {
+        if (!this.#o.websockets || (await this.#o.websockets.ping(sub.id)) === 0) throw new Error('no websocket client is bound to this subscription');
       } else {
         const body = channel.payload === undefined ? undefined : await content();
         await deliverRestHook({ channel, secret: sub.secret, resourceType: row.resource_type, resourceId: row.resource_id, body }, this.#o.timeoutMs);

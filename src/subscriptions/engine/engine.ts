@@ -5,9 +5,11 @@
  * server processes can run engines on one database (the dispatcher cursor is locked per pass,
  * deliveries are leased).
  */
+import type http from 'node:http';
 import type { Logger } from 'pino';
 import type { Pool } from '../../db/pool.ts';
 import type { FhirStore } from '../../fhir/index.ts';
+import { WebsocketHub } from '../channels/websocket.ts';
 import { DeliveryWorker } from './delivery.ts';
 import type { DeliveryOptions } from './delivery.ts';
 import { dispatchOnce, subscriptionGeneration } from './dispatcher.ts';
@@ -27,6 +29,8 @@ export interface EngineOptions {
   observe?: DeliveryOptions['observe'];
   /** URL prefixes endpoints must start with (empty: any). */
   allowEndpoints?: readonly string[];
+  /** Path of the classic websocket endpoint (e.g. /ws); attach() the engine to the HTTP server. */
+  websocketPath?: string;
 }
 
 const REFRESH_EVERY_MS = 30_000;
@@ -36,6 +40,7 @@ export class SubscriptionEngine {
   readonly #o: EngineOptions;
   readonly #registry: SubscriptionRegistry;
   readonly #delivery: DeliveryWorker;
+  readonly #websockets: WebsocketHub | undefined;
   #stopped = true;
   #loop: Promise<void> | undefined;
   #wake: (() => void) | undefined;
@@ -45,7 +50,25 @@ export class SubscriptionEngine {
   constructor(options: EngineOptions) {
     this.#o = options;
     this.#registry = new SubscriptionRegistry(options.store, options.logger, options.allowEndpoints);
+    this.#websockets = options.websocketPath
+      ? new WebsocketHub({
+          path: options.websocketPath,
+          logger: options.logger,
+          bindProblem: (id) => {
+            const sub = this.#registry.active(id);
+            if (!sub) return 'is not an active subscription';
+            return sub.channel.type === 'websocket' ? undefined : `has channel type ${sub.channel.type}, not websocket`;
+          },
+          onBind: (id) => {
+            // Pending notifications were backing off while nobody listened: due now.
+            void this.#o.pool
+              .query(`UPDATE subscription_notification SET next_attempt_at = now() WHERE subscription_id = $1 AND status = 'pending'`, [id])
+              .then(() => this.nudge(), (err: unknown) => this.#o.logger.warn({ err }, 'rescheduling on bind failed'));
+          },
+        })
+      : undefined;
     this.#delivery = new DeliveryWorker({
+      websockets: this.#websockets,
       pool: options.pool,
       store: options.store,
       registry: this.#registry,
@@ -69,6 +92,11 @@ export class SubscriptionEngine {
     this.#registry.addInternal(name, criteria, handle);
   }
 
+  /** Serves the websocket channel on this HTTP server (upgrades on the websocket path). */
+  attach(server: http.Server): void {
+    this.#websockets?.attach(server);
+  }
+
   start(): void {
     if (!this.#stopped) return;
     this.#stopped = false;
@@ -85,6 +113,7 @@ export class SubscriptionEngine {
     this.#wake?.();
     await this.#loop;
     await this.#delivery.drain();
+    this.#websockets?.close();
   }
 
   async #run(): Promise<void> {

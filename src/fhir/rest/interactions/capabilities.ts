@@ -12,6 +12,16 @@ export interface ServerInfo {
   name: string;
   version: string;
   startedAt: string;
+  /** Path of the classic subscription websocket (advertised with the capabilitystatement-websocket extension). */
+  websocketPath?: string;
+}
+
+/** ws(s)://host/path for a FHIR base http(s)://host/fhir. */
+function websocketUrl(baseUrl: string, path: string): string {
+  const url = new URL(baseUrl);
+  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+  url.pathname = path;
+  return url.toString();
 }
 
 const INTERACTIONS: CapabilityStatementRestResource['interaction'] = [
@@ -69,6 +79,7 @@ export function capabilityStatementJson(baseUrl: string, info: ServerInfo): stri
     rest: [
       {
         mode: 'server',
+        ...(info.websocketPath ? { extension: [{ url: 'http://hl7.org/fhir/StructureDefinition/capabilitystatement-websocket', valueUri: websocketUrl(baseUrl, info.websocketPath) }] } : {}),
         resource: allResourceTypes().map(resourceEntry),
         interaction: [{ code: 'transaction' }, { code: 'batch' }, { code: 'history-system' }],
         compartment: ['http://hl7.org/fhir/CompartmentDefinition/patient'],
