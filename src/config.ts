@@ -51,6 +51,8 @@ export interface Config {
   subscriptionEngine: boolean;
   /** URL prefixes subscription endpoints must start with; empty allows any http(s) endpoint. */
   subscriptionEndpointAllow: string[];
+  /** The hospital's IANA time zone (calendar days for length of stay and due dates). */
+  timeZone: string;
   /** PEM files for MLLP over TLS (MLLP_TLS_CERT_FILE + MLLP_TLS_KEY_FILE); with MLLP_TLS_CA_FILE, mutual TLS. */
   mllpTls: { certFile: string; keyFile: string; caFile: string | undefined } | undefined;
 }
@@ -73,6 +75,16 @@ function endpointAllowList(raw: string | undefined): string[] {
     if (!/^https?:\/\/[^/\s]+/.test(p)) throw new ConfigError(`SUBSCRIPTION_ENDPOINT_ALLOW: "${p}" is not an http(s) URL prefix such as https://partner.example.org/`);
   }
   return prefixes;
+}
+
+function timeZone(raw: string | undefined): string {
+  const zone = raw?.trim() || 'Asia/Shanghai';
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone });
+  } catch {
+    throw new ConfigError(`TIME_ZONE must be an IANA time zone such as Asia/Shanghai, got "${zone}"`);
+  }
+  return zone;
 }
 
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
@@ -132,6 +144,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     subscriptionMaxInFlight: integer(env, 'SUBSCRIPTION_MAX_IN_FLIGHT', 16, 1, 1_000),
     subscriptionEngine: onOff(env, 'SUBSCRIPTION_ENGINE', true),
     subscriptionEndpointAllow: endpointAllowList(env.SUBSCRIPTION_ENDPOINT_ALLOW),
+    timeZone: timeZone(env.TIME_ZONE),
     mllpTls: certFile && keyFile ? { certFile: path.resolve(certFile), keyFile: path.resolve(keyFile), caFile: caFile && path.resolve(caFile) } : undefined,
   };
 }

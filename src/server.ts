@@ -22,6 +22,10 @@ import { CachedCodeTranslator } from './hl7-adapters/process/code-translator.ts'
 import { Hl7Processor } from './hl7-adapters/process/processor.ts';
 import { Hl7RecoveryWorker } from './hl7-adapters/process/recovery.ts';
 import { SenderConfigs } from './hl7-adapters/senders/sender-store.ts';
+import { DISCHARGE_CRITERIA, dischargeHandler } from './care-plans/discharge/discharge-follow-up.ts';
+import { NO_HOLIDAYS } from './care-plans/discharge/due-dates.ts';
+import { installProtocols } from './care-plans/discharge/protocols.ts';
+import { defaultComorbidityTable } from './care-plans/risk/comorbidity.ts';
 import { SubscriptionEngine } from './subscriptions/engine/engine.ts';
 import { subscriptionWriteRules } from './subscriptions/write-rules.ts';
 import type { MllpListener } from './hl7-adapters/mllp/listener.ts';
@@ -106,11 +110,6 @@ export async function startServer(config: Config, logger: Logger = createLogger(
       websocketPath: '/ws',
       observe: (e) => metrics.observeSubscriptionDelivery(e),
     });
-    if (config.subscriptionEngine) {
-      subscriptions.start();
-      onWrite = () => subscriptions.nudge();
-      stopSubscriptions = () => subscriptions.stop();
-    }
     const codeTranslator = new CachedCodeTranslator(store, 10_000);
     onConceptMapsChanged = () => codeTranslator.invalidate();
     const reindex: ReindexService = {
@@ -121,12 +120,25 @@ export async function startServer(config: Config, logger: Logger = createLogger(
       },
       status: (id) => reindexStatus(livePool, id),
     };
+    // The follow-up engine: shipped protocols installed (never overwritten), discharges followed up.
+    await installProtocols(store);
+    const transactionContext = { baseUrl: config.baseUrl ?? `http://localhost:${config.port}/fhir`, server: { name: PACKAGE.name, version: PACKAGE.version, startedAt }, reindex };
+    subscriptions.subscribe(
+      'discharge-follow-up',
+      DISCHARGE_CRITERIA,
+      dischargeHandler({ store, fhir: transactionContext, logger, comorbidities: defaultComorbidityTable(), calendar: NO_HOLIDAYS, timeZone: config.timeZone }),
+    );
+    if (config.subscriptionEngine) {
+      subscriptions.start();
+      onWrite = () => subscriptions.nudge();
+      stopSubscriptions = () => subscriptions.stop();
+    }
     const hl7Senders = new SenderConfigs(pool, 2_000);
     const hl7Processor = new Hl7Processor({
       pool,
       senders: hl7Senders,
       logger,
-      fhir: { baseUrl: config.baseUrl ?? `http://localhost:${config.port}/fhir`, server: { name: PACKAGE.name, version: PACKAGE.version, startedAt }, reindex },
+      fhir: transactionContext,
       translator: codeTranslator,
       observe: (e) => metrics.observeHl7Message(e),
     });

@@ -92,6 +92,9 @@ export async function mapEncounter(ctx: MappingContext, pv1: Hl7Segment, patient
     status,
     class: CLASS[classCode] ?? (classCode ? { system: SYSTEMS.v2('0004'), code: classCode } : UNKNOWN_CLASS),
     type: [codeableConcept(ctx, pv1.field(4).repetition(1), '0007')].filter((c) => c !== undefined),
+    // PV1-4 admission type is also the encounter's urgency (E emergency, U urgent …): the
+    // follow-up engine reads an acute admission from Encounter.priority.
+    priority: codeableConcept(ctx, pv1.field(4).repetition(1), '0007'),
     serviceType: codeableConcept(ctx, pv1.field(10).repetition(1), '0069'),
     subject: patient,
     participant: [

@@ -1,0 +1,61 @@
+// On discharge, the follow-up (issue 6, first slice): an ADT^A03 over MLLP finishes the inpatient
+// Encounter; the engine (an internal subscriber) writes a LACE RiskAssessment with its components,
+// a CarePlan from the transitional-care protocol, and its Tasks with due dates — and replaying the
+// discharge changes nothing.
+import { describe, expect, it } from 'vitest';
+import { fixture, sendTo } from './helpers/mllp.ts';
+import { useTestServer } from './helpers/server.ts';
+
+const server = useTestServer({ SUBSCRIPTION_POLL_MS: '50' });
+
+async function until<T>(what: string, check: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const search = async (path: string) => ((await server.fhir(path)).body.entry ?? []).map((e: any) => e.resource).filter((r: any) => r.resourceType !== 'OperationOutcome');
+
+describe('discharge follow-up', () => {
+  it('generates risk, care plan and tasks once per episode', async () => {
+    await sendTo(server.mllpPort, fixture('syn_cn_ADT_A01_utf8.hl7'));
+    await sendTo(server.mllpPort, fixture('syn_cn_ADT_A03_gbk.hl7'));
+    // These samples ask for enhanced mode (MSH-15 AL): the CA means stored; applying follows.
+    const patient = await until('the Patient', async () => (await search('Patient?identifier=urn:oid:2.16.156.10011.1.12|ZY2024001234'))[0]);
+    const carePlan = await until('the CarePlan', async () => (await search(`CarePlan?subject=Patient/${patient.id}`))[0]);
+    expect(carePlan).toMatchObject({
+      status: 'active',
+      intent: 'plan',
+      instantiatesCanonical: ['https://carebridge.dev/fhir/PlanDefinition/transitional-care|1.0.0'],
+      period: { start: '2024-03-22T10:00:00+08:00' },
+    });
+    const [risk] = await search(`RiskAssessment?subject=Patient/${patient.id}`);
+    // Stay 15–22 March = 8 days (L 5); routine admission (A 0); I10 is no Charlson condition (C 0); no ED visits (E 0).
+    expect(risk.extension).toEqual([{ url: 'https://carebridge.dev/fhir/StructureDefinition/risk-score', valueDecimal: 5 }]);
+    expect(risk.prediction[0].qualitativeRisk.coding[0].code).toBe('moderate');
+    expect(risk.method.coding[0].code).toBe('LACE');
+    const components = await search(`Observation?subject=Patient/${patient.id}&code=https://carebridge.dev/fhir/CodeSystem/risk-component|LACE-L,https://carebridge.dev/fhir/CodeSystem/risk-component|LACE-A,https://carebridge.dev/fhir/CodeSystem/risk-component|LACE-C,https://carebridge.dev/fhir/CodeSystem/risk-component|LACE-E`);
+    expect(Object.fromEntries(components.map((o: any) => [o.code.coding[0].code, o.valueInteger]))).toEqual({ 'LACE-L': 5, 'LACE-A': 0, 'LACE-C': 0, 'LACE-E': 0 });
+    const tasks = await search(`Task?patient=Patient/${patient.id}&_sort=_id`);
+    const byCode = Object.fromEntries(tasks.map((t: any) => [t.code.coding[0].code, t]));
+    // Discharged Friday 22 March 2024: contact within 2 business days → Tuesday 26th; visit within 14 days → 5 April.
+    expect(byCode['first-contact']).toMatchObject({ status: 'requested', priority: 'routine', restriction: { period: { end: '2024-03-26' } }, basedOn: [{ reference: `CarePlan/${carePlan.id}` }] });
+    expect(byCode['visit'].restriction.period.end).toBe('2024-04-05');
+    expect(carePlan.activity.map((a: any) => a.reference.reference).sort()).toEqual(tasks.map((t: any) => `Task/${t.id}`).sort());
+
+    // A new version of the finished Encounter (here an extra identifier) runs the handler again:
+    // the same follow-up, nothing new written.
+    const encounter = (await search(`Encounter?subject=Patient/${patient.id}`))[0];
+    const events = async () => (await server.pool.query(`SELECT count(*)::int AS n FROM subscription_notification WHERE subscription_id = 'internal-discharge-follow-up' AND status = 'delivered'`)).rows[0].n as number;
+    const before = await events();
+    expect((await server.fhir(`Encounter/${encounter.id}`, { method: 'PUT', body: { ...encounter, meta: undefined, identifier: [...encounter.identifier, { system: 'urn:test', value: 'again' }] } })).status).toBe(200);
+    await until('the handler run again', async () => ((await events()) > before ? true : undefined));
+    expect(await search(`CarePlan?subject=Patient/${patient.id}`)).toHaveLength(1);
+    expect((await search(`Task?patient=Patient/${patient.id}`)).map((t: any) => t.meta.versionId)).toEqual(['1', '1']);
+    expect((await server.fhir(`RiskAssessment/${risk.id}`)).body.meta.versionId).toBe('1');
+  });
+});
