@@ -1,0 +1,24 @@
+import { describe, expect, it } from 'vitest';
+import { addBusinessDays, addDays, isBusinessDay, NO_HOLIDAYS } from './due-dates.ts';
+
+describe('due dates', () => {
+  it('adds calendar days', () => {
+    expect(addDays('2024-03-22', 14)).toBe('2024-04-05');
+    expect(addDays('2024-02-28', 1)).toBe('2024-02-29');
+  });
+
+  it('adds business days over weekends', () => {
+    expect(addBusinessDays('2024-03-22', 2, NO_HOLIDAYS)).toBe('2024-03-26'); // Fri → Tue
+    expect(addBusinessDays('2024-03-20', 2, NO_HOLIDAYS)).toBe('2024-03-22'); // Wed → Fri
+    expect(addBusinessDays('2024-03-23', 1, NO_HOLIDAYS)).toBe('2024-03-25'); // Sat → Mon
+  });
+
+  it('skips the calendar days off and counts its make-up working days (调休)', () => {
+    // National Day 2025: 1–8 Oct off, Saturday 11 Oct a working day.
+    const calendar = { daysOff: new Set(['2025-10-01', '2025-10-02', '2025-10-03', '2025-10-06', '2025-10-07', '2025-10-08']), workingDays: new Set(['2025-10-11']) };
+    expect(isBusinessDay('2025-10-11', calendar)).toBe(true);
+    expect(isBusinessDay('2025-10-06', calendar)).toBe(false);
+    expect(addBusinessDays('2025-09-30', 2, calendar)).toBe('2025-10-10');
+    expect(addBusinessDays('2025-10-09', 2, calendar)).toBe('2025-10-11');
+  });
+});
