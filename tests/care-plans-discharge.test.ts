@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { fixture, sendTo } from './helpers/mllp.ts';
 import { useTestServer } from './helpers/server.ts';
 
-const server = useTestServer({ SUBSCRIPTION_POLL_MS: '50' });
+const server = useTestServer({ SUBSCRIPTION_ENGINE: 'on', SUBSCRIPTION_POLL_MS: '50' });
 
 async function until<T>(what: string, check: () => Promise<T | undefined>): Promise<T> {
   const deadline = Date.now() + 15_000;

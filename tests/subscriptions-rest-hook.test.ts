@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { useTestServer } from './helpers/server.ts';
 
-const server = useTestServer({ SUBSCRIPTION_POLL_MS: '50', SUBSCRIPTION_DELIVERY_TIMEOUT_MS: '1500' });
+const server = useTestServer({ SUBSCRIPTION_ENGINE: 'on', SUBSCRIPTION_POLL_MS: '50', SUBSCRIPTION_DELIVERY_TIMEOUT_MS: '1500' });
 
 interface Received {
   method: string;

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { useTestServer } from './helpers/server.ts';
 
-const server = useTestServer({ SUBSCRIPTION_POLL_MS: '50' });
+const server = useTestServer({ SUBSCRIPTION_ENGINE: 'on', SUBSCRIPTION_POLL_MS: '50' });
 
 function client(url: string): Promise<{ ws: WebSocket; messages: string[]; next: (pred: (m: string) => boolean, timeoutMs?: number) => Promise<string> }> {
   return new Promise((resolve, reject) => {

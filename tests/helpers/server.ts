@@ -26,7 +26,10 @@ export interface FhirReply {
 
 export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
   const databaseUrl = await createTestDatabase();
-  const config = loadConfig({ DATABASE_URL: databaseUrl, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', DB_POOL_SIZE: '10', MLLP_PORT: '0', ...env });
+  // The subscription engine (and the follow-up engine on it) writes resources of its own after
+  // other writes — e.g. a risk assessment after a Synthea inpatient discharge — so it is off unless
+  // a test file turns it on (SUBSCRIPTION_ENGINE: 'on'): exact-count tests stay deterministic.
+  const config = loadConfig({ DATABASE_URL: databaseUrl, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', DB_POOL_SIZE: '10', MLLP_PORT: '0', SUBSCRIPTION_ENGINE: 'off', ...env });
   const server = await startServer(config);
   const fhir = async (path: string, init: FhirInit = {}): Promise<FhirReply> => {
     const headers: Record<string, string> = { accept: 'application/fhir+json', ...init.headers };
