@@ -23,6 +23,14 @@ const search = async (path: string) => ((await server.fhir(path)).body.entry ?? 
 describe('discharge follow-up', () => {
   it('generates risk, care plan and tasks once per episode', async () => {
     await sendTo(server.mllpPort, fixture('syn_cn_ADT_A01_utf8.hl7'));
+    // Labs during the stay (haemoglobin in g/L, converted; sodium): the HOSPITAL score can be computed.
+    await sendTo(server.mllpPort, [
+      'MSH|^~\\&|LIS|XYZRMYY|CB|CB|20240321080000||ORU^R01^ORU_R01|LAB-HOSP-1|P|2.5',
+      'PID|1||ZY2024001234^^^&2.16.156.10011.1.12&ISO^MR||张三',
+      'OBR|1||JY-HOSP-1^LIS|CBC^血常规^L|||20240321070000|||||||||||||||20240321080000|||F',
+      'OBX|1|NM|718-7^血红蛋白^LN||110|g/L^^UCUM|130-175|↓|||F|||20240321070000',
+      'OBX|2|NM|2951-2^钠^LN||132|mmol/L^^UCUM|137-145|↓|||F|||20240321070000',
+    ].join('\r'));
     await sendTo(server.mllpPort, fixture('syn_cn_ADT_A03_gbk.hl7'));
     // These samples ask for enhanced mode (MSH-15 AL): the CA means stored; applying follows.
     const patient = await until('the Patient', async () => (await search('Patient?identifier=urn:oid:2.16.156.10011.1.12|ZY2024001234'))[0]);
@@ -33,7 +41,13 @@ describe('discharge follow-up', () => {
       instantiatesCanonical: ['https://carebridge.dev/fhir/PlanDefinition/transitional-care|1.0.0'],
       period: { start: '2024-03-22T10:00:00+08:00' },
     });
-    const [risk] = await search(`RiskAssessment?subject=Patient/${patient.id}`);
+    const risks = await search(`RiskAssessment?subject=Patient/${patient.id}`);
+    const risk = risks.find((r: any) => r.method.coding[0].code === 'LACE');
+    const hospital = risks.find((r: any) => r.method.coding[0].code === 'HOSPITAL');
+    // HOSPITAL: Hb 11.0 g/dL < 12 (1), sodium 132 < 135 (1), stay ≥ 5 days (2); nothing else: 4, low.
+    expect(hospital.extension[0].valueDecimal).toBe(4);
+    expect(hospital.prediction[0].qualitativeRisk).toEqual({ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/risk-probability', code: 'low' }], text: 'low' });
+    expect(carePlan.supportingInfo).toHaveLength(2);
     // Stay 15–22 March = 8 days (L 5); routine admission (A 0); I10 is no Charlson condition (C 0); no ED visits (E 0).
     expect(risk.extension).toEqual([{ url: 'https://carebridge.dev/fhir/StructureDefinition/risk-score', valueDecimal: 5 }]);
     expect(risk.prediction[0].qualitativeRisk.coding[0].code).toBe('moderate');
@@ -57,5 +71,6 @@ describe('discharge follow-up', () => {
     expect(await search(`CarePlan?subject=Patient/${patient.id}`)).toHaveLength(1);
     expect((await search(`Task?patient=Patient/${patient.id}`)).map((t: any) => t.meta.versionId)).toEqual(['1', '1']);
     expect((await server.fhir(`RiskAssessment/${risk.id}`)).body.meta.versionId).toBe('1');
+    expect((await server.fhir(`RiskAssessment/${hospital.id}`)).body.meta.versionId).toBe('1');
   });
 });

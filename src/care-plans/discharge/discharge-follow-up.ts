@@ -8,7 +8,7 @@
  *
  * Runs as an internal subscriber of the subscription engine (at least once, in order).
  */
-import type { Bundle, BundleEntry, CarePlan, Condition, Encounter, Extension, Observation, PlanDefinition, PlanDefinitionAction, Provenance, Reference, Resource, RiskAssessment, Task } from '@medplum/fhirtypes';
+import type { Bundle, BundleEntry, CarePlan, Condition, Encounter, Extension, Observation, PlanDefinition, PlanDefinitionAction, Provenance, Quantity, Reference, Resource, RiskAssessment, Task } from '@medplum/fhirtypes';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { findMatches, runTransaction, searchAll } from '../../fhir/index.ts';
@@ -16,8 +16,9 @@ import type { FhirStore, TransactionContext } from '../../fhir/index.ts';
 import type { InternalEvent } from '../../subscriptions/subscription-model.ts';
 import { findComorbidities } from '../risk/comorbidity.ts';
 import type { ComorbidityTable } from '../risk/comorbidity.ts';
+import { hospitalScore } from '../risk/hospital-score.ts';
+import type { HospitalInput } from '../risk/hospital-score.ts';
 import { laceScore } from '../risk/lace.ts';
-import type { LaceResult } from '../risk/lace.ts';
 import { lengthOfStayDays } from '../risk/length-of-stay.ts';
 import { addBusinessDays, addDays } from './due-dates.ts';
 import type { HolidayCalendar } from './due-dates.ts';
@@ -67,6 +68,53 @@ function icd10Codes(conditions: readonly Condition[]): string[] {
   return conditions.flatMap((c) => (c.code?.coding ?? []).filter((x) => x.code && /icd-10/i.test(x.system ?? '')).map((x) => x.code as string));
 }
 
+interface Score {
+  method: 'LACE' | 'HOSPITAL';
+  title: string;
+  total: number;
+  band: string;
+  components: Record<string, number>;
+  labels: Record<string, string>;
+}
+
+const LACE_LABELS: Record<string, string> = { L: 'length of stay', A: 'acute admission', C: 'comorbidity (Charlson conditions)', E: 'emergency visits in the 6 months before' };
+const HOSPITAL_LABELS: Record<string, string> = {
+  H: 'haemoglobin < 12 g/dL at discharge', O: 'discharge from oncology', S: 'sodium < 135 mmol/L at discharge', P: 'procedure during the stay',
+  I: 'urgent index admission', A: 'admissions in the previous 12 months', L: 'length of stay ≥ 5 days',
+};
+/** HOSPITAL bands onto the risk-probability code system (which has no "intermediate"). */
+const PROBABILITY: Record<string, string> = { low: 'low', moderate: 'moderate', intermediate: 'moderate', high: 'high' };
+
+/** The latest value of a LOINC-coded lab during the stay, in the unit wanted (g/L → g/dL converted). */
+async function labAtDischarge(store: FhirStore, patient: string, loinc: string, start: string, end: string): Promise<Quantity | undefined> {
+  const params = new URLSearchParams([['subject', patient], ['code', `http://loinc.org|${loinc}`], ['date', `ge${start}`], ['date', `le${end}`], ['_sort', '-date']]);
+  const [latest] = await findMatches(store, 'Observation', params, 1);
+  return latest?.content ? (JSON.parse(latest.content) as Observation).valueQuantity : undefined;
+}
+
+async function hospitalInputs(store: FhirStore, encounter: Encounter & { id: string }, patient: string, start: string, end: string, urgent: boolean, stay: number): Promise<HospitalInput> {
+  const hb = await labAtDischarge(store, patient, '718-7', start, end);
+  const sodium = await labAtDischarge(store, patient, '2951-2', start, end);
+  const hbUnit = (hb?.code ?? hb?.unit ?? '').toLowerCase();
+  const haemoglobinGdl = hb?.value === undefined ? undefined : hbUnit === 'g/l' ? hb.value / 10 : hbUnit === 'g/dl' ? hb.value : undefined;
+  const sodiumUnit = (sodium?.code ?? sodium?.unit ?? '').toLowerCase();
+  const sodiumMmolL = sodium?.value !== undefined && (sodiumUnit === 'mmol/l' || sodiumUnit === 'meq/l') ? sodium.value : undefined;
+  const yearBefore = new Date(Date.parse(start) - 365 * 86_400_000).toISOString();
+  const admissions = await findMatches(store, 'Encounter', new URLSearchParams([['subject', patient], ['class', `${ACT_CODE}|IMP`], ['date', `ge${yearBefore}`], ['date', `lt${start}`]]), 100);
+  const procedures = await findMatches(store, 'Procedure', new URLSearchParams({ encounter: `Encounter/${encounter.id}` }), 1);
+  // Discharging service PV1-10 ONC, or a local department a ConceptMap translated to ONC.
+  const oncology = (encounter.serviceType?.coding ?? []).some((c) => c.code?.toUpperCase() === 'ONC');
+  return {
+    haemoglobinGdl,
+    sodiumMmolL,
+    oncologyDischarge: oncology,
+    procedureDuringStay: procedures.length > 0,
+    urgentAdmission: urgent,
+    admissionsPrevious12Months: admissions.filter((v) => v.id !== encounter.id).length,
+    lengthOfStayDays: stay,
+  };
+}
+
 export function dischargeHandler(deps: DischargeDeps): (event: InternalEvent) => Promise<void> {
   return async (event) => {
     const encounter = event.resource as Encounter | undefined;
@@ -83,56 +131,66 @@ export function dischargeHandler(deps: DischargeDeps): (event: InternalEvent) =>
     const sixMonthsBefore = new Date(Date.parse(start) - 183 * 86_400_000).toISOString();
     const edVisits = await findMatches(deps.store, 'Encounter', new URLSearchParams([['subject', patient.reference], ['class', `${ACT_CODE}|EMER`], ['date', `ge${sixMonthsBefore}`], ['date', `lt${start}`]]), 100);
     const acute = [...(encounter.priority?.coding ?? [])].some((c) => ACUTE_CODES.has((c.code ?? '').toUpperCase()));
+    const stay = lengthOfStayDays(start, end, deps.timeZone);
     const lace = laceScore({
-      lengthOfStayDays: lengthOfStayDays(start, end, deps.timeZone),
+      lengthOfStayDays: stay,
       acuteAdmission: acute,
       comorbidities: findComorbidities(icd10Codes(conditions), deps.comorbidities),
       emergencyVisits6Months: edVisits.length,
     });
-    const bundle = build(deps, encounter as Encounter & { id: string }, patient, protocol, conditions, lace, end);
+    const hospital = hospitalScore(await hospitalInputs(deps.store, encounter as Encounter & { id: string }, patient.reference, start, end, acute, stay));
+    const scores: Score[] = [
+      { method: 'LACE', title: 'LACE index', total: lace.total, band: lace.band, components: lace.components, labels: LACE_LABELS },
+      ...(hospital ? [{ method: 'HOSPITAL', title: 'HOSPITAL score', total: hospital.total, band: hospital.band, components: hospital.components, labels: HOSPITAL_LABELS } satisfies Score] : []),
+    ];
+    const bundle = build(deps, encounter as Encounter & { id: string }, patient, protocol, conditions, scores, end);
     await runTransaction(deps.fhir, deps.store, bundle);
-    deps.logger.info({ encounter: encounter.id, lace: lace.total, band: lace.band }, 'discharge follow-up generated');
+    deps.logger.info({ encounter: encounter.id, lace: lace.total, hospital: hospital?.total }, 'discharge follow-up generated');
   };
 }
 
-function build(deps: DischargeDeps, encounter: Encounter & { id: string }, patient: Reference, protocol: PlanDefinition, conditions: Condition[], lace: LaceResult, dischargedAt: string): Bundle {
+function build(deps: DischargeDeps, encounter: Encounter & { id: string }, patient: Reference, protocol: PlanDefinition, conditions: Condition[], scores: Score[], dischargedAt: string): Bundle {
   const e = new Entries();
   const key = encounter.id;
   const canonical = `${protocol.url}|${protocol.version}`;
   const encounterRef = { reference: `Encounter/${encounter.id}` };
   const conditionRefs = conditions.map((c) => ({ reference: `Condition/${c.id}` }));
-  const highRisk = lace.band === 'high';
-  const labels = { L: 'length of stay', A: 'acute admission', C: 'comorbidity (Charlson conditions)', E: 'emergency visits in the 6 months before' } as const;
-  const components = (Object.keys(lace.components) as Array<keyof typeof labels>).map((item) =>
-    e.upsert<Observation>(
+  const highRisk = scores.some((s) => s.band === 'high');
+  const components: Array<Reference<Observation>> = [];
+  const risks = scores.map((score) => {
+    const basis = Object.entries(score.components).map(([item, points]) =>
+      e.upsert<Observation>(
+        {
+          resourceType: 'Observation',
+          status: 'final',
+          code: { coding: [{ system: `${BASE}/CodeSystem/risk-component`, code: `${score.method}-${item}`, display: `${score.method} ${item}: ${score.labels[item]}` }], text: `${score.method} ${item}: ${score.labels[item]}` },
+          subject: patient as Reference<never>,
+          encounter: encounterRef,
+          effectiveDateTime: dischargedAt,
+          valueInteger: points,
+        },
+        `${BASE}/NamingSystem/risk-component`,
+        `${key}#${score.method}#${item}`,
+      ),
+    );
+    components.push(...basis);
+    return e.upsert<RiskAssessment>(
       {
-        resourceType: 'Observation',
+        resourceType: 'RiskAssessment',
+        extension: [{ url: `${BASE}/StructureDefinition/risk-score`, valueDecimal: score.total }],
         status: 'final',
-        code: { coding: [{ system: `${BASE}/CodeSystem/risk-component`, code: `LACE-${item}`, display: `LACE ${item}: ${labels[item]}` }], text: `LACE ${item}: ${labels[item]}` },
+        method: { coding: [{ system: `${BASE}/CodeSystem/risk-method`, code: score.method, display: score.title }], text: `${score.title} (${protocol.name} ${protocol.version})` },
         subject: patient as Reference<never>,
         encounter: encounterRef,
-        effectiveDateTime: dischargedAt,
-        valueInteger: lace.components[item],
+        occurrenceDateTime: dischargedAt,
+        basis: [...basis, encounterRef, ...conditionRefs],
+        prediction: [{ outcome: { text: '30-day readmission' }, qualitativeRisk: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/risk-probability', code: PROBABILITY[score.band] ?? score.band }], text: score.band } }],
       },
-      `${BASE}/NamingSystem/risk-component`,
-      `${key}#LACE#${item}`,
-    ),
-  );
-  const risk = e.upsert<RiskAssessment>(
-    {
-      resourceType: 'RiskAssessment',
-      extension: [{ url: `${BASE}/StructureDefinition/risk-score`, valueDecimal: lace.total }],
-      status: 'final',
-      method: { coding: [{ system: `${BASE}/CodeSystem/risk-method`, code: 'LACE', display: 'LACE index' }], text: `LACE index (${protocol.name} ${protocol.version})` },
-      subject: patient as Reference<never>,
-      encounter: encounterRef,
-      occurrenceDateTime: dischargedAt,
-      basis: [...components, encounterRef, ...conditionRefs],
-      prediction: [{ outcome: { text: '30-day readmission' }, qualitativeRisk: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/risk-probability', code: lace.band }] } }],
-    },
-    `${BASE}/NamingSystem/risk-assessment`,
-    `${key}#LACE`,
-  );
+      `${BASE}/NamingSystem/risk-assessment`,
+      `${key}#${score.method}`,
+    );
+  });
+  const risk = risks[0]!;
   const dischargeDate = dischargedAt.slice(0, 10);
   const carePlanUrl = `urn:uuid:${randomUUID()}`;
   const tasks = (protocol.action ?? []).map((action) => {
@@ -153,7 +211,8 @@ function build(deps: DischargeDeps, encounter: Encounter & { id: string }, patie
         authoredOn: dischargedAt,
         ...(due ? { restriction: { period: { end: due } } } : {}),
         ...(encounter.serviceProvider ? { owner: encounter.serviceProvider } : {}),
-        reasonReference: risk,
+        // The assessment that made the risk high (and the task urgent), else LACE.
+        reasonReference: risks[scores.findIndex((score) => score.band === 'high')] ?? risk,
       },
       `${BASE}/NamingSystem/task`,
       `${key}#${action.id ?? action.title}`,
@@ -170,7 +229,7 @@ function build(deps: DischargeDeps, encounter: Encounter & { id: string }, patie
       encounter: encounterRef,
       period: { start: dischargedAt },
       addresses: conditionRefs,
-      supportingInfo: [risk],
+      supportingInfo: risks,
       activity: tasks.map((reference) => ({ reference })),
     },
     `${BASE}/NamingSystem/care-plan`,
@@ -180,7 +239,7 @@ function build(deps: DischargeDeps, encounter: Encounter & { id: string }, patie
   const provenance: Provenance & { id: string } = {
     resourceType: 'Provenance',
     id: `follow-up-${key}`,
-    target: [carePlan, risk, ...tasks, ...components],
+    target: [carePlan, ...risks, ...tasks, ...components],
     // Deterministic (the discharge time), so a replay leaves the Provenance unchanged.
     recorded: /T\d{2}:\d{2}:\d{2}/.test(dischargedAt) ? dischargedAt : `${dischargedAt.slice(0, 10)}T00:00:00Z`,
     agent: [{ type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/provenance-participant-type', code: 'assembler' }] }, who: { display: 'CareBridge follow-up engine' } }],
