@@ -35,12 +35,17 @@ describe('discharge follow-up', () => {
     // These samples ask for enhanced mode (MSH-15 AL): the CA means stored; applying follows.
     const patient = await until('the Patient', async () => (await search('Patient?identifier=urn:oid:2.16.156.10011.1.12|ZY2024001234'))[0]);
     const carePlan = await until('the CarePlan', async () => (await search(`CarePlan?subject=Patient/${patient.id}`))[0]);
+    // Transitional care for every discharge; the hypertension protocol because of I10.x00.
     expect(carePlan).toMatchObject({
       status: 'active',
       intent: 'plan',
-      instantiatesCanonical: ['https://carebridge.dev/fhir/PlanDefinition/transitional-care|1.0.0'],
+      instantiatesCanonical: ['https://carebridge.dev/fhir/PlanDefinition/transitional-care|1.0.0', 'https://carebridge.dev/fhir/PlanDefinition/hypertension|1.0.0'],
       period: { start: '2024-03-22T10:00:00+08:00' },
     });
+    // Home blood-pressure monitoring is a standing activity (the patient is expected to report).
+    expect(carePlan.activity.filter((a: any) => a.detail)).toEqual([
+      expect.objectContaining({ detail: expect.objectContaining({ kind: 'ServiceRequest', status: 'scheduled', code: expect.objectContaining({ coding: [{ system: 'http://loinc.org', code: '85354-9', display: 'Blood pressure panel' }] }) }) }),
+    ]);
     const risks = await search(`RiskAssessment?subject=Patient/${patient.id}`);
     const risk = risks.find((r: any) => r.method.coding[0].code === 'LACE');
     const hospital = risks.find((r: any) => r.method.coding[0].code === 'HOSPITAL');
@@ -55,11 +60,13 @@ describe('discharge follow-up', () => {
     const components = await search(`Observation?subject=Patient/${patient.id}&code=https://carebridge.dev/fhir/CodeSystem/risk-component|LACE-L,https://carebridge.dev/fhir/CodeSystem/risk-component|LACE-A,https://carebridge.dev/fhir/CodeSystem/risk-component|LACE-C,https://carebridge.dev/fhir/CodeSystem/risk-component|LACE-E`);
     expect(Object.fromEntries(components.map((o: any) => [o.code.coding[0].code, o.valueInteger]))).toEqual({ 'LACE-L': 5, 'LACE-A': 0, 'LACE-C': 0, 'LACE-E': 0 });
     const tasks = await search(`Task?patient=Patient/${patient.id}&_sort=_id`);
+    expect(tasks).toHaveLength(3);
     const byCode = Object.fromEntries(tasks.map((t: any) => [t.code.coding[0].code, t]));
+    expect(byCode['follow-up']).toMatchObject({ instantiatesCanonical: 'https://carebridge.dev/fhir/PlanDefinition/hypertension|1.0.0', restriction: { period: { end: '2024-04-05' } } });
     // Discharged Friday 22 March 2024: contact within 2 business days → Tuesday 26th; visit within 14 days → 5 April.
     expect(byCode['first-contact']).toMatchObject({ status: 'requested', priority: 'routine', restriction: { period: { end: '2024-03-26' } }, basedOn: [{ reference: `CarePlan/${carePlan.id}` }] });
     expect(byCode['visit'].restriction.period.end).toBe('2024-04-05');
-    expect(carePlan.activity.map((a: any) => a.reference.reference).sort()).toEqual(tasks.map((t: any) => `Task/${t.id}`).sort());
+    expect(carePlan.activity.filter((a: any) => a.reference).map((a: any) => a.reference.reference).sort()).toEqual(tasks.map((t: any) => `Task/${t.id}`).sort());
 
     // A new version of the finished Encounter (here an extra identifier) runs the handler again:
     // the same follow-up, nothing new written.
@@ -69,7 +76,7 @@ describe('discharge follow-up', () => {
     expect((await server.fhir(`Encounter/${encounter.id}`, { method: 'PUT', body: { ...encounter, meta: undefined, identifier: [...encounter.identifier, { system: 'urn:test', value: 'again' }] } })).status).toBe(200);
     await until('the handler run again', async () => ((await events()) > before ? true : undefined));
     expect(await search(`CarePlan?subject=Patient/${patient.id}`)).toHaveLength(1);
-    expect((await search(`Task?patient=Patient/${patient.id}`)).map((t: any) => t.meta.versionId)).toEqual(['1', '1']);
+    expect((await search(`Task?patient=Patient/${patient.id}`)).map((t: any) => t.meta.versionId)).toEqual(['1', '1', '1']);
     expect((await server.fhir(`RiskAssessment/${risk.id}`)).body.meta.versionId).toBe('1');
     expect((await server.fhir(`RiskAssessment/${hospital.id}`)).body.meta.versionId).toBe('1');
   });

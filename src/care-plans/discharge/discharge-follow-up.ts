@@ -1,14 +1,15 @@
 /**
  * On discharge (an inpatient Encounter becomes finished), the follow-up for the episode, as one
  * idempotent transaction (issue 6): a LACE RiskAssessment with each component as an Observation,
- * one CarePlan from the transitional-care protocol (a PlanDefinition read from the store, so edits
- * through the API apply), a Task per protocol action with its due date, and a Provenance naming the
- * protocol version and the inputs. Every resource is keyed on the encounter, so replaying the event
+ * one CarePlan from the protocols that apply (PlanDefinitions read from the store, so edits through
+ * the API apply: transitional care for every discharge, disease protocols selected by the
+ * discharge diagnoses), a Task per protocol action with its due date (home monitoring becomes a
+ * standing CarePlan activity), and a Provenance naming the protocol versions and the inputs. Every resource is keyed on the encounter, so replaying the event
  * (or the HL7 message) writes nothing new, and a corrected encounter updates them.
  *
  * Runs as an internal subscriber of the subscription engine (at least once, in order).
  */
-import type { Bundle, BundleEntry, CarePlan, Condition, Encounter, Extension, Observation, PlanDefinition, PlanDefinitionAction, Provenance, Quantity, Reference, Resource, RiskAssessment, Task } from '@medplum/fhirtypes';
+import type { Bundle, BundleEntry, CarePlan, CarePlanActivity, Condition, Encounter, Extension, Observation, PlanDefinition, PlanDefinitionAction, Provenance, Quantity, Reference, Resource, RiskAssessment, Task } from '@medplum/fhirtypes';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { findMatches, runTransaction, searchAll } from '../../fhir/index.ts';
@@ -21,10 +22,11 @@ import type { HospitalInput } from '../risk/hospital-score.ts';
 import { laceScore } from '../risk/lace.ts';
 import { lengthOfStayDays } from '../risk/length-of-stay.ts';
 import { addBusinessDays, addDays } from './due-dates.ts';
+import { selectProtocols } from './protocols.ts';
 import type { HolidayCalendar } from './due-dates.ts';
 
 export const BASE = 'https://carebridge.dev/fhir';
-export const TRANSITIONAL_CARE_ID = 'transitional-care';
+const TASK_TYPE = `https://carebridge.dev/fhir/CodeSystem/task-type`;
 const ACT_CODE = 'http://terminology.hl7.org/CodeSystem/v3-ActCode';
 const ACUTE_CODES = new Set(['E', 'U', 'EM', 'UR', 'A', 'S']);
 
@@ -126,8 +128,14 @@ export function dischargeHandler(deps: DischargeDeps): (event: InternalEvent) =>
       deps.logger.warn({ encounter: encounter.id }, 'discharge without a patient or an admission/discharge time: no follow-up generated');
       return;
     }
-    const protocol = JSON.parse((await deps.store.read('PlanDefinition', TRANSITIONAL_CARE_ID)).content as string) as PlanDefinition;
     const conditions = (await searchAll(deps.store, 'Condition', new URLSearchParams({ encounter: `Encounter/${encounter.id}` }))).map((v) => JSON.parse(v.content as string) as Condition);
+    // Protocols are read from the store each time, so edits and additions through the API apply.
+    const stored = (await searchAll(deps.store, 'PlanDefinition', new URLSearchParams({ status: 'active' }))).map((v) => JSON.parse(v.content as string) as PlanDefinition);
+    const protocols = selectProtocols(stored, icd10Codes(conditions));
+    if (!protocols.length) {
+      deps.logger.warn({ encounter: encounter.id }, 'no follow-up protocol applies to this discharge (is transitional-care active?)');
+      return;
+    }
     const sixMonthsBefore = new Date(Date.parse(start) - 183 * 86_400_000).toISOString();
     const edVisits = await findMatches(deps.store, 'Encounter', new URLSearchParams([['subject', patient.reference], ['class', `${ACT_CODE}|EMER`], ['date', `ge${sixMonthsBefore}`], ['date', `lt${start}`]]), 100);
     const acute = [...(encounter.priority?.coding ?? [])].some((c) => ACUTE_CODES.has((c.code ?? '').toUpperCase()));
@@ -143,16 +151,17 @@ export function dischargeHandler(deps: DischargeDeps): (event: InternalEvent) =>
       { method: 'LACE', title: 'LACE index', total: lace.total, band: lace.band, components: lace.components, labels: LACE_LABELS },
       ...(hospital ? [{ method: 'HOSPITAL', title: 'HOSPITAL score', total: hospital.total, band: hospital.band, components: hospital.components, labels: HOSPITAL_LABELS } satisfies Score] : []),
     ];
-    const bundle = build(deps, encounter as Encounter & { id: string }, patient, protocol, conditions, scores, end);
+    const bundle = build(deps, encounter as Encounter & { id: string }, patient, protocols, conditions, scores, end);
     await runTransaction(deps.fhir, deps.store, bundle);
     deps.logger.info({ encounter: encounter.id, lace: lace.total, hospital: hospital?.total }, 'discharge follow-up generated');
   };
 }
 
-function build(deps: DischargeDeps, encounter: Encounter & { id: string }, patient: Reference, protocol: PlanDefinition, conditions: Condition[], scores: Score[], dischargedAt: string): Bundle {
+function build(deps: DischargeDeps, encounter: Encounter & { id: string }, patient: Reference, protocols: PlanDefinition[], conditions: Condition[], scores: Score[], dischargedAt: string): Bundle {
   const e = new Entries();
   const key = encounter.id;
-  const canonical = `${protocol.url}|${protocol.version}`;
+  const canonicalOf = (p: PlanDefinition) => `${p.url}|${p.version}`;
+  const versions = protocols.map((p) => `${p.name} ${p.version}`).join(', ');
   const encounterRef = { reference: `Encounter/${encounter.id}` };
   const conditionRefs = conditions.map((c) => ({ reference: `Condition/${c.id}` }));
   const highRisk = scores.some((s) => s.band === 'high');
@@ -179,7 +188,7 @@ function build(deps: DischargeDeps, encounter: Encounter & { id: string }, patie
         resourceType: 'RiskAssessment',
         extension: [{ url: `${BASE}/StructureDefinition/risk-score`, valueDecimal: score.total }],
         status: 'final',
-        method: { coding: [{ system: `${BASE}/CodeSystem/risk-method`, code: score.method, display: score.title }], text: `${score.title} (${protocol.name} ${protocol.version})` },
+        method: { coding: [{ system: `${BASE}/CodeSystem/risk-method`, code: score.method, display: score.title }], text: `${score.title} (${versions})` },
         subject: patient as Reference<never>,
         encounter: encounterRef,
         occurrenceDateTime: dischargedAt,
@@ -193,44 +202,65 @@ function build(deps: DischargeDeps, encounter: Encounter & { id: string }, patie
   const risk = risks[0]!;
   const dischargeDate = dischargedAt.slice(0, 10);
   const carePlanUrl = `urn:uuid:${randomUUID()}`;
-  const tasks = (protocol.action ?? []).map((action) => {
-    const due = dueDate(action, dischargeDate, highRisk, deps.calendar);
-    return e.upsert<Task>(
-      {
-        resourceType: 'Task',
-        instantiatesCanonical: canonical,
-        basedOn: [{ reference: carePlanUrl }],
-        status: 'requested',
-        intent: 'plan',
-        priority: highRisk ? 'urgent' : 'routine',
-        code: action.code?.[0],
-        description: action.title,
-        focus: encounterRef,
-        for: patient,
-        encounter: encounterRef,
-        authoredOn: dischargedAt,
-        ...(due ? { restriction: { period: { end: due } } } : {}),
-        ...(encounter.serviceProvider ? { owner: encounter.serviceProvider } : {}),
-        // The assessment that made the risk high (and the task urgent), else LACE.
-        reasonReference: risks[scores.findIndex((score) => score.band === 'high')] ?? risk,
-      },
-      `${BASE}/NamingSystem/task`,
-      `${key}#${action.id ?? action.title}`,
-    );
-  });
+  const monitoring: CarePlanActivity[] = [];
+  const tasks = protocols.flatMap((protocol) =>
+    (protocol.action ?? []).flatMap((action) => {
+      const taskType = action.code?.[0]?.coding?.find((c) => c.system === TASK_TYPE)?.code;
+      const measured = ext(action, 'monitoring-code')?.valueCoding;
+      if (taskType === 'monitoring' && measured) {
+        // Home monitoring is a standing activity of the plan (what makes a patient expected to report), not a one-off Task.
+        monitoring.push({
+          detail: {
+            kind: 'ServiceRequest',
+            instantiatesCanonical: [canonicalOf(protocol)],
+            code: { coding: [measured], text: action.title },
+            status: 'scheduled',
+            scheduledTiming: { repeat: { frequency: 1, period: action.timingDuration?.value ?? 1, periodUnit: 'd' } },
+            description: action.title,
+          },
+        });
+        return [];
+      }
+      const due = dueDate(action, dischargeDate, highRisk, deps.calendar);
+      return [
+        e.upsert<Task>(
+          {
+            resourceType: 'Task',
+            instantiatesCanonical: canonicalOf(protocol),
+            basedOn: [{ reference: carePlanUrl }],
+            status: 'requested',
+            intent: 'plan',
+            priority: highRisk ? 'urgent' : 'routine',
+            code: action.code?.[0],
+            description: action.title,
+            focus: encounterRef,
+            for: patient,
+            encounter: encounterRef,
+            authoredOn: dischargedAt,
+            ...(due ? { restriction: { period: { end: due } } } : {}),
+            ...(encounter.serviceProvider ? { owner: encounter.serviceProvider } : {}),
+            // The assessment that made the risk high (and the task urgent), else LACE.
+            reasonReference: risks[scores.findIndex((score) => score.band === 'high')] ?? risk,
+          },
+          `${BASE}/NamingSystem/task`,
+          `${key}#${protocol.id}#${action.id ?? action.title}`,
+        ),
+      ];
+    }),
+  );
   const carePlan = e.upsert<CarePlan>(
     {
       resourceType: 'CarePlan',
-      instantiatesCanonical: [canonical],
+      instantiatesCanonical: protocols.map(canonicalOf),
       status: 'active',
       intent: 'plan',
-      title: protocol.title,
+      title: `Follow-up after discharge: ${protocols.map((p) => p.title).join('; ')}`,
       subject: patient as Reference<never>,
       encounter: encounterRef,
       period: { start: dischargedAt },
       addresses: conditionRefs,
       supportingInfo: risks,
-      activity: tasks.map((reference) => ({ reference })),
+      activity: [...tasks.map((reference) => ({ reference })), ...monitoring],
     },
     `${BASE}/NamingSystem/care-plan`,
     key,
@@ -245,7 +275,7 @@ function build(deps: DischargeDeps, encounter: Encounter & { id: string }, patie
     agent: [{ type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/provenance-participant-type', code: 'assembler' }] }, who: { display: 'CareBridge follow-up engine' } }],
     entity: [
       { role: 'source', what: { reference: `Encounter/${encounter.id}/_history/${encounter.meta?.versionId ?? '1'}` } },
-      { role: 'derivation', what: { reference: `PlanDefinition/${protocol.id}`, display: canonical } },
+      ...protocols.map((p) => ({ role: 'derivation' as const, what: { reference: `PlanDefinition/${p.id}`, display: canonicalOf(p) } })),
       ...conditionRefs.map((what) => ({ role: 'source' as const, what })),
     ],
   };

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import type { FhirStore } from '../../fhir/index.ts';
 import { FhirError } from '../../fhir/index.ts';
 
-const SHIPPED = ['transitional-care.json'];
+const SHIPPED = ['transitional-care.json', 'hypertension.json', 'type-2-diabetes.json', 'heart-failure.json', 'staged-programme.json'];
 
 export function shippedProtocols(): PlanDefinition[] {
   return SHIPPED.map((file) => JSON.parse(fs.readFileSync(new URL(`../protocols/${file}`, import.meta.url), 'utf8')) as PlanDefinition);
@@ -22,4 +22,28 @@ export async function installProtocols(store: FhirStore): Promise<void> {
       await store.update(protocol);
     }
   }
+}
+
+const EXT = 'https://carebridge.dev/fhir/StructureDefinition';
+
+const normalise = (code: string) => code.toUpperCase().replace(/[.\s]/g, '');
+
+/**
+ * The protocols that apply to a discharge: follow-up protocols (type clinical-protocol) that apply
+ * to every discharge (extension applies-to-all-discharges) or to one of the discharge diagnoses
+ * (extension applies-to-diagnoses: ICD-10 prefixes; 国临版 codes match by prefix after the dot is
+ * removed). Other PlanDefinitions in the store are not follow-up protocols and never apply.
+ */
+export function selectProtocols(protocols: readonly PlanDefinition[], diagnosisCodes: readonly string[]): PlanDefinition[] {
+  const codes = diagnosisCodes.map(normalise);
+  const forAll = (p: PlanDefinition) => p.extension?.some((e) => e.url === `${EXT}/applies-to-all-discharges` && e.valueBoolean === true) ?? false;
+  // A stable order (the every-discharge protocols first, then by url): the CarePlan must come out
+  // the same on a replay.
+  const ordered = [...protocols].sort((a, b) => Number(forAll(b)) - Number(forAll(a)) || (a.url ?? '').localeCompare(b.url ?? ''));
+  return ordered.filter((p) => {
+    if (p.status !== 'active' || !p.type?.coding?.some((c) => c.code === 'clinical-protocol')) return false;
+    if (forAll(p)) return true;
+    const prefixes = (p.extension ?? []).filter((e) => e.url === `${EXT}/applies-to-diagnoses`).flatMap((e) => e.valueCodeableConcept?.coding ?? []).map((c) => normalise(c.code ?? '')).filter(Boolean);
+    return prefixes.some((prefix) => codes.some((code) => code.startsWith(prefix)));
+  });
 }
