@@ -22,6 +22,8 @@ import { CachedCodeTranslator } from './hl7-adapters/process/code-translator.ts'
 import { Hl7Processor } from './hl7-adapters/process/processor.ts';
 import { Hl7RecoveryWorker } from './hl7-adapters/process/recovery.ts';
 import { SenderConfigs } from './hl7-adapters/senders/sender-store.ts';
+import { observationAlertHandler } from './care-plans/alerts/observation-alerts.ts';
+import { defaultThresholds } from './care-plans/alerts/thresholds.ts';
 import { DISCHARGE_CRITERIA, dischargeHandler } from './care-plans/discharge/discharge-follow-up.ts';
 import { NO_HOLIDAYS } from './care-plans/discharge/due-dates.ts';
 import { installProtocols } from './care-plans/discharge/protocols.ts';
@@ -128,6 +130,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
       DISCHARGE_CRITERIA,
       dischargeHandler({ store, fhir: transactionContext, logger, comorbidities: defaultComorbidityTable(), calendar: NO_HOLIDAYS, timeZone: config.timeZone }),
     );
+    subscriptions.subscribe('observation-alerts', 'Observation', observationAlertHandler({ store, fhir: transactionContext, logger, thresholds: defaultThresholds() }));
     if (config.subscriptionEngine) {
       subscriptions.start();
       onWrite = () => subscriptions.nudge();

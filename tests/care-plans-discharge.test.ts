@@ -80,4 +80,24 @@ describe('discharge follow-up', () => {
     expect((await server.fhir(`RiskAssessment/${risk.id}`)).body.meta.versionId).toBe('1');
     expect((await server.fhir(`RiskAssessment/${hospital.id}`)).body.meta.versionId).toBe('1');
   });
+
+  it('an urgent home value creates a stat alert Task within seconds, once', async () => {
+    const patient = (await server.fhir('Patient', { method: 'POST', body: { resourceType: 'Patient', name: [{ text: '卫十四' }] } })).body;
+    const bp = (systolic: number) => ({
+      resourceType: 'Observation', status: 'final', category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'vital-signs' }] }],
+      code: { coding: [{ system: 'http://loinc.org', code: '85354-9' }] }, subject: { reference: `Patient/${patient.id}` }, effectiveDateTime: '2024-04-01T08:00:00+08:00',
+      component: [
+        { code: { coding: [{ system: 'http://loinc.org', code: '8480-6' }] }, valueQuantity: { value: systolic, unit: 'mmHg', system: 'http://unitsofmeasure.org', code: 'mm[Hg]' } },
+        { code: { coding: [{ system: 'http://loinc.org', code: '8462-4' }] }, valueQuantity: { value: 95, unit: 'mmHg', system: 'http://unitsofmeasure.org', code: 'mm[Hg]' } },
+      ],
+    });
+    await server.fhir('Observation', { method: 'POST', body: bp(150) });
+    const urgent = (await server.fhir('Observation', { method: 'POST', body: bp(186) })).body;
+    const started = Date.now();
+    const alert = await until('the alert task', async () => (await search(`Task?patient=Patient/${patient.id}&code=https://carebridge.dev/fhir/CodeSystem/task-type|alert`))[0]);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(alert).toMatchObject({ status: 'requested', priority: 'stat', focus: { reference: `Observation/${urgent.id}` }, description: expect.stringMatching(/Systolic blood pressure ≥ 180 mmHg.*186 mm\[Hg\]/) });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await search(`Task?patient=Patient/${patient.id}`)).toHaveLength(1); // the 150 reading raised nothing
+  });
 });

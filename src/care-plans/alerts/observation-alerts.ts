@@ -1,0 +1,58 @@
+/**
+ * Urgent home or lab values → a high-priority alert Task within seconds (issue 6): an internal
+ * subscriber on new Observations checks them against the threshold table; each breach becomes a
+ * Task (`Task.code` alert, priority from the rule — `stat` for urgent-referral values), for the
+ * patient, focused on the Observation, based on the patient's active CarePlan when there is one.
+ * Keyed on the observation and rule, so a repeated event writes nothing new.
+ */
+import type { Bundle, Observation, Task } from '@medplum/fhirtypes';
+import type { Logger } from 'pino';
+import { findMatches, runTransaction } from '../../fhir/index.ts';
+import type { FhirStore, TransactionContext } from '../../fhir/index.ts';
+import type { InternalEvent } from '../../subscriptions/subscription-model.ts';
+import { BASE } from '../discharge/discharge-follow-up.ts';
+import { findBreaches } from './thresholds.ts';
+import type { ThresholdTable } from './thresholds.ts';
+
+export interface AlertDeps {
+  store: FhirStore;
+  fhir: TransactionContext;
+  logger: Logger;
+  thresholds: ThresholdTable;
+}
+
+const format = (n: number) => String(Math.round(n * 10) / 10);
+
+export function observationAlertHandler(deps: AlertDeps): (event: InternalEvent) => Promise<void> {
+  return async (event) => {
+    const observation = event.resource as Observation | undefined;
+    if (!observation?.id || event.interaction === 'delete') return;
+    const patient = observation.subject?.reference;
+    if (!patient?.startsWith('Patient/')) return;
+    const breaches = findBreaches(observation, deps.thresholds);
+    if (!breaches.length) return;
+    const [plan] = await findMatches(deps.store, 'CarePlan', new URLSearchParams([['subject', patient], ['status', 'active'], ['_sort', '-_lastUpdated']]), 1);
+    const when = observation.effectiveDateTime ?? observation.issued ?? observation.meta?.lastUpdated;
+    const entries = breaches.map((b) => {
+      const identifier = { system: `${BASE}/NamingSystem/alert`, value: `${observation.id}#${b.rule.id}` };
+      const task: Task = {
+        resourceType: 'Task',
+        identifier: [identifier],
+        status: 'requested',
+        intent: 'order',
+        priority: b.rule.priority,
+        code: { coding: [{ system: `${BASE}/CodeSystem/task-type`, code: 'alert' }], text: b.rule.label },
+        description: `${b.rule.label}: ${format(b.value)} ${b.rule.unit}${b.original.code && b.original.code !== b.rule.unit ? ` (${b.original.value} ${b.original.code})` : ''}`,
+        for: { reference: patient },
+        focus: { reference: `Observation/${observation.id}` },
+        ...(plan ? { basedOn: [{ reference: `CarePlan/${(plan as { id: string }).id}` }] } : {}),
+        ...(when ? { authoredOn: when, restriction: { period: { end: when } } } : {}),
+        input: [{ type: { text: 'threshold rule' }, valueString: `${b.rule.id} (thresholds ${deps.thresholds.version})` }],
+      };
+      return { resource: task, request: { method: 'PUT' as const, url: `Task?identifier=${encodeURIComponent(`${identifier.system}|${identifier.value}`)}` } };
+    });
+    const bundle: Bundle = { resourceType: 'Bundle', type: 'transaction', entry: entries };
+    await runTransaction(deps.fhir, deps.store, bundle);
+    deps.logger.info({ observation: observation.id, alerts: breaches.map((b) => b.rule.id) }, 'urgent value: alert task written');
+  };
+}
