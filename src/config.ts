@@ -53,6 +53,9 @@ export interface Config {
   subscriptionEndpointAllow: string[];
   /** The hospital's IANA time zone (calendar days for length of stay and due dates). */
   timeZone: string;
+  /** Follow-up sweep (missed reports, overdue tasks): how often it runs, and after how many silent days a report is missed. */
+  followUpSweepSeconds: number;
+  missedReportDays: number;
   /** PEM files for MLLP over TLS (MLLP_TLS_CERT_FILE + MLLP_TLS_KEY_FILE); with MLLP_TLS_CA_FILE, mutual TLS. */
   mllpTls: { certFile: string; keyFile: string; caFile: string | undefined } | undefined;
 }
@@ -145,6 +148,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     subscriptionEngine: onOff(env, 'SUBSCRIPTION_ENGINE', true),
     subscriptionEndpointAllow: endpointAllowList(env.SUBSCRIPTION_ENDPOINT_ALLOW),
     timeZone: timeZone(env.TIME_ZONE),
+    followUpSweepSeconds: integer(env, 'FOLLOW_UP_SWEEP_SECONDS', 3_600, 10, 86_400),
+    missedReportDays: integer(env, 'MISSED_REPORT_DAYS', 3, 1, 90),
     mllpTls: certFile && keyFile ? { certFile: path.resolve(certFile), keyFile: path.resolve(keyFile), caFile: caFile && path.resolve(caFile) } : undefined,
   };
 }

@@ -27,8 +27,10 @@ import { defaultThresholds } from './care-plans/alerts/thresholds.ts';
 import { DISCHARGE_CRITERIA, dischargeHandler } from './care-plans/discharge/discharge-follow-up.ts';
 import { NO_HOLIDAYS } from './care-plans/discharge/due-dates.ts';
 import { installProtocols } from './care-plans/discharge/protocols.ts';
+import { resolveMissedReports, sweep } from './care-plans/reports/sweep.ts';
 import { defaultComorbidityTable } from './care-plans/risk/comorbidity.ts';
 import { SubscriptionEngine } from './subscriptions/engine/engine.ts';
+import { Scheduler } from './subscriptions/scheduler/scheduler.ts';
 import { subscriptionWriteRules } from './subscriptions/write-rules.ts';
 import type { MllpListener } from './hl7-adapters/mllp/listener.ts';
 import { createHttpApp } from './http-app.ts';
@@ -131,10 +133,19 @@ export async function startServer(config: Config, logger: Logger = createLogger(
       dischargeHandler({ store, fhir: transactionContext, logger, comorbidities: defaultComorbidityTable(), calendar: NO_HOLIDAYS, timeZone: config.timeZone }),
     );
     subscriptions.subscribe('observation-alerts', 'Observation', observationAlertHandler({ store, fhir: transactionContext, logger, thresholds: defaultThresholds() }));
+    const sweepDeps = { store, fhir: transactionContext, logger, missedAfterDays: config.missedReportDays };
+    subscriptions.subscribe('missed-report-resolution', 'Observation', resolveMissedReports(sweepDeps));
+    const scheduler = new Scheduler({ pool, logger, pollMs: 1_000, leaseMs: 10 * 60_000 });
+    scheduler.handle('follow-up-sweep', async () => void (await sweep(sweepDeps, new Date())));
     if (config.subscriptionEngine) {
       subscriptions.start();
       onWrite = () => subscriptions.nudge();
-      stopSubscriptions = () => subscriptions.stop();
+      await scheduler.schedule({ key: 'follow-up-sweep', kind: 'follow-up-sweep', runAt: new Date(), everySeconds: config.followUpSweepSeconds });
+      scheduler.start();
+      stopSubscriptions = async () => {
+        await scheduler.stop();
+        await subscriptions.stop();
+      };
     }
     const hl7Senders = new SenderConfigs(pool, 2_000);
     const hl7Processor = new Hl7Processor({

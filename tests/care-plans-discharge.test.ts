@@ -100,4 +100,47 @@ describe('discharge follow-up', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(await search(`Task?patient=Patient/${patient.id}`)).toHaveLength(1); // the 150 reading raised nothing
   });
+
+  it('the scheduled sweep raises missed reports and overdue follow-ups once; a reading resolves the missed report', async () => {
+    const [patient] = await search('Patient?identifier=urn:oid:2.16.156.10011.1.12|ZY2024001234');
+    const runSweep = async () => {
+      const done = async () => (await server.pool.query(`SELECT run_at > now() AS later FROM scheduled_job WHERE key = 'follow-up-sweep'`)).rows[0]?.later === true;
+      await server.pool.query(`UPDATE scheduled_job SET run_at = now() WHERE key = 'follow-up-sweep'`);
+      await until('the sweep', async () => ((await done()) ? true : undefined));
+    };
+    await runSweep();
+    const byType = async () => {
+      const tasks = await search(`Task?patient=Patient/${patient.id}&_count=100`);
+      const group: Record<string, any[]> = {};
+      for (const t of tasks) (group[t.code.coding[0].code] ??= []).push(t);
+      return group;
+    };
+    let tasks = await byType();
+    // The plan (discharge 22 March 2024) expects daily home BP: nothing came, so a missed report.
+    expect(tasks['missed-report']).toHaveLength(1);
+    expect(tasks['missed-report']![0]).toMatchObject({ status: 'requested', input: [{ valueCoding: { system: 'http://loinc.org', code: '85354-9' } }] });
+    // All three follow-up tasks are past due: each flagged and shadowed by an overdue task.
+    expect(tasks['overdue']).toHaveLength(3);
+    for (const code of ['first-contact', 'visit', 'follow-up']) expect(tasks[code]![0].businessStatus.text).toBe('overdue');
+
+    await runSweep(); // again: nothing new
+    const again = await byType();
+    expect(again['overdue']!.map((t: any) => t.meta.versionId)).toEqual(['1', '1', '1']);
+    expect(again['missed-report']![0].meta.versionId).toBe('1');
+
+    // A home reading arrives: the missed report is completed with it.
+    const reading = (await server.fhir('Observation', { method: 'POST', body: {
+      resourceType: 'Observation', status: 'final', code: { coding: [{ system: 'http://loinc.org', code: '85354-9' }] }, subject: { reference: `Patient/${patient.id}` }, effectiveDateTime: new Date().toISOString(),
+      component: [{ code: { coding: [{ system: 'http://loinc.org', code: '8480-6' }] }, valueQuantity: { value: 132, code: 'mm[Hg]', system: 'http://unitsofmeasure.org' } }],
+    } })).body;
+    const completed = await until('the missed report completed', async () => {
+      const t = (await byType())['missed-report']![0];
+      return t.status === 'completed' ? t : undefined;
+    });
+    expect(completed.output).toEqual([{ type: { text: 'report' }, valueReference: { reference: `Observation/${reading.id}` } }]);
+    await runSweep(); // the reading is recent: no new missed report
+    tasks = await byType();
+    expect(tasks['missed-report']).toHaveLength(1);
+    expect(tasks['missed-report']![0].status).toBe('completed');
+  });
 });

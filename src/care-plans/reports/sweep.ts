@@ -1,0 +1,116 @@
+/**
+ * The follow-up sweep (issue 6, "Missed reports"), run by the scheduler (a recurring job, once
+ * across server processes):
+ *
+ * - a patient expected to report — an active CarePlan with a home-monitoring activity — who has
+ *   sent no Observation of that kind for `missedAfterDays` (default 3) gets a `missed-report` Task;
+ *   when the data arrives the Task is completed (`resolveMissedReports`, an Observation subscriber);
+ * - a follow-up Task (first contact, visit, follow-up) still open after its due date gets an
+ *   `overdue` Task and its business status says overdue.
+ *
+ * Every Task it writes is keyed (plan + code, task + overdue), so sweeping again writes nothing new.
+ */
+import type { Bundle, BundleEntry, CarePlan, Observation, Task } from '@medplum/fhirtypes';
+import type { Logger } from 'pino';
+import { findMatches, runTransaction, searchAll } from '../../fhir/index.ts';
+import type { FhirStore, TransactionContext } from '../../fhir/index.ts';
+import type { InternalEvent } from '../../subscriptions/subscription-model.ts';
+import { BASE } from '../discharge/discharge-follow-up.ts';
+
+export interface SweepDeps {
+  store: FhirStore;
+  fhir: TransactionContext;
+  logger: Logger;
+  missedAfterDays: number;
+}
+
+const TASK_TYPE = `${BASE}/CodeSystem/task-type`;
+const FOLLOW_UP_TYPES = ['first-contact', 'visit', 'follow-up', 'lab-recheck'];
+const DAY = 86_400_000;
+
+const parse = <T>(content: string | null): T => JSON.parse(content as string) as T;
+const typeOf = (task: Task) => task.code?.coding?.find((c) => c.system === TASK_TYPE)?.code;
+
+function upsertTask(entries: BundleEntry[], identifierValue: string, task: Task): void {
+  const system = `${BASE}/NamingSystem/task`;
+  entries.push({ resource: { ...task, identifier: [{ system, value: identifierValue }] }, request: { method: 'PUT', url: `Task?identifier=${encodeURIComponent(`${system}|${identifierValue}`)}` } });
+}
+
+/** One sweep at `now`; returns how many Tasks it wrote or changed. */
+export async function sweep(deps: SweepDeps, now: Date): Promise<number> {
+  const entries: BundleEntry[] = [];
+  const today = now.toISOString().slice(0, 10);
+
+  // Missed reports.
+  const plans = (await searchAll(deps.store, 'CarePlan', new URLSearchParams({ status: 'active' }))).map((v) => parse<CarePlan & { id: string }>(v.content));
+  for (const plan of plans) {
+    const patient = plan.subject?.reference;
+    const started = Date.parse(plan.period?.start ?? '');
+    if (!patient || Number.isNaN(started)) continue;
+    for (const activity of plan.activity ?? []) {
+      const measured = activity.detail?.status === 'scheduled' ? activity.detail.code?.coding?.[0] : undefined;
+      if (!measured?.code) continue;
+      const since = new Date(Math.max(started, now.getTime() - deps.missedAfterDays * DAY));
+      if (now.getTime() - started < deps.missedAfterDays * DAY) continue; // not expected yet
+      const reports = await findMatches(deps.store, 'Observation', new URLSearchParams([['subject', patient], ['code', `${measured.system}|${measured.code}`], ['date', `ge${since.toISOString()}`]]), 1);
+      if (reports.length) continue;
+      upsertTask(entries, `${plan.id}#missed#${measured.code}`, {
+        resourceType: 'Task',
+        status: 'requested',
+        intent: 'order',
+        priority: 'routine',
+        code: { coding: [{ system: TASK_TYPE, code: 'missed-report' }], text: `No ${measured.display ?? measured.code} reported for ${deps.missedAfterDays} days` },
+        description: `${activity.detail?.description ?? measured.display}: nothing reported for ${deps.missedAfterDays} days`,
+        for: { reference: patient },
+        basedOn: [{ reference: `CarePlan/${plan.id}` }],
+        input: [{ type: { text: 'expected report' }, valueCoding: measured }],
+      });
+    }
+  }
+
+  // Overdue follow-ups.
+  const open = (await searchAll(deps.store, 'Task', new URLSearchParams([['status', 'requested,accepted,in-progress'], ['code', FOLLOW_UP_TYPES.map((t) => `${TASK_TYPE}|${t}`).join(',')]]))).map((v) => parse<Task & { id: string }>(v.content));
+  for (const task of open) {
+    const due = task.restriction?.period?.end;
+    if (!due || due.slice(0, 10) >= today) continue;
+    if (task.businessStatus?.coding?.[0]?.code !== 'overdue') {
+      const { meta: _meta, ...rest } = task;
+      entries.push({ resource: { ...rest, businessStatus: { coding: [{ system: `${BASE}/CodeSystem/task-business-status`, code: 'overdue' }], text: 'overdue' } }, request: { method: 'PUT', url: `Task/${task.id}` } });
+    }
+    upsertTask(entries, `${task.id}#overdue`, {
+      resourceType: 'Task',
+      status: 'requested',
+      intent: 'order',
+      priority: task.priority === 'routine' ? 'urgent' : (task.priority ?? 'urgent'),
+      code: { coding: [{ system: TASK_TYPE, code: 'overdue' }], text: `Overdue: ${task.description ?? typeOf(task)}` },
+      description: `${task.description ?? typeOf(task)} was due by ${due}`,
+      for: task.for,
+      focus: { reference: `Task/${task.id}` },
+      basedOn: task.basedOn,
+    });
+  }
+  if (!entries.length) return 0;
+  const written = await runTransaction(deps.fhir, deps.store, { resourceType: 'Bundle', type: 'transaction', entry: entries } satisfies Bundle);
+  const changed = written.filter((w) => w.status.startsWith('201') || w.versionId !== '1').length;
+  if (changed) deps.logger.info({ changed }, 'follow-up sweep wrote tasks');
+  return changed;
+}
+
+/** Completes a patient's open missed-report Tasks for a kind of Observation when one arrives. */
+export function resolveMissedReports(deps: Pick<SweepDeps, 'store' | 'fhir'>): (event: InternalEvent) => Promise<void> {
+  return async (event) => {
+    const observation = event.resource as Observation | undefined;
+    const patient = observation?.subject?.reference;
+    if (!observation?.id || event.interaction === 'delete' || !patient?.startsWith('Patient/')) return;
+    const codes = (observation.code?.coding ?? []).filter((c) => c.system && c.code);
+    if (!codes.length) return;
+    const open = (await findMatches(deps.store, 'Task', new URLSearchParams([['patient', patient], ['status', 'requested'], ['code', `${TASK_TYPE}|missed-report`]]), 100)).map((v) => parse<Task & { id: string }>(v.content));
+    const resolved = open.filter((t) => t.input?.some((i) => codes.some((c) => c.system === i.valueCoding?.system && c.code === i.valueCoding?.code)));
+    if (!resolved.length) return;
+    const entries: BundleEntry[] = resolved.map((task) => {
+      const { meta: _meta, ...rest } = task;
+      return { resource: { ...rest, status: 'completed', output: [{ type: { text: 'report' }, valueReference: { reference: `Observation/${observation.id}` } }] }, request: { method: 'PUT', url: `Task/${task.id}` } };
+    });
+    await runTransaction(deps.fhir, deps.store, { resourceType: 'Bundle', type: 'transaction', entry: entries });
+  };
+}
