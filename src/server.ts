@@ -27,6 +27,7 @@ import { defaultThresholds } from './care-plans/alerts/thresholds.ts';
 import { DISCHARGE_CRITERIA, dischargeHandler } from './care-plans/discharge/discharge-follow-up.ts';
 import { NO_HOLIDAYS } from './care-plans/discharge/due-dates.ts';
 import { installProtocols } from './care-plans/discharge/protocols.ts';
+import { followUpRecordHandler } from './care-plans/follow-up/record.ts';
 import { resolveMissedReports, sweep } from './care-plans/reports/sweep.ts';
 import { defaultComorbidityTable } from './care-plans/risk/comorbidity.ts';
 import { SubscriptionEngine } from './subscriptions/engine/engine.ts';
@@ -133,6 +134,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
       dischargeHandler({ store, fhir: transactionContext, logger, comorbidities: defaultComorbidityTable(), calendar: NO_HOLIDAYS, timeZone: config.timeZone }),
     );
     subscriptions.subscribe('observation-alerts', 'Observation', observationAlertHandler({ store, fhir: transactionContext, logger, thresholds: defaultThresholds() }));
+    subscriptions.subscribe('follow-up-records', 'QuestionnaireResponse?status=completed', followUpRecordHandler({ store, fhir: transactionContext, logger }));
     const sweepDeps = { store, fhir: transactionContext, logger, missedAfterDays: config.missedReportDays };
     subscriptions.subscribe('missed-report-resolution', 'Observation', resolveMissedReports(sweepDeps));
     const scheduler = new Scheduler({ pool, logger, pollMs: 1_000, leaseMs: 10 * 60_000 });

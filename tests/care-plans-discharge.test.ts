@@ -143,4 +143,39 @@ describe('discharge follow-up', () => {
     expect(tasks['missed-report']).toHaveLength(1);
     expect(tasks['missed-report']![0].status).toBe('completed');
   });
+
+  it('recording a follow-up completes its Task and schedules the next one from the classification or the stated date', async () => {
+    const [patient] = await search('Patient?identifier=urn:oid:2.16.156.10011.1.12|ZY2024001234');
+    const questionnaire = (await server.fhir('Questionnaire/follow-up')).body;
+    expect(questionnaire.title).toMatch(/随访/);
+    const [carePlan] = await search(`CarePlan?subject=Patient/${patient.id}`);
+    const tasks = await search(`Task?patient=Patient/${patient.id}&code=https://carebridge.dev/fhir/CodeSystem/task-type|follow-up&status=requested`);
+    const task = tasks.find((t: any) => t.instantiatesCanonical?.startsWith('https://carebridge.dev/fhir/PlanDefinition/hypertension'));
+    const record = (classification: string, nextVisit?: string) => ({
+      resourceType: 'QuestionnaireResponse', status: 'completed', questionnaire: 'https://carebridge.dev/fhir/Questionnaire/follow-up', subject: { reference: `Patient/${patient.id}` },
+      basedOn: [{ reference: `CarePlan/${carePlan.id}` }], authored: '2024-04-03T10:00:00+08:00',
+      extension: [{ url: 'https://carebridge.dev/fhir/StructureDefinition/fulfills-task', valueReference: { reference: `Task/${task.id}` } }],
+      item: [
+        { linkId: 'sbp', answer: [{ valueInteger: 152 }] },
+        { linkId: 'classification', answer: [{ valueCoding: { system: 'https://carebridge.dev/fhir/CodeSystem/follow-up-classification', code: classification } }] },
+        ...(nextVisit ? [{ linkId: 'next-visit', answer: [{ valueDate: nextVisit }] }] : []),
+      ],
+    });
+    const response = (await server.fhir('QuestionnaireResponse', { method: 'POST', body: record('not-controlled') })).body;
+    const completed = await until('the task completed', async () => {
+      const t = (await server.fhir(`Task/${task.id}`)).body;
+      return t.status === 'completed' ? t : undefined;
+    });
+    expect(completed.output).toEqual([{ type: { text: 'follow-up record' }, valueReference: { reference: `QuestionnaireResponse/${response.id}` } }]);
+    const next = await until('the next follow-up', async () => (await search(`Task?patient=Patient/${patient.id}&focus=QuestionnaireResponse/${response.id}`))[0]);
+    // Not controlled: within 2 weeks of 3 April.
+    expect(next).toMatchObject({ status: 'requested', priority: 'urgent', restriction: { period: { end: '2024-04-17' } }, basedOn: [{ reference: `CarePlan/${carePlan.id}` }], code: { coding: [{ code: 'follow-up' }] } });
+
+    const controlled = (await server.fhir('QuestionnaireResponse', { method: 'POST', body: record('controlled') })).body;
+    const routine = await until('the next follow-up (controlled)', async () => (await search(`Task?patient=Patient/${patient.id}&focus=QuestionnaireResponse/${controlled.id}`))[0]);
+    expect(routine).toMatchObject({ priority: 'routine', restriction: { period: { end: '2024-07-02' } } }); // 90 days
+    const stated = (await server.fhir('QuestionnaireResponse', { method: 'POST', body: record('controlled', '2024-05-01') })).body;
+    const dated = await until('the next follow-up (stated date)', async () => (await search(`Task?patient=Patient/${patient.id}&focus=QuestionnaireResponse/${stated.id}`))[0]);
+    expect(dated.restriction.period.end).toBe('2024-05-01');
+  });
 });

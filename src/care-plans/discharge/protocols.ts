@@ -2,24 +2,29 @@
  * The follow-up protocols CareBridge ships (protocols/*.json, PlanDefinition resources): created in
  * the store at start when missing, never overwritten — a deployment's edits through the API stay.
  */
-import type { PlanDefinition } from '@medplum/fhirtypes';
+import type { PlanDefinition, Resource } from '@medplum/fhirtypes';
 import fs from 'node:fs';
 import type { FhirStore } from '../../fhir/index.ts';
 import { FhirError } from '../../fhir/index.ts';
 
 const SHIPPED = ['transitional-care.json', 'hypertension.json', 'type-2-diabetes.json', 'heart-failure.json', 'staged-programme.json'];
+/** Other definitions shipped beside the protocols (the follow-up form). */
+const SHIPPED_OTHER = ['follow-up-questionnaire.json'];
+
+const read = <T>(file: string): T => JSON.parse(fs.readFileSync(new URL(`../protocols/${file}`, import.meta.url), 'utf8')) as T;
 
 export function shippedProtocols(): PlanDefinition[] {
-  return SHIPPED.map((file) => JSON.parse(fs.readFileSync(new URL(`../protocols/${file}`, import.meta.url), 'utf8')) as PlanDefinition);
+  return SHIPPED.map((file) => read<PlanDefinition>(file));
 }
 
+/** Creates the shipped protocols and forms that are missing; never overwrites what is stored. */
 export async function installProtocols(store: FhirStore): Promise<void> {
-  for (const protocol of shippedProtocols()) {
+  for (const definition of [...shippedProtocols(), ...SHIPPED_OTHER.map((file) => read<Resource & { id: string }>(file))]) {
     try {
-      await store.read('PlanDefinition', protocol.id as string);
+      await store.read(definition.resourceType, definition.id as string);
     } catch (err) {
       if (!(err instanceof FhirError)) throw err;
-      await store.update(protocol);
+      await store.update(definition);
     }
   }
 }
