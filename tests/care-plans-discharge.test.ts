@@ -31,6 +31,8 @@ describe('discharge follow-up', () => {
       'OBX|1|NM|718-7^血红蛋白^LN||110|g/L^^UCUM|130-175|↓|||F|||20240321070000',
       'OBX|2|NM|2951-2^钠^LN||132|mmol/L^^UCUM|137-145|↓|||F|||20240321070000',
     ].join('\r'));
+    // Discharge medication during the stay (RDE with the visit in PV1), applied before the A03 (same patient, arrival order).
+    await sendTo(server.mllpPort, fixture('syn_cn_RDE_O11_utf8.hl7'));
     await sendTo(server.mllpPort, fixture('syn_cn_ADT_A03_gbk.hl7'));
     // These samples ask for enhanced mode (MSH-15 AL): the CA means stored; applying follows.
     const patient = await until('the Patient', async () => (await search('Patient?identifier=urn:oid:2.16.156.10011.1.12|ZY2024001234'))[0]);
@@ -60,8 +62,14 @@ describe('discharge follow-up', () => {
     const components = await search(`Observation?subject=Patient/${patient.id}&code=https://carebridge.dev/fhir/CodeSystem/risk-component|LACE-L,https://carebridge.dev/fhir/CodeSystem/risk-component|LACE-A,https://carebridge.dev/fhir/CodeSystem/risk-component|LACE-C,https://carebridge.dev/fhir/CodeSystem/risk-component|LACE-E`);
     expect(Object.fromEntries(components.map((o: any) => [o.code.coding[0].code, o.valueInteger]))).toEqual({ 'LACE-L': 5, 'LACE-A': 0, 'LACE-C': 0, 'LACE-E': 0 });
     const tasks = await search(`Task?patient=Patient/${patient.id}&_sort=_id`);
-    expect(tasks).toHaveLength(3);
+    expect(tasks).toHaveLength(4);
     const byCode = Object.fromEntries(tasks.map((t: any) => [t.code.coding[0].code, t]));
+    // A reminder per discharge order, with its timing (BID at 08:00 and 20:00) for apps to schedule.
+    expect(byCode['medication-reminder']).toMatchObject({
+      description: '阿莫西林胶囊 BID 每日两次 08:00, 20:00',
+      restriction: { period: { start: '2024-03-22T10:00:00+08:00', end: '2024-03-22T20:00:00+08:00' } },
+      input: [{ type: { text: 'timing' }, valueTiming: { repeat: { frequency: 2, period: 1, periodUnit: 'd', timeOfDay: ['08:00:00', '20:00:00'] } } }, { type: { text: 'instruction' }, valueString: '饭后服用' }],
+    });
     expect(byCode['follow-up']).toMatchObject({ instantiatesCanonical: 'https://carebridge.dev/fhir/PlanDefinition/hypertension|1.0.0', restriction: { period: { end: '2024-04-05' } } });
     // Discharged Friday 22 March 2024: contact within 2 business days → Tuesday 26th; visit within 14 days → 5 April.
     expect(byCode['first-contact']).toMatchObject({ status: 'requested', priority: 'routine', restriction: { period: { end: '2024-03-26' } }, basedOn: [{ reference: `CarePlan/${carePlan.id}` }] });
@@ -76,7 +84,7 @@ describe('discharge follow-up', () => {
     expect((await server.fhir(`Encounter/${encounter.id}`, { method: 'PUT', body: { ...encounter, meta: undefined, identifier: [...encounter.identifier, { system: 'urn:test', value: 'again' }] } })).status).toBe(200);
     await until('the handler run again', async () => ((await events()) > before ? true : undefined));
     expect(await search(`CarePlan?subject=Patient/${patient.id}`)).toHaveLength(1);
-    expect((await search(`Task?patient=Patient/${patient.id}`)).map((t: any) => t.meta.versionId)).toEqual(['1', '1', '1']);
+    expect((await search(`Task?patient=Patient/${patient.id}`)).map((t: any) => t.meta.versionId)).toEqual(['1', '1', '1', '1']);
     expect((await server.fhir(`RiskAssessment/${risk.id}`)).body.meta.versionId).toBe('1');
     expect((await server.fhir(`RiskAssessment/${hospital.id}`)).body.meta.versionId).toBe('1');
   });

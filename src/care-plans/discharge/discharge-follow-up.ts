@@ -9,7 +9,7 @@
  *
  * Runs as an internal subscriber of the subscription engine (at least once, in order).
  */
-import type { Bundle, BundleEntry, CarePlan, CarePlanActivity, Condition, Encounter, Extension, Observation, PlanDefinition, PlanDefinitionAction, Provenance, Quantity, Reference, Resource, RiskAssessment, Task } from '@medplum/fhirtypes';
+import type { Bundle, BundleEntry, CarePlan, CarePlanActivity, Condition, Encounter, Extension, MedicationRequest, Observation, PlanDefinition, PlanDefinitionAction, Provenance, Quantity, Reference, Resource, RiskAssessment, Task } from '@medplum/fhirtypes';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { findMatches, runTransaction, searchAll } from '../../fhir/index.ts';
@@ -129,6 +129,8 @@ export function dischargeHandler(deps: DischargeDeps): (event: InternalEvent) =>
       return;
     }
     const conditions = (await searchAll(deps.store, 'Condition', new URLSearchParams({ encounter: `Encounter/${encounter.id}` }))).map((v) => JSON.parse(v.content as string) as Condition);
+    // Discharge medication: the active orders of the stay (HL7 RDE/OMP with the visit in PV1).
+    const medications = (await searchAll(deps.store, 'MedicationRequest', new URLSearchParams({ encounter: `Encounter/${encounter.id}`, status: 'active' }))).map((v) => JSON.parse(v.content as string) as MedicationRequest & { id: string });
     // Protocols are read from the store each time, so edits and additions through the API apply.
     const stored = (await searchAll(deps.store, 'PlanDefinition', new URLSearchParams({ status: 'active' }))).map((v) => JSON.parse(v.content as string) as PlanDefinition);
     const protocols = selectProtocols(stored, icd10Codes(conditions));
@@ -151,13 +153,13 @@ export function dischargeHandler(deps: DischargeDeps): (event: InternalEvent) =>
       { method: 'LACE', title: 'LACE index', total: lace.total, band: lace.band, components: lace.components, labels: LACE_LABELS },
       ...(hospital ? [{ method: 'HOSPITAL', title: 'HOSPITAL score', total: hospital.total, band: hospital.band, components: hospital.components, labels: HOSPITAL_LABELS } satisfies Score] : []),
     ];
-    const bundle = build(deps, encounter as Encounter & { id: string }, patient, protocols, conditions, scores, end);
+    const bundle = build(deps, encounter as Encounter & { id: string }, patient, protocols, conditions, scores, end, medications);
     await runTransaction(deps.fhir, deps.store, bundle);
     deps.logger.info({ encounter: encounter.id, lace: lace.total, hospital: hospital?.total }, 'discharge follow-up generated');
   };
 }
 
-function build(deps: DischargeDeps, encounter: Encounter & { id: string }, patient: Reference, protocols: PlanDefinition[], conditions: Condition[], scores: Score[], dischargedAt: string): Bundle {
+function build(deps: DischargeDeps, encounter: Encounter & { id: string }, patient: Reference, protocols: PlanDefinition[], conditions: Condition[], scores: Score[], dischargedAt: string, medications: Array<MedicationRequest & { id: string }>): Bundle {
   const e = new Entries();
   const key = encounter.id;
   const canonicalOf = (p: PlanDefinition) => `${p.url}|${p.version}`;
@@ -248,6 +250,39 @@ function build(deps: DischargeDeps, encounter: Encounter & { id: string }, patie
       ];
     }),
   );
+  // Medication reminders: one Task per discharge order, carrying its timing (QD/BID/…, times of
+  // day, bounds) for apps to schedule reminders from (they subscribe to these Tasks).
+  const reminders = medications.flatMap((request) => {
+    const dose = request.dosageInstruction?.[0];
+    const timing = dose?.timing;
+    if (!timing?.repeat && !timing?.event) return [];
+    const name = request.medicationCodeableConcept?.text ?? request.medicationCodeableConcept?.coding?.[0]?.display ?? 'medication';
+    const bounds = timing.repeat?.boundsPeriod;
+    const supplyDays = request.dispenseRequest?.expectedSupplyDuration?.value;
+    const end = bounds?.end ?? (supplyDays ? addDays(dischargeDate, supplyDays) : undefined);
+    return [
+      e.upsert<Task>(
+        {
+          resourceType: 'Task',
+          basedOn: [{ reference: carePlanUrl }],
+          status: 'requested',
+          intent: 'plan',
+          priority: 'routine',
+          code: { coding: [{ system: TASK_TYPE, code: 'medication-reminder' }] },
+          description: [name, dose?.text, timing.repeat?.timeOfDay?.map((t) => t.slice(0, 5)).join(', ')].filter(Boolean).join(' '),
+          focus: { reference: `MedicationRequest/${request.id}` },
+          for: patient,
+          encounter: encounterRef,
+          authoredOn: dischargedAt,
+          restriction: { period: { start: dischargedAt, ...(end ? { end } : {}) } },
+          input: [{ type: { text: 'timing' }, valueTiming: timing }, ...(dose?.patientInstruction ? [{ type: { text: 'instruction' }, valueString: dose.patientInstruction }] : [])],
+        },
+        `${BASE}/NamingSystem/task`,
+        `${key}#medication#${request.id}`,
+      ),
+    ];
+  });
+
   const carePlan = e.upsert<CarePlan>(
     {
       resourceType: 'CarePlan',
@@ -260,7 +295,7 @@ function build(deps: DischargeDeps, encounter: Encounter & { id: string }, patie
       period: { start: dischargedAt },
       addresses: conditionRefs,
       supportingInfo: risks,
-      activity: [...tasks.map((reference) => ({ reference })), ...monitoring],
+      activity: [...[...tasks, ...reminders].map((reference) => ({ reference })), ...monitoring],
     },
     `${BASE}/NamingSystem/care-plan`,
     key,
@@ -269,7 +304,7 @@ function build(deps: DischargeDeps, encounter: Encounter & { id: string }, patie
   const provenance: Provenance & { id: string } = {
     resourceType: 'Provenance',
     id: `follow-up-${key}`,
-    target: [carePlan, ...risks, ...tasks, ...components],
+    target: [carePlan, ...risks, ...tasks, ...reminders, ...components],
     // Deterministic (the discharge time), so a replay leaves the Provenance unchanged.
     recorded: /T\d{2}:\d{2}:\d{2}/.test(dischargedAt) ? dischargedAt : `${dischargedAt.slice(0, 10)}T00:00:00Z`,
     agent: [{ type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/provenance-participant-type', code: 'assembler' }] }, who: { display: 'CareBridge follow-up engine' } }],
