@@ -150,6 +150,20 @@ describe('discharge follow-up', () => {
     tasks = await byType();
     expect(tasks['missed-report']).toHaveLength(1);
     expect(tasks['missed-report']![0].status).toBe('completed');
+
+    // Adherence: one 30-day fill of an ACE inhibitor 40 days ago → 30 of 41 days covered.
+    const handedOver = new Date(Date.now() - 40 * 86_400_000).toISOString().slice(0, 10);
+    expect((await server.fhir('MedicationDispense', { method: 'POST', body: {
+      resourceType: 'MedicationDispense', status: 'completed', subject: { reference: `Patient/${patient.id}` }, whenHandedOver: handedOver,
+      medicationCodeableConcept: { coding: [{ system: 'http://www.whocc.no/atc', code: 'C09AA05', display: 'ramipril' }] }, daysSupply: { value: 30, unit: 'd', system: 'http://unitsofmeasure.org', code: 'd' },
+    } })).status).toBe(201);
+    await runSweep();
+    const [pdc] = await search(`Observation?subject=Patient/${patient.id}&code=https://carebridge.dev/fhir/CodeSystem/adherence|PDC`);
+    expect(pdc.valueQuantity).toEqual({ value: 73.2, unit: '%', system: 'http://unitsofmeasure.org', code: '%' });
+    expect(pdc.component[0].valueCodeableConcept.coding[0]).toMatchObject({ system: 'http://www.whocc.no/atc', code: 'C09AA' });
+    tasks = await byType();
+    expect(tasks['adherence']).toHaveLength(1);
+    expect(tasks['adherence']![0].input[0].valueCoding.code).toBe('C09AA');
   });
 
   it('recording a follow-up completes its Task and schedules the next one from the classification or the stated date', async () => {

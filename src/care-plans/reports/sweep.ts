@@ -6,15 +6,20 @@
  *   sent no Observation of that kind for `missedAfterDays` (default 3) gets a `missed-report` Task;
  *   when the data arrives the Task is completed (`resolveMissedReports`, an Observation subscriber);
  * - a follow-up Task (first contact, visit, follow-up) still open after its due date gets an
- *   `overdue` Task and its business status says overdue.
+ *   `overdue` Task and its business status says overdue;
+ * - adherence: the proportion of days covered per drug class (adherence/pdc.ts) over the last
+ *   180 days is written as an Observation per patient and class (`adherence|PDC`, %); below 80 %
+ *   an `adherence` Task.
  *
  * Every Task it writes is keyed (plan + code, task + overdue), so sweeping again writes nothing new.
  */
-import type { Bundle, BundleEntry, CarePlan, Observation, Task } from '@medplum/fhirtypes';
+import type { Bundle, BundleEntry, CarePlan, CodeableConcept, Coding, MedicationDispense, MedicationRequest, Observation, Task } from '@medplum/fhirtypes';
 import type { Logger } from 'pino';
 import { findMatches, runTransaction, searchAll } from '../../fhir/index.ts';
 import type { FhirStore, TransactionContext } from '../../fhir/index.ts';
 import type { InternalEvent } from '../../subscriptions/subscription-model.ts';
+import { proportionOfDaysCovered } from '../adherence/pdc.ts';
+import type { Fill, PdcResult } from '../adherence/pdc.ts';
 import { BASE } from '../discharge/discharge-follow-up.ts';
 
 export interface SweepDeps {
@@ -22,6 +27,49 @@ export interface SweepDeps {
   fhir: TransactionContext;
   logger: Logger;
   missedAfterDays: number;
+  /** Fills looked at for adherence: those of the last this many days (default 180). */
+  adherenceWindowDays?: number;
+}
+
+const ATC = 'http://www.whocc.no/atc';
+
+interface ClassAdherence extends PdcResult {
+  drugClass: Coding;
+}
+
+/**
+ * PDC per drug class from the patient's MedicationDispenses (whenHandedOver, daysSupply), falling
+ * back to MedicationRequests (validity start or authoredOn, expected supply duration) when there
+ * are no dispenses. The class is the ATC chemical subgroup (5 characters) when the medication has
+ * an ATC code, else the medication's own code.
+ */
+async function adherence(store: FhirStore, patient: string, now: Date, windowDays: number): Promise<ClassAdherence[]> {
+  const from = new Date(now.getTime() - windowDays * DAY).toISOString().slice(0, 10);
+  const today = now.toISOString().slice(0, 10);
+  const classOf = (concept: CodeableConcept | undefined): Coding | undefined => {
+    const atc = concept?.coding?.find((c) => c.system === ATC && c.code);
+    if (atc?.code) return { system: ATC, code: atc.code.slice(0, 5), display: atc.code.length <= 5 ? atc.display : undefined };
+    const first = concept?.coding?.find((c) => c.code);
+    return first && { system: first.system, code: first.code, display: first.display ?? concept?.text };
+  };
+  const fills = new Map<string, { drugClass: Coding; fills: Fill[] }>();
+  const add = (drugClass: Coding | undefined, date: string | undefined, days: number | undefined) => {
+    if (!drugClass?.code || !date || !days || date.slice(0, 10) < from) return;
+    const key = `${drugClass.system}|${drugClass.code}`;
+    const entry = fills.get(key) ?? { drugClass, fills: [] };
+    entry.fills.push({ date: date.slice(0, 10), daysSupply: days });
+    fills.set(key, entry);
+  };
+  const dispenses = (await searchAll(store, 'MedicationDispense', new URLSearchParams({ subject: patient, status: 'completed' }))).map((v) => parse<MedicationDispense>(v.content));
+  for (const d of dispenses) add(classOf(d.medicationCodeableConcept), d.whenHandedOver, d.daysSupply?.value);
+  if (!dispenses.length) {
+    const requests = (await searchAll(store, 'MedicationRequest', new URLSearchParams({ subject: patient, status: 'active,completed' }))).map((v) => parse<MedicationRequest>(v.content));
+    for (const r of requests) add(classOf(r.medicationCodeableConcept), r.dispenseRequest?.validityPeriod?.start ?? r.authoredOn, r.dispenseRequest?.expectedSupplyDuration?.value);
+  }
+  return [...fills.values()].flatMap(({ drugClass, fills: list }) => {
+    const result = proportionOfDaysCovered(list, today);
+    return result ? [{ ...result, drugClass }] : [];
+  });
 }
 
 const TASK_TYPE = `${BASE}/CodeSystem/task-type`;
@@ -65,6 +113,44 @@ export async function sweep(deps: SweepDeps, now: Date): Promise<number> {
         basedOn: [{ reference: `CarePlan/${plan.id}` }],
         input: [{ type: { text: 'expected report' }, valueCoding: measured }],
       });
+    }
+  }
+
+  // Adherence per drug class, for patients under an active plan.
+  for (const patient of new Set(plans.map((p) => p.subject?.reference).filter((r): r is string => !!r?.startsWith('Patient/')))) {
+    const plan = plans.find((p) => p.subject?.reference === patient)!;
+    for (const result of await adherence(deps.store, patient, now, deps.adherenceWindowDays ?? 180)) {
+      const percent = Math.round(result.pdc * 1000) / 10;
+      // '#', not '|': these keys become token search values in conditional writes.
+      const classKey = `${result.drugClass.system}#${result.drugClass.code}`;
+      entries.push({
+        resource: {
+          resourceType: 'Observation',
+          identifier: [{ system: `${BASE}/NamingSystem/adherence`, value: `${patient}#${classKey}` }],
+          status: 'final',
+          category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'therapy' }] }],
+          code: { coding: [{ system: `${BASE}/CodeSystem/adherence`, code: 'PDC', display: 'Proportion of days covered' }], text: `PDC: ${result.drugClass.display ?? result.drugClass.code}` },
+          subject: { reference: patient },
+          effectivePeriod: { start: result.firstFill, end: today },
+          valueQuantity: { value: percent, unit: '%', system: 'http://unitsofmeasure.org', code: '%' },
+          component: [{ code: { text: 'drug class' }, valueCodeableConcept: { coding: [result.drugClass] } }],
+        } satisfies Observation,
+        request: { method: 'PUT', url: `Observation?identifier=${encodeURIComponent(`${BASE}/NamingSystem/adherence|${patient}#${classKey}`)}` },
+      });
+      if (result.pdc < 0.8) {
+        upsertTask(entries, `${patient}#adherence#${classKey}`, {
+          resourceType: 'Task',
+          status: 'requested',
+          intent: 'order',
+          priority: 'routine',
+          code: { coding: [{ system: TASK_TYPE, code: 'adherence' }], text: 'Low medication adherence' },
+          // Stable text (the numbers are in the PDC Observation), so a daily sweep does not rewrite it.
+          description: `${result.drugClass.display ?? result.drugClass.code}: medication adherence below 80 % (proportion of days covered)`,
+          for: { reference: patient },
+          basedOn: [{ reference: `CarePlan/${plan.id}` }],
+          input: [{ type: { text: 'drug class' }, valueCoding: result.drugClass }],
+        });
+      }
     }
   }
 
