@@ -15,6 +15,7 @@ import { registerHl7AdminRoutes } from './hl7-adapters/admin/routes.ts';
 import type { Hl7AdminOptions } from './hl7-adapters/admin/routes.ts';
 import type { Pool } from './db/pool.ts';
 import type { Metrics } from './observability/metrics.ts';
+import { registerIndicatorRoutes } from './care-plans/population/indicators.ts';
 import { registerSubscriptionAdminRoutes } from './subscriptions/admin/routes.ts';
 
 export interface HttpAppOptions {
@@ -93,6 +94,7 @@ export function createHttpApp(options: HttpAppOptions): FastifyInstance {
 
   registerHl7AdminRoutes(app, options.hl7Admin);
   registerSubscriptionAdminRoutes(app, options.subscriptionAdmin.pool);
+  registerIndicatorRoutes(app, options.store);
 
   app.get('/healthz', async (_req, reply) => reply.send({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {

@@ -200,4 +200,22 @@ describe('discharge follow-up', () => {
     const dated = await until('the next follow-up (stated date)', async () => (await search(`Task?patient=Patient/${patient.id}&focus=QuestionnaireResponse/${stated.id}`))[0]);
     expect(dated.restriction.period.end).toBe('2024-05-01');
   });
+
+  it('answers the population questions: HbA1c measured and at target, managed per standard, control rate', async () => {
+    const [patient] = await search('Patient?identifier=urn:oid:2.16.156.10011.1.12|ZY2024001234');
+    const indicators = async (query: string) => (await fetch(`${server.url}/api/follow-up/indicators?${query}`)).json() as Promise<any>;
+    expect(await indicators('protocol=hypertension')).toMatchObject({ patients: 1, hba1c: { measuredLast3Months: 0, atTarget: 0 }, managedPerStandard: { patients: 0, rate: 0 }, controlled: { patients: 0 } });
+    const now = new Date().toISOString();
+    await server.fhir('Observation', { method: 'POST', body: { resourceType: 'Observation', status: 'final', code: { coding: [{ system: 'http://loinc.org', code: '4548-4' }] }, subject: { reference: `Patient/${patient.id}` }, effectiveDateTime: now, valueQuantity: { value: 6.6, unit: '%', system: 'http://unitsofmeasure.org', code: '%' } } });
+    for (let i = 0; i < 4; i++) {
+      await server.fhir('QuestionnaireResponse', { method: 'POST', body: {
+        resourceType: 'QuestionnaireResponse', status: 'completed', questionnaire: 'https://carebridge.dev/fhir/Questionnaire/follow-up', subject: { reference: `Patient/${patient.id}` },
+        authored: new Date(Date.now() - (4 - i) * 30 * 86_400_000).toISOString(),
+        item: [{ linkId: 'classification', answer: [{ valueCoding: { system: 'https://carebridge.dev/fhir/CodeSystem/follow-up-classification', code: 'controlled' } }] }],
+      } });
+    }
+    expect(await indicators('protocol=hypertension')).toMatchObject({ patients: 1, hba1c: { measuredLast3Months: 1, atTarget: 1 }, managedPerStandard: { patients: 1, rate: 1 }, controlled: { patients: 1, rate: 1 } });
+    expect(await indicators('protocol=heart-failure')).toMatchObject({ patients: 0, managedPerStandard: { rate: null } });
+    expect((await fetch(`${server.url}/api/follow-up/indicators?protocol=`)).status).toBe(400);
+  });
 });
