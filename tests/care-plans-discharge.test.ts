@@ -107,6 +107,18 @@ describe('discharge follow-up', () => {
     expect(alert).toMatchObject({ status: 'requested', priority: 'stat', focus: { reference: `Observation/${urgent.id}` }, description: expect.stringMatching(/Systolic blood pressure ≥ 180 mmHg.*186 mm\[Hg\]/) });
     await new Promise((r) => setTimeout(r, 300));
     expect(await search(`Task?patient=Patient/${patient.id}`)).toHaveLength(1); // the 150 reading raised nothing
+
+    // Heart failure: more than 2 kg gained within 3 days.
+    const weight = (kg: number, daysAgo: number) => ({
+      resourceType: 'Observation', status: 'final', code: { coding: [{ system: 'http://loinc.org', code: '29463-7' }] }, subject: { reference: `Patient/${patient.id}` },
+      effectiveDateTime: new Date(Date.now() - daysAgo * 86_400_000).toISOString(), valueQuantity: { value: kg, unit: 'kg', system: 'http://unitsofmeasure.org', code: 'kg' },
+    });
+    await server.fhir('Observation', { method: 'POST', body: weight(80, 2) });
+    await server.fhir('Observation', { method: 'POST', body: weight(81.5, 1) });
+    const heavier = (await server.fhir('Observation', { method: 'POST', body: weight(82.6, 0) })).body;
+    const gain = await until('the weight alert', async () => (await search(`Task?patient=Patient/${patient.id}&focus=Observation/${heavier.id}`))[0]);
+    expect(gain).toMatchObject({ priority: 'urgent', description: 'Weight gain > 2 kg in 3 days (heart failure): 2.6 kg' });
+    expect(await search(`Task?patient=Patient/${patient.id}`)).toHaveLength(2); // 81.5 (+1.5 kg) raised nothing
   });
 
   it('the scheduled sweep raises missed reports and overdue follow-ups once; a reading resolves the missed report', async () => {

@@ -1,6 +1,7 @@
 /**
  * Urgent home or lab values → a high-priority alert Task within seconds (issue 6): an internal
- * subscriber on new Observations checks them against the threshold table; each breach becomes a
+ * subscriber on new Observations checks them against the threshold table, and body weights against
+ * the heart-failure rule (a gain of more than 2 kg within 3 days); each breach becomes a
  * Task (`Task.code` alert, priority from the rule — `stat` for urgent-referral values), for the
  * patient, focused on the Observation, based on the patient's active CarePlan when there is one.
  * Keyed on the observation and rule, so a repeated event writes nothing new.
@@ -12,7 +13,7 @@ import type { FhirStore, TransactionContext } from '../../fhir/index.ts';
 import type { InternalEvent } from '../../subscriptions/subscription-model.ts';
 import { BASE } from '../discharge/discharge-follow-up.ts';
 import { findBreaches } from './thresholds.ts';
-import type { ThresholdTable } from './thresholds.ts';
+import type { Breach, ThresholdRule, ThresholdTable } from './thresholds.ts';
 
 export interface AlertDeps {
   store: FhirStore;
@@ -23,6 +24,22 @@ export interface AlertDeps {
 
 const format = (n: number) => String(Math.round(n * 10) / 10);
 
+/** Heart-failure weight rule (ESC HFA; reference/clinical-rules.md §4): a gain of more than 2 kg within 3 days. */
+const WEIGHT_GAIN_RULE: ThresholdRule = { id: 'weight-gain-3d', label: 'Weight gain > 2 kg in 3 days (heart failure)', codes: ['29463-7'], unit: 'kg', priority: 'urgent' };
+
+async function weightGain(store: FhirStore, observation: Observation, patient: string): Promise<Breach | undefined> {
+  const isWeight = observation.code?.coding?.some((c) => c.system === 'http://loinc.org' && c.code === '29463-7');
+  const kg = observation.valueQuantity?.code === 'kg' || observation.valueQuantity?.unit === 'kg' ? observation.valueQuantity.value : undefined;
+  const when = observation.effectiveDateTime;
+  if (!isWeight || kg === undefined || !when) return undefined;
+  const from = new Date(Date.parse(when) - 3 * 86_400_000).toISOString();
+  const earlier = await findMatches(store, 'Observation', new URLSearchParams([['subject', patient], ['code', 'http://loinc.org|29463-7'], ['date', `ge${from}`], ['date', `lt${when}`], ['_count', '50']]), 50);
+  const weights = earlier.map((v) => (JSON.parse(v.content as string) as Observation).valueQuantity).filter((q) => q?.value !== undefined && (q.code === 'kg' || q.unit === 'kg')).map((q) => q!.value as number);
+  if (!weights.length) return undefined;
+  const gained = kg - Math.min(...weights);
+  return gained > 2 ? { rule: WEIGHT_GAIN_RULE, code: '29463-7', value: gained, original: observation.valueQuantity! } : undefined;
+}
+
 export function observationAlertHandler(deps: AlertDeps): (event: InternalEvent) => Promise<void> {
   return async (event) => {
     const observation = event.resource as Observation | undefined;
@@ -30,6 +47,8 @@ export function observationAlertHandler(deps: AlertDeps): (event: InternalEvent)
     const patient = observation.subject?.reference;
     if (!patient?.startsWith('Patient/')) return;
     const breaches = findBreaches(observation, deps.thresholds);
+    const gain = await weightGain(deps.store, observation, patient);
+    if (gain) breaches.push(gain);
     if (!breaches.length) return;
     const [plan] = await findMatches(deps.store, 'CarePlan', new URLSearchParams([['subject', patient], ['status', 'active'], ['_sort', '-_lastUpdated']]), 1);
     const when = observation.effectiveDateTime ?? observation.issued ?? observation.meta?.lastUpdated;
