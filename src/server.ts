@@ -25,7 +25,7 @@ import { SenderConfigs } from './hl7-adapters/senders/sender-store.ts';
 import { observationAlertHandler } from './care-plans/alerts/observation-alerts.ts';
 import { defaultThresholds } from './care-plans/alerts/thresholds.ts';
 import { DISCHARGE_CRITERIA, dischargeHandler } from './care-plans/discharge/discharge-follow-up.ts';
-import { NO_HOLIDAYS } from './care-plans/discharge/due-dates.ts';
+import { chinaHolidayCalendar } from './care-plans/discharge/due-dates.ts';
 import { installProtocols } from './care-plans/discharge/protocols.ts';
 import { followUpRecordHandler } from './care-plans/follow-up/record.ts';
 import { resolveMissedReports, sweep } from './care-plans/reports/sweep.ts';
@@ -131,7 +131,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     subscriptions.subscribe(
       'discharge-follow-up',
       DISCHARGE_CRITERIA,
-      dischargeHandler({ store, fhir: transactionContext, logger, comorbidities: defaultComorbidityTable(), calendar: NO_HOLIDAYS, timeZone: config.timeZone }),
+      dischargeHandler({ store, fhir: transactionContext, logger, comorbidities: defaultComorbidityTable(), calendar: chinaHolidayCalendar(), timeZone: config.timeZone }),
     );
     subscriptions.subscribe('observation-alerts', 'Observation', observationAlertHandler({ store, fhir: transactionContext, logger, thresholds: defaultThresholds() }));
     subscriptions.subscribe('follow-up-records', 'QuestionnaireResponse?status=completed', followUpRecordHandler({ store, fhir: transactionContext, logger }));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addBusinessDays, addDays, isBusinessDay, NO_HOLIDAYS } from './due-dates.ts';
+import { addBusinessDays, addDays, chinaHolidayCalendar, isBusinessDay, NO_HOLIDAYS } from './due-dates.ts';
 
 describe('due dates', () => {
   it('adds calendar days', () => {
@@ -20,5 +20,14 @@ describe('due dates', () => {
     expect(isBusinessDay('2025-10-06', calendar)).toBe(false);
     expect(addBusinessDays('2025-09-30', 2, calendar)).toBe('2025-10-10');
     expect(addBusinessDays('2025-10-09', 2, calendar)).toBe('2025-10-11');
+  });
+
+  it('ships the 2025 China holiday calendar', () => {
+    const calendar = chinaHolidayCalendar();
+    expect(calendar.years).toContain('2025');
+    expect(isBusinessDay('2025-01-29', calendar)).toBe(false); // Spring Festival
+    expect(isBusinessDay('2025-01-26', calendar)).toBe(true); // a Sunday worked instead
+    // Discharged on Monday 27 January 2025: the holiday runs to 4 February, so 2 business days end on Thursday 6 February.
+    expect(addBusinessDays('2025-01-27', 2, calendar)).toBe('2025-02-06');
   });
 });

@@ -3,6 +3,7 @@
  * business days skip Saturdays, Sundays and the holiday calendar's days off, and count its make-up
  * working days (调休). Dates are calendar dates (YYYY-MM-DD) in the hospital's time zone.
  */
+import fs from 'node:fs';
 
 export interface HolidayCalendar {
   /** Days off on weekdays (public holidays). */
@@ -12,6 +13,17 @@ export interface HolidayCalendar {
 }
 
 export const NO_HOLIDAYS: HolidayCalendar = { daysOff: new Set(), workingDays: new Set() };
+
+/** The China public-holiday calendar shipped as data (protocols/holidays-cn.json, replaceable). */
+export function chinaHolidayCalendar(): HolidayCalendar & { years: string[] } {
+  const data = JSON.parse(fs.readFileSync(new URL('../protocols/holidays-cn.json', import.meta.url), 'utf8')) as { years: Record<string, { daysOff: string[]; workingDays: string[] }> };
+  const years = Object.keys(data.years).sort();
+  return {
+    years,
+    daysOff: new Set(years.flatMap((y) => data.years[y]!.daysOff)),
+    workingDays: new Set(years.flatMap((y) => data.years[y]!.workingDays)),
+  };
+}
 
 const iso = (t: number) => new Date(t).toISOString().slice(0, 10);
 const DAY = 86_400_000;
