@@ -18,16 +18,13 @@
 // - each row was applied by exactly one committed attempt (attempts = 1, Provenance version 1);
 // - each Patient exists once, and its version equals the number of its applied messages (every
 //   message changes PID-13, so a second application would add a version).
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
-import net from 'node:net';
-import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, startChildServer } from './helpers/child-server.ts';
+import type { ChildServer } from './helpers/child-server.ts';
 import { createTestDatabase } from './helpers/database.ts';
 import { ack, Client, frame } from './helpers/mllp.ts';
 
-const repo = path.resolve(import.meta.dirname, '..');
 const PATIENTS = 20;
 const CONNECTIONS = 5;
 const WINDOW = 4;
@@ -39,61 +36,15 @@ let databaseUrl: string;
 let httpPort: number;
 let mllpPort: number;
 let db: pg.Pool;
-let server: ServerProcess | undefined;
+let server: ChildServer | undefined;
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer().once('error', reject).listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
-
-interface ServerProcess {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<void>;
-}
-
-async function startServer(): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ['src/cli.ts', 'serve'], {
-    cwd: repo,
-    env: {
-      ...process.env,
-      DATABASE_URL: databaseUrl,
-      PORT: String(httpPort),
-      HOST: '127.0.0.1',
-      MLLP_PORT: String(mllpPort),
-      HL7_RECOVERY_INTERVAL_MS: '200',
-      DB_POOL_SIZE: '10',
-      LOG_LEVEL: 'warn',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout?.on('data', (d) => (out += d));
-  child.stderr?.on('data', (d) => (out += d));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const deadline = Date.now() + 30_000;
-  while (!out.includes('CareBridge is running')) {
-    if (child.exitCode !== null || child.signalCode !== null || Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`server did not start:\n${out}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return { child, output: () => out, exited };
-}
+/** The server on this file's database, with fixed ports so the restarted one is reached the same way. */
+const startServer = () => startChildServer(databaseUrl, { MLLP_PORT: String(mllpPort), HL7_RECOVERY_INTERVAL_MS: '200' }, httpPort);
 
 async function stopServer(): Promise<void> {
   const s = server;
   server = undefined;
-  if (!s || s.child.exitCode !== null || s.child.signalCode !== null) return;
-  s.child.kill('SIGTERM');
-  const timer = setTimeout(() => s.child.kill('SIGKILL'), 15_000);
-  await s.exited;
-  clearTimeout(timer);
+  await s?.stop();
 }
 
 interface Sent {
