@@ -28,6 +28,7 @@ import { DISCHARGE_CRITERIA, dischargeHandler } from './care-plans/discharge/dis
 import { chinaHolidayCalendar } from './care-plans/discharge/due-dates.ts';
 import { installProtocols } from './care-plans/discharge/protocols.ts';
 import { followUpRecordHandler } from './care-plans/follow-up/record.ts';
+import { regradeHandler } from './care-plans/follow-up/regrade.ts';
 import { resolveMissedReports, sweep } from './care-plans/reports/sweep.ts';
 import { defaultComorbidityTable } from './care-plans/risk/comorbidity.ts';
 import { SubscriptionEngine } from './subscriptions/engine/engine.ts';
@@ -135,6 +136,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     );
     subscriptions.subscribe('observation-alerts', 'Observation', observationAlertHandler({ store, fhir: transactionContext, logger, thresholds: defaultThresholds() }));
     subscriptions.subscribe('follow-up-records', 'QuestionnaireResponse?status=completed', followUpRecordHandler({ store, fhir: transactionContext, logger }));
+    subscriptions.subscribe('follow-up-regrading', 'Observation', regradeHandler({ store, fhir: transactionContext }));
     const sweepDeps = { store, fhir: transactionContext, logger, missedAfterDays: config.missedReportDays };
     subscriptions.subscribe('missed-report-resolution', 'Observation', resolveMissedReports(sweepDeps));
     const scheduler = new Scheduler({ pool, logger, pollMs: 1_000, leaseMs: 10 * 60_000 });

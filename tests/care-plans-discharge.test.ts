@@ -119,6 +119,18 @@ describe('discharge follow-up', () => {
     const gain = await until('the weight alert', async () => (await search(`Task?patient=Patient/${patient.id}&focus=Observation/${heavier.id}`))[0]);
     expect(gain).toMatchObject({ priority: 'urgent', description: 'Weight gain > 2 kg in 3 days (heart failure): 2.6 kg' });
     expect(await search(`Task?patient=Patient/${patient.id}`)).toHaveLength(2); // 81.5 (+1.5 kg) raised nothing
+
+    // Heart rate above 100 three times within 24 hours (one reading alone raises nothing).
+    const pulse = (rate: number, hoursAgo: number) => ({
+      resourceType: 'Observation', status: 'final', code: { coding: [{ system: 'http://loinc.org', code: '8867-4' }] }, subject: { reference: `Patient/${patient.id}` },
+      effectiveDateTime: new Date(Date.now() - hoursAgo * 3_600_000).toISOString(), valueQuantity: { value: rate, unit: '/min', system: 'http://unitsofmeasure.org', code: '/min' },
+    });
+    await server.fhir('Observation', { method: 'POST', body: pulse(108, 10) });
+    await server.fhir('Observation', { method: 'POST', body: pulse(112, 5) });
+    const third = (await server.fhir('Observation', { method: 'POST', body: pulse(110, 0) })).body;
+    const rateAlert = await until('the heart-rate alert', async () => (await search(`Task?patient=Patient/${patient.id}&focus=Observation/${third.id}`))[0]);
+    expect(rateAlert).toMatchObject({ priority: 'urgent', description: 'Heart rate persistently > 100/min (3 readings in 24 h): 110 /min' });
+    expect(await search(`Task?patient=Patient/${patient.id}`)).toHaveLength(3);
   });
 
   it('the scheduled sweep raises missed reports and overdue follow-ups once; a reading resolves the missed report', async () => {
@@ -211,6 +223,22 @@ describe('discharge follow-up', () => {
     const stated = (await server.fhir('QuestionnaireResponse', { method: 'POST', body: record('controlled', '2024-05-01') })).body;
     const dated = await until('the next follow-up (stated date)', async () => (await search(`Task?patient=Patient/${patient.id}&focus=QuestionnaireResponse/${stated.id}`))[0]);
     expect(dated.restriction.period.end).toBe('2024-05-01');
+
+    // A home reading that is not controlled (148/92 ≥ 135/85) on 10 April brings later follow-ups forward to 24 April.
+    await server.fhir('Observation', { method: 'POST', body: {
+      resourceType: 'Observation', status: 'final', code: { coding: [{ system: 'http://loinc.org', code: '85354-9' }] }, subject: { reference: `Patient/${patient.id}` }, effectiveDateTime: '2024-04-10T08:00:00+08:00',
+      component: [
+        { code: { coding: [{ system: 'http://loinc.org', code: '8480-6' }] }, valueQuantity: { value: 148, code: 'mm[Hg]', system: 'http://unitsofmeasure.org' } },
+        { code: { coding: [{ system: 'http://loinc.org', code: '8462-4' }] }, valueQuantity: { value: 92, code: 'mm[Hg]', system: 'http://unitsofmeasure.org' } },
+      ],
+    } });
+    const moved = await until('the follow-ups brought forward', async () => {
+      const t = (await server.fhir(`Task/${routine.id}`)).body;
+      return t.restriction.period.end === '2024-04-24' ? t : undefined;
+    });
+    expect(moved).toMatchObject({ priority: 'urgent', note: [{ text: expect.stringMatching(/^Brought forward to 2024-04-24: blood pressure 148\/92 mmHg not controlled \(home target < 135\/85\)/) }] });
+    expect((await server.fhir(`Task/${dated.id}`)).body.restriction.period.end).toBe('2024-04-24');
+    expect((await server.fhir(`Task/${next.id}`)).body.restriction.period.end).toBe('2024-04-17'); // already sooner: unchanged
   });
 
   it('answers the population questions: HbA1c measured and at target, managed per standard, control rate', async () => {

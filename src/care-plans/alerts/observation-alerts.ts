@@ -1,7 +1,8 @@
 /**
  * Urgent home or lab values → a high-priority alert Task within seconds (issue 6): an internal
  * subscriber on new Observations checks them against the threshold table, and body weights against
- * the heart-failure rule (a gain of more than 2 kg within 3 days); each breach becomes a
+ * the heart-failure rule (a gain of more than 2 kg within 3 days) and heart rates against the
+ * persistent-tachycardia rule (3 readings above 100/min within 24 hours); each breach becomes a
  * Task (`Task.code` alert, priority from the rule — `stat` for urgent-referral values), for the
  * patient, focused on the Observation, based on the patient's active CarePlan when there is one.
  * Keyed on the observation and rule, so a repeated event writes nothing new.
@@ -40,6 +41,21 @@ async function weightGain(store: FhirStore, observation: Observation, patient: s
   return gained > 2 ? { rule: WEIGHT_GAIN_RULE, code: '29463-7', value: gained, original: observation.valueQuantity! } : undefined;
 }
 
+/** 规范 diabetes list (reference/clinical-rules.md §1, §4): heart rate persistently > 100/min — here the last 3 readings within 24 hours, all above 100. */
+const TACHYCARDIA_RULE: ThresholdRule = { id: 'heart-rate-persistent', label: 'Heart rate persistently > 100/min (3 readings in 24 h)', codes: ['8867-4'], unit: '/min', priority: 'urgent' };
+
+async function persistentTachycardia(store: FhirStore, observation: Observation, patient: string): Promise<Breach | undefined> {
+  const isRate = observation.code?.coding?.some((c) => c.system === 'http://loinc.org' && c.code === '8867-4');
+  const rate = observation.valueQuantity?.value;
+  const when = observation.effectiveDateTime;
+  if (!isRate || rate === undefined || rate <= 100 || !when) return undefined;
+  const from = new Date(Date.parse(when) - 86_400_000).toISOString();
+  const earlier = await findMatches(store, 'Observation', new URLSearchParams([['subject', patient], ['code', 'http://loinc.org|8867-4'], ['date', `ge${from}`], ['date', `lt${when}`], ['_sort', '-date']]), 2);
+  const previous = earlier.map((v) => (JSON.parse(v.content as string) as Observation).valueQuantity?.value);
+  if (previous.length < 2 || previous.some((v) => v === undefined || v <= 100)) return undefined;
+  return { rule: TACHYCARDIA_RULE, code: '8867-4', value: rate, original: observation.valueQuantity! };
+}
+
 export function observationAlertHandler(deps: AlertDeps): (event: InternalEvent) => Promise<void> {
   return async (event) => {
     const observation = event.resource as Observation | undefined;
@@ -49,6 +65,8 @@ export function observationAlertHandler(deps: AlertDeps): (event: InternalEvent)
     const breaches = findBreaches(observation, deps.thresholds);
     const gain = await weightGain(deps.store, observation, patient);
     if (gain) breaches.push(gain);
+    const pulse = await persistentTachycardia(deps.store, observation, patient);
+    if (pulse) breaches.push(pulse);
     if (!breaches.length) return;
     const [plan] = await findMatches(deps.store, 'CarePlan', new URLSearchParams([['subject', patient], ['status', 'active'], ['_sort', '-_lastUpdated']]), 1);
     const when = observation.effectiveDateTime ?? observation.issued ?? observation.meta?.lastUpdated;
