@@ -258,4 +258,26 @@ describe('discharge follow-up', () => {
     expect(await indicators('protocol=heart-failure')).toMatchObject({ patients: 0, managedPerStandard: { rate: null } });
     expect((await fetch(`${server.url}/api/follow-up/indicators?protocol=`)).status).toBe(400);
   });
+
+  it('threshold overrides per protocol (PlanDefinition) and per patient (CarePlan) apply to the next reading', async () => {
+    const [patient] = await search('Patient?identifier=urn:oid:2.16.156.10011.1.12|ZY2024001234');
+    const threshold = (rule: string, atLeast: number) => ({ url: 'https://carebridge.dev/fhir/StructureDefinition/threshold', extension: [{ url: 'rule', valueString: rule }, { url: 'atLeast', valueDecimal: atLeast }] });
+    const [carePlan] = await search(`CarePlan?subject=Patient/${patient.id}`);
+    expect((await server.fhir(`CarePlan/${carePlan.id}`, { method: 'PUT', body: { ...carePlan, meta: undefined, extension: [threshold('sbp-urgent', 170)] } })).status).toBe(200);
+    const protocol = (await server.fhir('PlanDefinition/hypertension')).body;
+    expect((await server.fhir('PlanDefinition/hypertension', { method: 'PUT', body: { ...protocol, meta: undefined, extension: [...protocol.extension, threshold('dbp-urgent', 100)] } })).status).toBe(200);
+    const bp = (sbp: number, dbp: number) => ({
+      resourceType: 'Observation', status: 'final', code: { coding: [{ system: 'http://loinc.org', code: '85354-9' }] }, subject: { reference: `Patient/${patient.id}` }, encounter: { reference: 'Encounter/clinic' }, effectiveDateTime: new Date().toISOString(),
+      component: [
+        { code: { coding: [{ system: 'http://loinc.org', code: '8480-6' }] }, valueQuantity: { value: sbp, code: 'mm[Hg]', system: 'http://unitsofmeasure.org' } },
+        { code: { coding: [{ system: 'http://loinc.org', code: '8462-4' }] }, valueQuantity: { value: dbp, code: 'mm[Hg]', system: 'http://unitsofmeasure.org' } },
+      ],
+    });
+    const reading = (await server.fhir('Observation', { method: 'POST', body: bp(172, 104) })).body; // below the defaults 180/110
+    const alerts = await until('the alerts', async () => {
+      const found = await search(`Task?patient=Patient/${patient.id}&focus=Observation/${reading.id}&code=https://carebridge.dev/fhir/CodeSystem/task-type|alert`);
+      return found.length === 2 ? found : undefined;
+    });
+    expect(alerts.map((t: any) => t.input[0].valueString.split(' ')[0]).sort()).toEqual(['dbp-urgent', 'sbp-urgent']);
+  });
 });

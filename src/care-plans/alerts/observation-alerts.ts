@@ -7,7 +7,7 @@
  * patient, focused on the Observation, based on the patient's active CarePlan when there is one.
  * Keyed on the observation and rule, so a repeated event writes nothing new.
  */
-import type { Bundle, Observation, Task } from '@medplum/fhirtypes';
+import type { Bundle, CarePlan, Extension, Observation, PlanDefinition, Task } from '@medplum/fhirtypes';
 import type { Logger } from 'pino';
 import { findMatches, runTransaction } from '../../fhir/index.ts';
 import type { FhirStore, TransactionContext } from '../../fhir/index.ts';
@@ -56,19 +56,54 @@ async function persistentTachycardia(store: FhirStore, observation: Observation,
   return { rule: TACHYCARDIA_RULE, code: '8867-4', value: rate, original: observation.valueQuantity! };
 }
 
+export const THRESHOLD_EXTENSION = `${BASE}/StructureDefinition/threshold`;
+
+/** Overrides in a resource's `threshold` extensions: rule id → bounds. */
+function overridesOf(resource: { extension?: Extension[] }): Map<string, { atLeast?: number; atMost?: number }> {
+  const out = new Map<string, { atLeast?: number; atMost?: number }>();
+  for (const e of resource.extension ?? []) {
+    if (e.url !== THRESHOLD_EXTENSION) continue;
+    const part = (name: string) => e.extension?.find((x) => x.url === name);
+    const rule = part('rule')?.valueString;
+    if (!rule) continue;
+    out.set(rule, { atLeast: part('atLeast')?.valueDecimal, atMost: part('atMost')?.valueDecimal });
+  }
+  return out;
+}
+
+/**
+ * The thresholds for this patient: the default table, overridden by the protocols their active
+ * plans instantiate (PlanDefinition `threshold` extensions), overridden by the plans themselves
+ * (CarePlan `threshold` extensions: per patient). An override replaces the rule's bounds.
+ */
+async function effectiveThresholds(store: FhirStore, table: ThresholdTable, plans: readonly CarePlan[]): Promise<ThresholdTable> {
+  const overrides = new Map<string, { atLeast?: number; atMost?: number }>();
+  const protocolIds = [...new Set(plans.flatMap((p) => p.instantiatesCanonical ?? []).map((c) => /\/PlanDefinition\/([^|/]+)/.exec(c)?.[1]).filter((id): id is string => !!id))];
+  for (const id of protocolIds) {
+    const protocol = await store.read('PlanDefinition', id).catch(() => undefined);
+    if (protocol?.content) for (const [rule, bounds] of overridesOf(JSON.parse(protocol.content) as PlanDefinition)) overrides.set(rule, bounds);
+  }
+  for (const plan of [...plans].reverse()) for (const [rule, bounds] of overridesOf(plan)) overrides.set(rule, bounds);
+  if (!overrides.size) return table;
+  return { ...table, rules: table.rules.map((r) => (overrides.has(r.id) ? { ...r, atLeast: undefined, atMost: undefined, ...dropUndefined(overrides.get(r.id)!) } : r)) };
+}
+
+const dropUndefined = <T extends object>(o: T): Partial<T> => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+
 export function observationAlertHandler(deps: AlertDeps): (event: InternalEvent) => Promise<void> {
   return async (event) => {
     const observation = event.resource as Observation | undefined;
     if (!observation?.id || event.interaction === 'delete') return;
     const patient = observation.subject?.reference;
     if (!patient?.startsWith('Patient/')) return;
-    const breaches = findBreaches(observation, deps.thresholds);
+    const plans = (await findMatches(deps.store, 'CarePlan', new URLSearchParams([['subject', patient], ['status', 'active'], ['_sort', '-_lastUpdated']]), 20)).map((v) => JSON.parse(v.content as string) as CarePlan & { id: string });
+    const breaches = findBreaches(observation, await effectiveThresholds(deps.store, deps.thresholds, plans));
     const gain = await weightGain(deps.store, observation, patient);
     if (gain) breaches.push(gain);
     const pulse = await persistentTachycardia(deps.store, observation, patient);
     if (pulse) breaches.push(pulse);
     if (!breaches.length) return;
-    const [plan] = await findMatches(deps.store, 'CarePlan', new URLSearchParams([['subject', patient], ['status', 'active'], ['_sort', '-_lastUpdated']]), 1);
+    const plan = plans[0];
     const when = observation.effectiveDateTime ?? observation.issued ?? observation.meta?.lastUpdated;
     const entries = breaches.map((b) => {
       const identifier = { system: `${BASE}/NamingSystem/alert`, value: `${observation.id}#${b.rule.id}` };
@@ -82,7 +117,7 @@ export function observationAlertHandler(deps: AlertDeps): (event: InternalEvent)
         description: `${b.rule.label}: ${format(b.value)} ${b.rule.unit}${b.original.code && b.original.code !== b.rule.unit ? ` (${b.original.value} ${b.original.code})` : ''}`,
         for: { reference: patient },
         focus: { reference: `Observation/${observation.id}` },
-        ...(plan ? { basedOn: [{ reference: `CarePlan/${(plan as { id: string }).id}` }] } : {}),
+        ...(plan ? { basedOn: [{ reference: `CarePlan/${plan.id}` }] } : {}),
         ...(when ? { authoredOn: when, restriction: { period: { end: when } } } : {}),
         input: [{ type: { text: 'threshold rule' }, valueString: `${b.rule.id} (thresholds ${deps.thresholds.version})` }],
       };
