@@ -24,7 +24,7 @@ import { Hl7RecoveryWorker } from './hl7-adapters/process/recovery.ts';
 import { SenderConfigs } from './hl7-adapters/senders/sender-store.ts';
 import { observationAlertHandler } from './care-plans/alerts/observation-alerts.ts';
 import { defaultThresholds } from './care-plans/alerts/thresholds.ts';
-import { DISCHARGE_CRITERIA, dischargeHandler } from './care-plans/discharge/discharge-follow-up.ts';
+import { DISCHARGE_CRITERIA, defaultLabRechecks, dischargeHandler } from './care-plans/discharge/discharge-follow-up.ts';
 import { chinaHolidayCalendar } from './care-plans/discharge/due-dates.ts';
 import { installProtocols } from './care-plans/discharge/protocols.ts';
 import { followUpRecordHandler } from './care-plans/follow-up/record.ts';
@@ -132,7 +132,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     subscriptions.subscribe(
       'discharge-follow-up',
       DISCHARGE_CRITERIA,
-      dischargeHandler({ store, fhir: transactionContext, logger, comorbidities: defaultComorbidityTable(), calendar: chinaHolidayCalendar(), timeZone: config.timeZone }),
+      dischargeHandler({ store, fhir: transactionContext, logger, comorbidities: defaultComorbidityTable(), calendar: chinaHolidayCalendar(), timeZone: config.timeZone, labRechecks: defaultLabRechecks() }),
     );
     subscriptions.subscribe('observation-alerts', 'Observation', observationAlertHandler({ store, fhir: transactionContext, logger, thresholds: defaultThresholds() }));
     subscriptions.subscribe('follow-up-records', 'QuestionnaireResponse?status=completed', followUpRecordHandler({ store, fhir: transactionContext, logger }));

@@ -280,4 +280,26 @@ describe('discharge follow-up', () => {
     });
     expect(alerts.map((t: any) => t.input[0].valueString.split(' ')[0]).sort()).toEqual(['dbp-urgent', 'sbp-urgent']);
   });
+  it('discharge medication that needs lab monitoring gets a re-check Task (ATC rule → LOINC test, due date)', async () => {
+    const patient = (await server.fhir('Patient', { method: 'POST', body: { resourceType: 'Patient', name: [{ text: '李四' }], identifier: [{ system: 'urn:test:mrn', value: 'LAB-RECHECK-1' }] } })).body;
+    const encounter = (await server.fhir('Encounter', { method: 'POST', body: { resourceType: 'Encounter', status: 'in-progress', class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'IMP' }, subject: { reference: `Patient/${patient.id}` }, period: { start: '2025-06-02T09:00:00+08:00' } } })).body;
+    const order = (code: string, display: string) => ({
+      resourceType: 'MedicationRequest', status: 'active', intent: 'order', subject: { reference: `Patient/${patient.id}` }, encounter: { reference: `Encounter/${encounter.id}` },
+      medicationCodeableConcept: { coding: [{ system: 'http://www.whocc.no/atc', code, display }], text: display },
+    });
+    const warfarin = (await server.fhir('MedicationRequest', { method: 'POST', body: order('B01AA03', '华法林钠片') })).body;
+    const ramipril = (await server.fhir('MedicationRequest', { method: 'POST', body: order('C09AA05', '雷米普利片') })).body;
+    await server.fhir('MedicationRequest', { method: 'POST', body: order('A02BC01', '奥美拉唑肠溶胶囊') }); // no monitoring rule
+    expect((await server.fhir(`Encounter/${encounter.id}`, { method: 'PUT', body: { ...encounter, meta: undefined, status: 'finished', period: { start: '2025-06-02T09:00:00+08:00', end: '2025-06-06T10:00:00+08:00' } } })).status).toBe(200);
+    const rechecks = await until('the re-check Tasks', async () => {
+      const found = await search(`Task?patient=Patient/${patient.id}&code=https://carebridge.dev/fhir/CodeSystem/task-type|lab-recheck`);
+      return found.length === 2 ? found : undefined;
+    });
+    const byFocus = Object.fromEntries(rechecks.map((t: any) => [t.focus.reference, t]));
+    // Warfarin: INR within 5 days of the discharge on 6 June; ramipril (ACE inhibitor): creatinine within 14 days.
+    expect(byFocus[`MedicationRequest/${warfarin.id}`]).toMatchObject({ status: 'requested', restriction: { period: { end: '2025-06-11' } }, input: [{ valueCoding: { system: 'http://loinc.org', code: '6301-6' } }, { valueString: expect.stringMatching(/^warfarin-inr /) }] });
+    expect(byFocus[`MedicationRequest/${ramipril.id}`]).toMatchObject({ restriction: { period: { end: '2025-06-20' } }, input: [{ valueCoding: { system: 'http://loinc.org', code: '2160-0' } }, expect.anything()] });
+    const [carePlan] = await search(`CarePlan?subject=Patient/${patient.id}`);
+    expect(carePlan.activity.map((a: any) => a.reference?.reference)).toEqual(expect.arrayContaining(rechecks.map((t: any) => `Task/${t.id}`)));
+  });
 });

@@ -11,6 +11,7 @@
  */
 import type { Bundle, BundleEntry, CarePlan, CarePlanActivity, Condition, Encounter, Extension, MedicationRequest, Observation, PlanDefinition, PlanDefinitionAction, Provenance, Quantity, Reference, Resource, RiskAssessment, Task } from '@medplum/fhirtypes';
 import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
 import type { Logger } from 'pino';
 import { findMatches, runTransaction, searchAll } from '../../fhir/index.ts';
 import type { FhirStore, TransactionContext } from '../../fhir/index.ts';
@@ -38,6 +39,17 @@ export interface DischargeDeps {
   calendar: HolidayCalendar;
   /** The hospital's time zone (length of stay counts its calendar days). */
   timeZone: string;
+  /** Lab monitoring the discharge medication calls for (protocols/lab-rechecks.json). */
+  labRechecks: LabRecheckTable;
+}
+
+export interface LabRecheckTable {
+  version: string;
+  rules: Array<{ id: string; atc: string; drug: string; lab: { system: string; code: string; display: string }; withinDays: number }>;
+}
+
+export function defaultLabRechecks(): LabRecheckTable {
+  return JSON.parse(fs.readFileSync(new URL('../protocols/lab-rechecks.json', import.meta.url), 'utf8')) as LabRecheckTable;
 }
 
 /** The criteria the engine subscribes with: inpatient encounters that are finished. */
@@ -283,6 +295,34 @@ function build(deps: DischargeDeps, encounter: Encounter & { id: string }, patie
     ];
   });
 
+  // Lab re-checks the discharge medication calls for (lab-rechecks.json: ATC prefix → test, days).
+  const rechecks = medications.flatMap((request) => {
+    const atc = request.medicationCodeableConcept?.coding?.filter((c) => c.system === 'http://www.whocc.no/atc' && c.code).map((c) => c.code as string) ?? [];
+    return deps.labRechecks.rules
+      .filter((rule) => atc.some((code) => code.startsWith(rule.atc)))
+      .map((rule) =>
+        e.upsert<Task>(
+          {
+            resourceType: 'Task',
+            basedOn: [{ reference: carePlanUrl }],
+            status: 'requested',
+            intent: 'plan',
+            priority: 'routine',
+            code: { coding: [{ system: TASK_TYPE, code: 'lab-recheck' }], text: `Re-check ${rule.lab.display}` },
+            description: `${rule.lab.display} within ${rule.withinDays} days of discharge (${rule.drug})`,
+            focus: { reference: `MedicationRequest/${request.id}` },
+            for: patient,
+            encounter: encounterRef,
+            authoredOn: dischargedAt,
+            restriction: { period: { end: addDays(dischargeDate, rule.withinDays) } },
+            input: [{ type: { text: 'test' }, valueCoding: rule.lab }, { type: { text: 'rule' }, valueString: `${rule.id} (lab re-checks ${deps.labRechecks.version})` }],
+          },
+          `${BASE}/NamingSystem/task`,
+          `${key}#lab-recheck#${request.id}#${rule.id}`,
+        ),
+      );
+  });
+
   const carePlan = e.upsert<CarePlan>(
     {
       resourceType: 'CarePlan',
@@ -295,7 +335,7 @@ function build(deps: DischargeDeps, encounter: Encounter & { id: string }, patie
       period: { start: dischargedAt },
       addresses: conditionRefs,
       supportingInfo: risks,
-      activity: [...[...tasks, ...reminders].map((reference) => ({ reference })), ...monitoring],
+      activity: [...[...tasks, ...reminders, ...rechecks].map((reference) => ({ reference })), ...monitoring],
     },
     `${BASE}/NamingSystem/care-plan`,
     key,
@@ -304,7 +344,7 @@ function build(deps: DischargeDeps, encounter: Encounter & { id: string }, patie
   const provenance: Provenance & { id: string } = {
     resourceType: 'Provenance',
     id: `follow-up-${key}`,
-    target: [carePlan, ...risks, ...tasks, ...reminders, ...components],
+    target: [carePlan, ...risks, ...tasks, ...reminders, ...rechecks, ...components],
     // Deterministic (the discharge time), so a replay leaves the Provenance unchanged.
     recorded: /T\d{2}:\d{2}:\d{2}/.test(dischargedAt) ? dischargedAt : `${dischargedAt.slice(0, 10)}T00:00:00Z`,
     agent: [{ type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/provenance-participant-type', code: 'assembler' }] }, who: { display: 'CareBridge follow-up engine' } }],
