@@ -34,6 +34,8 @@ import { defaultComorbidityTable } from './care-plans/risk/comorbidity.ts';
 import { SubscriptionEngine } from './subscriptions/engine/engine.ts';
 import { Scheduler } from './subscriptions/scheduler/scheduler.ts';
 import { subscriptionWriteRules } from './subscriptions/write-rules.ts';
+import { subscriptionOperations } from './subscriptions/operations/subscription-operations.ts';
+import { publishTopics, topicCapabilityExtensions } from './subscriptions/topics/publish.ts';
 import type { MllpListener } from './hl7-adapters/mllp/listener.ts';
 import { createHttpApp } from './http-app.ts';
 import { createMetrics } from './observability/metrics.ts';
@@ -103,6 +105,8 @@ export async function startServer(config: Config, logger: Logger = createLogger(
       },
       checkWrite: subscriptionWriteRules(config.subscriptionEndpointAllow),
     });
+    // The FHIR base in notifications: the configured one, else this server's once it listens.
+    let publicBaseUrl = config.baseUrl ?? `http://localhost:${config.port}/fhir`;
     const subscriptions = new SubscriptionEngine({
       pool,
       // The engine sets Subscription.status itself (active, error): a store without client write rules.
@@ -115,6 +119,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
       allowEndpoints: config.subscriptionEndpointAllow,
       websocketPath: '/ws',
       observe: (e) => metrics.observeSubscriptionDelivery(e),
+      baseUrl: () => publicBaseUrl,
     });
     const codeTranslator = new CachedCodeTranslator(store, 10_000);
     onConceptMapsChanged = () => codeTranslator.invalidate();
@@ -128,6 +133,8 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     };
     // The follow-up engine: shipped protocols installed (never overwritten), discharges followed up.
     await installProtocols(store);
+    // The subscription topics, published as Basic resources for R4 clients.
+    await publishTopics(store);
     const transactionContext = { baseUrl: config.baseUrl ?? `http://localhost:${config.port}/fhir`, server: { name: PACKAGE.name, version: PACKAGE.version, startedAt }, reindex };
     subscriptions.subscribe(
       'discharge-follow-up',
@@ -169,7 +176,14 @@ export async function startServer(config: Config, logger: Logger = createLogger(
       store,
       logger,
       metrics,
-      server: { name: PACKAGE.name, version: PACKAGE.version, startedAt, websocketPath: config.subscriptionEngine ? '/ws' : undefined },
+      server: {
+        name: PACKAGE.name,
+        version: PACKAGE.version,
+        startedAt,
+        websocketPath: config.subscriptionEngine ? '/ws' : undefined,
+        operations: subscriptionOperations({ pool, websocketPath: config.subscriptionEngine ? '/ws' : undefined }),
+        resourceExtensions: { Subscription: topicCapabilityExtensions() },
+      },
       reindex,
       baseUrl: config.baseUrl,
       maxBodyBytes: config.maxBodyBytes,
@@ -199,6 +213,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     const port = typeof address === 'object' && address ? address.port : config.port;
     const url = `http://${config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host}:${port}`;
     const fhirBaseUrl = config.baseUrl ?? `${url}/fhir`;
+    publicBaseUrl = fhirBaseUrl;
     const mllpUrl = `${config.mllpTls ? 'mllps' : 'mllp'}://${config.mllpHost === '0.0.0.0' || config.mllpHost === '::' ? 'localhost' : config.mllpHost}:${liveMllp.port}`;
     let stopping: Promise<void> | undefined;
     return {

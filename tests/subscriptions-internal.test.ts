@@ -20,7 +20,7 @@ describe('internal subscribers', () => {
   it('receive matching writes in order, at least once, retried while the handler fails', async () => {
     const seen: InternalEvent[] = [];
     let failuresLeft = 2;
-    engine = new SubscriptionEngine({ pool: server.pool, store: new PgFhirStore(server.pool), logger: pino({ level: 'silent' }), pollMs: 20, timeoutMs: 1000, maxInFlight: 4, retryHorizonSeconds: 60, retry: { baseMs: 50, maxMs: 200 } });
+    engine = new SubscriptionEngine({ pool: server.pool, store: new PgFhirStore(server.pool), logger: pino({ level: 'silent' }), pollMs: 20, timeoutMs: 1000, maxInFlight: 4, retryHorizonSeconds: 60, retry: { baseMs: 50, maxMs: 200 }, baseUrl: () => server.fhirBaseUrl });
     expect(() => engine!.subscribe('bad name!', 'Encounter', async () => undefined)).toThrow(/names are/);
     expect(() => engine!.subscribe('bad-criteria', 'Encounter?colour=red', async () => undefined)).toThrow(/criteria/);
     engine.subscribe('discharges', 'Encounter?status=finished', async (event) => {

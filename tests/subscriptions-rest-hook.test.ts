@@ -178,7 +178,7 @@ describe('rest-hook subscriptions', () => {
       [{ channel: { type: 'email', endpoint: 'mailto:a@example.org' } }, /channel type "email" is not supported; use rest-hook or websocket/, 'Subscription'],
       [{ channel: { type: 'websocket', payload: 'application/fhir+json' } }, /websocket channel carries no payload/, 'Subscription'],
       [{ criteria: 'Observation?colour=red' }, /criteria: .*colour/, 'Subscription'],
-      [{ criteria: 'http://example.org/topic' }, /topic-based subscriptions .* not supported yet/, 'Subscription'],
+      [{ criteria: 'http://example.org/topic' }, /topic http:\/\/example.org\/topic is not served here; topics: https:\/\/carebridge.dev/, 'Subscription'],
       [{ channel: { type: 'rest-hook', endpoint: 'ftp://x/y' } }, /must be http or https/, 'Subscription'],
       [{ channel: { type: 'rest-hook', endpoint: 'http://x/y', payload: 'application/fhir+xml' } }, /payload .* not supported/, 'Subscription'],
       [{ status: 'active' }, /status "active" is set by the server/, 'Subscription.status'],

@@ -17,6 +17,8 @@ export { ErrorCode, errors, FhirError, issue } from './errors.ts';
 export { parseEverythingQuery } from './operations/everything.ts';
 export { translate } from './operations/translate.ts';
 export type { FhirStore, StoredVersion } from './store/fhir-store.ts';
+export type { ExtraOperation, ServerInfo } from './rest/interactions/capabilities.ts';
+export type { FhirRequest, FhirResponse, RestContext } from './rest/fhir-request.ts';
 export { isRetryable, PgFhirStore } from './store/pg-fhir-store.ts';
 
 export interface TransactionContext {

@@ -35,7 +35,7 @@ describe('parseSubscription', () => {
     };
     expect(problem({ criteria: 'Unicorn?x=1' })).toMatch(/resource type/);
     expect(problem({ criteria: 'Observation?colour=red' })).toMatch(/criteria: unknown parameter colour/);
-    expect(problem({ criteria: 'http://hl7.org/SubscriptionTopic/x' })).toMatch(/topic-based/);
+    expect(problem({ criteria: 'http://hl7.org/SubscriptionTopic/x' })).toMatch(/is not served here/);
     expect(problem({ channel: { type: 'email', endpoint: 'mailto:a@b' } })).toMatch(/"email" is not supported/);
     expect(problem({ channel: { type: 'websocket', payload: 'application/fhir+json' } })).toMatch(/no payload/);
     expect(problem({ channel: { type: 'rest-hook', endpoint: 'not a url' } })).toMatch(/not an absolute URL/);

@@ -112,6 +112,12 @@ export function route(ctx: RouterContext, req: FhirRequest): Routed {
     if (m !== 'GET' && m !== 'POST') throw notAllowed();
     return at('translate', () => translateOperation(ctx, req));
   }
+  const extra = (name: string, level: 'typeLevel' | 'instanceLevel') => ctx.server.operations?.find((o) => o.resourceType === type && `$${o.name}` === name && o[level]);
+  const typeOperation = c === undefined ? extra(b, 'typeLevel') : undefined;
+  if (typeOperation) {
+    if (!typeOperation.methods.includes(m as 'GET')) throw notAllowed();
+    return at(typeOperation.name, () => typeOperation.run(ctx, req, undefined));
+  }
   if (b.startsWith('$') || b.startsWith('_')) throw errors.unsupportedOperation(`${b} is not supported on ${type}`);
   const id = b;
   if (c === undefined) {
@@ -147,6 +153,11 @@ export function route(ctx: RouterContext, req: FhirRequest): Routed {
   if (c === '$validate' && d === undefined) {
     if (m !== 'POST') throw notAllowed();
     return at('validate', () => validateOperation(req, type));
+  }
+  const instanceOperation = d === undefined ? extra(c, 'instanceLevel') : undefined;
+  if (instanceOperation) {
+    if (!instanceOperation.methods.includes(m as 'GET')) throw notAllowed();
+    return at(instanceOperation.name, () => instanceOperation.run(ctx, req, id));
   }
   throw errors.unknownPath(`/fhir/${req.segments.join('/')}`);
 }

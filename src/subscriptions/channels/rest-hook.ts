@@ -4,7 +4,8 @@
  * endpoint; with one, a PUT of the resource to `{endpoint}/{type}/{id}` in that MIME type.
  * `channel.header` lines are sent as headers; with a secret, `X-Signature-256: sha256=<hex HMAC of
  * the exact body>` lets the receiver authenticate CareBridge. Anything but a 2xx within the
- * timeout is a failure (redirects are not followed).
+ * timeout is a failure (redirects are not followed). Topic-based subscriptions (Backport IG) POST
+ * a notification Bundle to the endpoint instead, with the same headers and signature.
  */
 import { createHmac } from 'node:crypto';
 import type { RestHookChannel } from '../subscription-model.ts';
@@ -25,19 +26,27 @@ export async function deliverRestHook(d: RestHookDelivery, timeoutMs: number): P
   const channel = d.channel;
   const withPayload = channel.payload !== undefined;
   const url = withPayload ? `${channel.endpoint.replace(/\/+$/, '')}/${d.resourceType}/${encodeURIComponent(d.resourceId)}` : channel.endpoint;
-  const body = withPayload ? (d.body ?? '') : '';
+  await send(channel, d.secret, withPayload ? 'PUT' : 'POST', url, withPayload ? (d.body ?? '') : undefined, timeoutMs);
+}
+
+/** POSTs a notification Bundle (JSON text) to a topic-based subscription's endpoint. */
+export async function postNotification(channel: RestHookChannel, secret: string | undefined, bundle: string, timeoutMs: number): Promise<void> {
+  await send(channel, secret, 'POST', channel.endpoint, bundle, timeoutMs);
+}
+
+async function send(channel: RestHookChannel, secret: string | undefined, method: 'POST' | 'PUT', url: string, body: string | undefined, timeoutMs: number): Promise<void> {
   const headers = new Headers();
   for (const [name, value] of channel.headers) headers.append(name, value);
-  if (withPayload) headers.set('content-type', `${channel.payload}; charset=utf-8`);
-  if (d.secret) headers.set('x-signature-256', `sha256=${createHmac('sha256', d.secret).update(body, 'utf8').digest('hex')}`);
+  if (body !== undefined) headers.set('content-type', `${channel.payload ?? 'application/fhir+json'}; charset=utf-8`);
+  if (secret) headers.set('x-signature-256', `sha256=${createHmac('sha256', secret).update(body ?? '', 'utf8').digest('hex')}`);
   let response: Response;
   try {
-    response = await fetch(url, { method: withPayload ? 'PUT' : 'POST', headers, body: withPayload ? body : undefined, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
+    response = await fetch(url, { method, headers, body, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
   } catch (err) {
     const cause = (err as { cause?: { code?: string } }).cause?.code;
     const reason = (err as Error).name === 'TimeoutError' ? `no response within ${timeoutMs} ms` : (cause ?? (err as Error).message);
-    throw new DeliveryError(`${withPayload ? 'PUT' : 'POST'} ${url}: ${reason}`);
+    throw new DeliveryError(`${method} ${url}: ${reason}`);
   }
   await response.body?.cancel().catch(() => undefined);
-  if (response.status < 200 || response.status > 299) throw new DeliveryError(`${withPayload ? 'PUT' : 'POST'} ${url}: HTTP ${response.status}`);
+  if (response.status < 200 || response.status > 299) throw new DeliveryError(`${method} ${url}: HTTP ${response.status}`);
 }

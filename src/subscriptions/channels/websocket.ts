@@ -6,6 +6,10 @@
  * (in order) once one binds — a dropped connection loses nothing. Only a server process with a
  * bound client delivers a subscription's pings. A bind for an unknown or non-websocket subscription
  * is answered `error {id} {reason}`.
+ *
+ * Topic-based subscriptions (R5 Backport IG) bind with a token from `$get-ws-binding-token`:
+ * `bind-with-token {token}`; the server answers with a handshake Bundle per subscription the token
+ * covers, then sends notification Bundles (and heartbeats) as JSON text messages.
  */
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -17,9 +21,13 @@ export interface WebsocketHubOptions {
   path: string;
   logger: Logger;
   /** Why a subscription cannot be bound (unknown, not active, not a websocket channel), or undefined. */
-  bindProblem: (id: string) => string | undefined;
+  bindProblem: (id: string, byToken: boolean) => string | undefined;
   /** A client bound: its subscription's pending notifications are due now. */
   onBind: (id: string) => void;
+  /** The subscriptions a binding token covers, or why it cannot be used. */
+  resolveToken: (token: string) => Promise<{ ids: string[] } | { problem: string }>;
+  /** The first message a client bound by token gets for a subscription (its handshake Bundle). */
+  welcome: (id: string) => Promise<string>;
 }
 
 export class WebsocketHub {
@@ -49,9 +57,14 @@ export class WebsocketHub {
   }
 
   /** Sends `ping {id}` to every bound client; returns how many got it. */
-  async ping(id: string): Promise<number> {
+  ping(id: string): Promise<number> {
+    return this.send(id, `ping ${id}`);
+  }
+
+  /** Sends a text message to every client bound to the subscription; returns how many got it. */
+  async send(id: string, text: string): Promise<number> {
     const sockets = [...(this.#bound.get(id) ?? [])].filter((s) => s.readyState === s.OPEN);
-    const sent = await Promise.all(sockets.map((s) => new Promise<boolean>((resolve) => s.send(`ping ${id}`, (err) => resolve(!err)))));
+    const sent = await Promise.all(sockets.map((s) => sendTo(s, text)));
     return sent.filter(Boolean).length;
   }
 
@@ -62,23 +75,31 @@ export class WebsocketHub {
 
   #accept(socket: WebSocket): void {
     const mine = new Set<string>();
-    socket.on('message', (data, isBinary) => {
-      const text = isBinary ? '' : data.toString('utf8').trim();
-      const m = /^bind\s+([A-Za-z0-9\-.]{1,64})$/.exec(text);
-      if (!m) {
-        socket.send(`error unknown command; send "bind {subscription id}"`);
-        return;
-      }
-      const id = m[1]!;
-      const problem = this.#o.bindProblem(id);
-      if (problem) {
-        socket.send(`error ${id} ${problem}`);
-        return;
-      }
+    const bind = (id: string) => {
       let set = this.#bound.get(id);
       if (!set) this.#bound.set(id, (set = new Set()));
       set.add(socket);
       mine.add(id);
+    };
+    socket.on('message', (data, isBinary) => {
+      const text = isBinary ? '' : data.toString('utf8').trim();
+      const withToken = /^bind-with-token\s+([A-Za-z0-9_-]{16,128})$/.exec(text);
+      if (withToken) {
+        void this.#bindWithToken(socket, withToken[1]!, bind);
+        return;
+      }
+      const m = /^bind\s+([A-Za-z0-9\-.]{1,64})$/.exec(text);
+      if (!m) {
+        socket.send('error unknown command; send "bind {subscription id}" or "bind-with-token {token}"');
+        return;
+      }
+      const id = m[1]!;
+      const problem = this.#o.bindProblem(id, false);
+      if (problem) {
+        socket.send(`error ${id} ${problem}`);
+        return;
+      }
+      bind(id);
       socket.send(`bound ${id}`);
       this.#o.onBind(id);
     });
@@ -91,4 +112,34 @@ export class WebsocketHub {
     });
     socket.on('error', (err) => this.#o.logger.debug({ err }, 'subscription websocket error'));
   }
+
+  /** bind-with-token: every subscription the token covers gets its handshake, then notifications. */
+  async #bindWithToken(socket: WebSocket, token: string, bind: (id: string) => void): Promise<void> {
+    try {
+      const resolved = await this.#o.resolveToken(token);
+      if ('problem' in resolved) {
+        socket.send(`error ${resolved.problem}`);
+        return;
+      }
+      for (const id of resolved.ids) {
+        const problem = this.#o.bindProblem(id, true);
+        if (problem) {
+          socket.send(`error ${id} ${problem}`);
+          continue;
+        }
+        // The handshake goes first; the subscription's pending notifications follow it.
+        await sendTo(socket, await this.#o.welcome(id));
+        bind(id);
+        this.#o.onBind(id);
+      }
+    } catch (err) {
+      this.#o.logger.warn({ err }, 'websocket bind-with-token failed');
+      socket.send('error the binding could not be completed; try again');
+    }
+  }
+}
+
+function sendTo(socket: WebSocket, text: string): Promise<boolean> {
+  if (socket.readyState !== socket.OPEN) return Promise.resolve(false);
+  return new Promise<boolean>((resolve) => socket.send(text, (err) => resolve(!err)));
 }

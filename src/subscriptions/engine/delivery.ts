@@ -12,7 +12,11 @@
 import type { Logger } from 'pino';
 import type { Pool } from '../../db/pool.ts';
 import type { FhirStore } from '../../fhir/index.ts';
-import { deliverRestHook } from '../channels/rest-hook.ts';
+import { deliverRestHook, postNotification } from '../channels/rest-hook.ts';
+import { loadEvents, NOTIFICATION_COLUMNS } from '../notifications/events.ts';
+import type { NotificationRow } from '../notifications/events.ts';
+import { notificationBundle } from '../notifications/notification-bundle.ts';
+import type { ServedSubscription, TopicBinding } from '../subscription-model.ts';
 import { retryDelayMs } from './backoff.ts';
 import type { SubscriptionRegistry } from './registry.ts';
 
@@ -28,19 +32,16 @@ export interface DeliveryOptions {
   retryHorizonSeconds: number;
   observe?: (event: { subscription: string; ok: boolean; seconds: number }) => void;
   /** Bound websocket clients of this process (websocket subscriptions are delivered only where one is bound). */
-  websockets?: { has(id: string): boolean; ping(id: string): Promise<number> };
+  websockets?: { has(id: string): boolean; ping(id: string): Promise<number>; send(id: string, text: string): Promise<number> };
+  /** The public FHIR base URL (references in notification Bundles); known once the server listens. */
+  baseUrl: () => string;
   /** Called when a delivery attempt ends (the subscription's next notification may be due). */
   onSettled?: () => void;
 }
 
-interface Claimed {
+interface Claimed extends NotificationRow {
   subscription_id: string;
-  event_number: string;
   event_id: string;
-  interaction: string;
-  resource_type: string;
-  resource_id: string;
-  version_id: number;
   attempts: number;
 }
 
@@ -60,7 +61,8 @@ export class DeliveryWorker {
       .filter((id) => !this.#inFlight.has(id) && (this.#o.registry.active(id)?.channel.type !== 'websocket' || this.#o.websockets?.has(id)));
     if (room <= 0 || !active.length) return 0;
     // Long enough to outlive an attempt; short enough that a crashed process's claims come back soon.
-    const leaseSeconds = (this.#o.timeoutMs + 5_000) / 1000;
+    const timeouts = active.map((id) => (this.#o.registry.active(id)?.topic?.timeoutSeconds ?? 0) * 1000);
+    const leaseSeconds = (Math.max(this.#o.timeoutMs, ...timeouts) + 5_000) / 1000;
     const { rows } = await this.#o.pool.query<Claimed>(
       `WITH heads AS (
          SELECT DISTINCT ON (subscription_id) subscription_id, event_number, next_attempt_at
@@ -75,7 +77,8 @@ export class DeliveryWorker {
          FROM due
         WHERE n.subscription_id = due.subscription_id AND n.event_number = due.event_number
           AND n.status = 'pending' AND (n.leased_until IS NULL OR n.leased_until < now())
-        RETURNING n.subscription_id, n.event_number::text, n.event_id::text, n.interaction, n.resource_type, n.resource_id, n.version_id, n.attempts`,
+        RETURNING n.subscription_id, n.event_id::text, n.attempts, n.event_number::text, n.resource_type, n.resource_id, n.version_id, n.interaction,
+                  to_char(coalesce(n.occurred_at, n.created_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS timestamp`,
       [active, room, leaseSeconds],
     );
     for (const row of rows) {
@@ -102,10 +105,13 @@ export class DeliveryWorker {
       return;
     }
     const started = performance.now();
+    let delivered = [row.event_number];
     try {
       const channel = sub.channel;
       const content = async () => (await this.#o.store.vread(row.resource_type, row.resource_id, String(row.version_id))).content ?? undefined;
-      if (channel.type === 'internal') {
+      if (sub.topic) {
+        delivered = await this.#deliverTopic(sub, sub.topic, row);
+      } else if (channel.type === 'internal') {
         const body = await content();
         await channel.handle({
           subscriber: sub.id, eventNumber: Number(row.event_number), eventId: row.event_id, resourceType: row.resource_type, resourceId: row.resource_id,
@@ -120,10 +126,10 @@ export class DeliveryWorker {
       await this.#o.pool.query(
         `WITH done AS (
            UPDATE subscription_notification SET status = 'delivered', delivered_at = now(), leased_until = NULL, last_error = NULL
-            WHERE subscription_id = $1 AND event_number = $2::bigint
+            WHERE subscription_id = $1 AND event_number = ANY($2::bigint[])
          )
-         UPDATE subscription_state SET failing_since = NULL, updated_at = now() WHERE subscription_id = $1 AND failing_since IS NOT NULL`,
-        [row.subscription_id, row.event_number],
+         UPDATE subscription_state SET failing_since = NULL, last_sent_at = now(), updated_at = now() WHERE subscription_id = $1`,
+        [row.subscription_id, delivered],
       );
       this.#o.observe?.({ subscription: row.subscription_id, ok: true, seconds: (performance.now() - started) / 1000 });
     } catch (err) {
@@ -152,6 +158,38 @@ export class DeliveryWorker {
         );
       }
     }
+  }
+
+  /**
+   * A topic-based subscription's notification: the claimed head and the pending events after it,
+   * up to backport-max-count, in one Bundle (POSTed, or sent over the bound websockets). Returns
+   * the event numbers it carried.
+   */
+  async #deliverTopic(sub: ServedSubscription, binding: TopicBinding, head: Claimed): Promise<string[]> {
+    const more =
+      binding.maxCount > 1
+        ? (
+            await this.#o.pool.query<NotificationRow>(
+              `SELECT ${NOTIFICATION_COLUMNS} FROM subscription_notification
+                WHERE subscription_id = $1 AND status = 'pending' AND event_number > $2::bigint ORDER BY event_number LIMIT $3`,
+              [sub.id, head.event_number, binding.maxCount - 1],
+            )
+          ).rows
+        : [];
+    const rows = [head, ...more];
+    const count = (await this.#o.pool.query<{ n: string }>('SELECT events_since_start::text AS n FROM subscription_state WHERE subscription_id = $1', [sub.id])).rows[0]?.n ?? '0';
+    const events = await loadEvents(this.#o.store, rows, binding, binding.content);
+    const bundle = JSON.stringify(
+      notificationBundle({ baseUrl: this.#o.baseUrl(), subscriptionId: sub.id, topicUrl: binding.topic.url, status: 'active', type: 'event-notification', eventsSinceStart: count, events, content: binding.content }),
+    );
+    if (sub.channel.type === 'websocket') {
+      if (!this.#o.websockets || (await this.#o.websockets.send(sub.id, bundle)) === 0) throw new Error('no websocket client is bound to this subscription');
+    } else if (sub.channel.type === 'rest-hook') {
+      await postNotification(sub.channel, sub.secret, bundle, binding.timeoutSeconds ? binding.timeoutSeconds * 1000 : this.#o.timeoutMs);
+    } else {
+      throw new Error(`channel ${sub.channel.type} cannot carry topic notifications`);
+    }
+    return rows.map((r) => r.event_number);
   }
 
   /** Gives a claimed notification back untried (its subscription is no longer active). */

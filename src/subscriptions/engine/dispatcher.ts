@@ -11,15 +11,23 @@
  * 3. give each match the subscription's next event number (gap-free, monotonic) and store it;
  * 4. move the cursor. All in one commit: a crash repeats the pass, never half of it.
  *
- * Matching runs on the resource as it is at dispatch time (normally milliseconds after the
- * write). Deletes are not matched: an R4 criteria search cannot match a deleted resource. A
- * subscription receives the events written after it was created (and while it is not off).
+ * Classic criteria match the resource as it is at dispatch time (normally milliseconds after the
+ * write); deletes are not matched — an R4 criteria search cannot match a deleted resource.
+ * Topic-based subscriptions are matched on the versions of the write itself (topics/trigger.ts:
+ * the topic's interactions and state change, then the subscriber's filters), deletes included
+ * where the topic has them. A subscription receives the events written after it was created (and
+ * while it is not off).
  */
 import type { Logger } from 'pino';
 import { withTransaction } from '../../db/pool.ts';
 import type { Pool, PoolClient } from '../../db/pool.ts';
 import { findMatches, isRetryable } from '../../fhir/index.ts';
 import type { FhirStore } from '../../fhir/index.ts';
+import type { Resource } from '@medplum/fhirtypes';
+import type { ServedSubscription, TopicBinding } from '../subscription-model.ts';
+import { isTopicEvent, passesFilters } from '../topics/trigger.ts';
+import type { VersionPair } from '../topics/trigger.ts';
+import type { Interaction } from '../topics/catalog.ts';
 import type { SubscriptionRegistry } from './registry.ts';
 
 interface EventRow {
@@ -29,6 +37,7 @@ interface EventRow {
   version_id: number;
   interaction: string;
   transaction_id: string;
+  occurred_at: string;
 }
 
 export interface DispatchResult {
@@ -48,7 +57,7 @@ export async function dispatchOnce(pool: Pool, store: FhirStore, registry: Subsc
       if (registry.isStale(await subscriptionGeneration(client))) return { events: 0, notifications: 0, subscriptionsChanged: true };
       if (!registry.receiving().length) return skipAhead(client, cursor);
       const { rows: read } = await client.query<EventRow>(
-        `SELECT event_id::text, resource_type, resource_id, version_id, interaction, transaction_id::text
+        `SELECT event_id::text, resource_type, resource_id, version_id, interaction, transaction_id::text, occurred_at::text
            FROM fhir_event
           WHERE (transaction_id, event_id) > ($1::xid8, $2::bigint) AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
           ORDER BY transaction_id, event_id
@@ -62,7 +71,13 @@ export async function dispatchOnce(pool: Pool, store: FhirStore, registry: Subsc
       if (!events.length) return { events: 0, notifications: 0, subscriptionsChanged: false };
       const subscriptionsChanged = cut >= 0;
       let notifications = 0;
+      const versions = new VersionCache(store);
       for (const sub of registry.receiving()) {
+        if (sub.topic) {
+          const matched = await matchTopic(sub, sub.topic, events, versions, logger);
+          if (matched.length) notifications += await storeNotifications(client, sub.id, matched);
+          continue;
+        }
         const candidates = events.filter((e) => e.resource_type === sub.criteria.resourceType && e.interaction !== 'delete');
         if (!candidates.length) continue;
         const ids = [...new Set(candidates.map((e) => e.resource_id))];
@@ -86,6 +101,53 @@ export async function dispatchOnce(pool: Pool, store: FhirStore, registry: Subsc
   );
 }
 
+/** The versions of the batch's writes, each read once per pass however many subscriptions ask. */
+class VersionCache {
+  readonly #store: FhirStore;
+  readonly #read = new Map<string, Promise<Resource | undefined>>();
+
+  constructor(store: FhirStore) {
+    this.#store = store;
+  }
+
+  /** The resource in that version; undefined when there is none (before the first, or a delete). */
+  get(type: string, id: string, version: number): Promise<Resource | undefined> {
+    if (version < 1) return Promise.resolve(undefined);
+    const key = `${type}/${id}/${version}`;
+    let found = this.#read.get(key);
+    if (!found) {
+      found = this.#store.vread(type, id, String(version)).then(
+        (v) => (v.content ? (JSON.parse(v.content) as Resource) : undefined),
+        () => undefined, // deleted (a tombstone) or gone
+      );
+      this.#read.set(key, found);
+    }
+    return found;
+  }
+
+  async pair(event: EventRow): Promise<VersionPair> {
+    const interaction = event.interaction as Interaction;
+    const current = interaction === 'delete' ? undefined : await this.get(event.resource_type, event.resource_id, event.version_id);
+    const previous = interaction === 'create' ? undefined : await this.get(event.resource_type, event.resource_id, event.version_id - 1);
+    return { interaction, previous, current };
+  }
+}
+
+/** The batch's events that are events of the subscription's topic and pass its filters. */
+async function matchTopic(sub: ServedSubscription, binding: TopicBinding, events: EventRow[], versions: VersionCache, logger: Logger): Promise<EventRow[]> {
+  const matched: EventRow[] = [];
+  for (const event of events) {
+    if (event.resource_type !== binding.topic.resourceType || !binding.topic.interactions.includes(event.interaction as Interaction)) continue;
+    try {
+      const write = await versions.pair(event);
+      if (isTopicEvent(binding.topic, write) && passesFilters(binding.filters, write)) matched.push(event);
+    } catch (err) {
+      logger.warn({ err, subscription: sub.id, event: event.event_id }, 'topic filters could not be evaluated; event skipped');
+    }
+  }
+  return matched;
+}
+
 /** Numbers the matched events for one subscription (next numbers of its counter) and stores them. */
 async function storeNotifications(client: PoolClient, subscriptionId: string, events: EventRow[]): Promise<number> {
   const { rows } = await client.query<{ events_since_start: string }>(
@@ -96,8 +158,8 @@ async function storeNotifications(client: PoolClient, subscriptionId: string, ev
   );
   const first = BigInt(rows[0]!.events_since_start) - BigInt(events.length) + 1n;
   await client.query(
-    `INSERT INTO subscription_notification (subscription_id, event_number, event_id, resource_type, resource_id, version_id, interaction)
-     SELECT $1, n, e, t, i, v, a FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::int[], $7::text[]) AS x(n, e, t, i, v, a)`,
+    `INSERT INTO subscription_notification (subscription_id, event_number, event_id, resource_type, resource_id, version_id, interaction, occurred_at)
+     SELECT $1, n, e, t, i, v, a, o FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::int[], $7::text[], $8::timestamptz[]) AS x(n, e, t, i, v, a, o)`,
     [
       subscriptionId,
       events.map((_, k) => String(first + BigInt(k))),
@@ -106,6 +168,7 @@ async function storeNotifications(client: PoolClient, subscriptionId: string, ev
       events.map((e) => e.resource_id),
       events.map((e) => e.version_id),
       events.map((e) => e.interaction),
+      events.map((e) => e.occurred_at),
     ],
   );
   return events.length;

@@ -10,6 +10,8 @@ import type { Logger } from 'pino';
 import type { Pool } from '../../db/pool.ts';
 import type { FhirStore } from '../../fhir/index.ts';
 import { WebsocketHub } from '../channels/websocket.ts';
+import { resolveBindingToken } from '../channels/ws-tokens.ts';
+import { TopicSignals } from './signals.ts';
 import { DeliveryWorker } from './delivery.ts';
 import type { DeliveryOptions } from './delivery.ts';
 import { dispatchOnce, subscriptionGeneration } from './dispatcher.ts';
@@ -31,9 +33,12 @@ export interface EngineOptions {
   allowEndpoints?: readonly string[];
   /** Path of the classic websocket endpoint (e.g. /ws); attach() the engine to the HTTP server. */
   websocketPath?: string;
+  /** The public FHIR base URL (references in notification Bundles); known once the server listens. */
+  baseUrl: () => string;
 }
 
 const REFRESH_EVERY_MS = 30_000;
+const HEARTBEAT_CHECK_MS = 1_000;
 const BATCH = 500;
 
 export class SubscriptionEngine {
@@ -41,6 +46,8 @@ export class SubscriptionEngine {
   readonly #registry: SubscriptionRegistry;
   readonly #delivery: DeliveryWorker;
   readonly #websockets: WebsocketHub | undefined;
+  readonly #signals: TopicSignals;
+  #lastHeartbeatCheck = 0;
   #stopped = true;
   #loop: Promise<void> | undefined;
   #wake: (() => void) | undefined;
@@ -54,11 +61,16 @@ export class SubscriptionEngine {
       ? new WebsocketHub({
           path: options.websocketPath,
           logger: options.logger,
-          bindProblem: (id) => {
+          bindProblem: (id, byToken) => {
             const sub = this.#registry.active(id);
             if (!sub) return 'is not an active subscription';
-            return sub.channel.type === 'websocket' ? undefined : `has channel type ${sub.channel.type}, not websocket`;
+            if (sub.channel.type !== 'websocket') return `has channel type ${sub.channel.type}, not websocket`;
+            if (sub.topic && !byToken) return 'is topic-based: bind with a token from $get-ws-binding-token ("bind-with-token {token}")';
+            if (!sub.topic && byToken) return 'is a classic subscription: bind with "bind {id}"';
+            return undefined;
           },
+          resolveToken: (token) => resolveBindingToken(options.pool, token),
+          welcome: (id) => this.#signals.websocketHandshake(this.#registry.active(id)!),
           onBind: (id) => {
             // Pending notifications were backing off while nobody listened: due now.
             void this.#o.pool
@@ -79,7 +91,16 @@ export class SubscriptionEngine {
       retryHorizonSeconds: options.retryHorizonSeconds,
       observe: options.observe,
       onSettled: () => this.nudge(),
+      baseUrl: options.baseUrl,
     });
+    this.#signals = new TopicSignals({ pool: options.pool, registry: this.#registry, logger: options.logger, baseUrl: options.baseUrl, timeoutMs: options.timeoutMs, websockets: this.#websockets });
+    this.#registry.useHandshake(
+      (sub) => this.#signals.handshake(sub),
+      () => {
+        this.#refreshNeeded = true;
+        this.nudge();
+      },
+    );
   }
 
   /**
@@ -148,6 +169,10 @@ export class SubscriptionEngine {
     const dispatched = await dispatchOnce(this.#o.pool, this.#o.store, this.#registry, this.#o.logger, BATCH);
     if (dispatched.subscriptionsChanged) this.#refreshNeeded = true;
     const started = await this.#delivery.pass();
+    if (Date.now() - this.#lastHeartbeatCheck >= HEARTBEAT_CHECK_MS) {
+      this.#lastHeartbeatCheck = Date.now();
+      await this.#signals.heartbeats();
+    }
     return dispatched.events > 0 || dispatched.subscriptionsChanged || started > 0;
   }
 }

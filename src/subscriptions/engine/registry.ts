@@ -5,22 +5,29 @@
  * Subscription.error; a client sets `requested` again to reactivate one in error, or `off`.
  * Status changes are written with If-Match, so a client's concurrent edit wins and is seen on the
  * next refresh. Refreshed whenever the dispatcher sees a Subscription written, and periodically.
+ * A requested topic-based rest-hook subscription is activated only after its handshake succeeds
+ * (else `error` at once, per the Backport IG); the handshake runs in the background, so a slow
+ * endpoint delays nobody else.
  */
 import type { Subscription } from '@medplum/fhirtypes';
 import type { Logger } from 'pino';
 import { FhirError, isResourceType, searchAll, searchProblem } from '../../fhir/index.ts';
 import type { FhirStore, StoredVersion } from '../../fhir/index.ts';
 import { parseSubscription } from '../subscription-model.ts';
-import type { ClassicSubscription, InternalChannel } from '../subscription-model.ts';
+import type { ServedSubscription, InternalChannel } from '../subscription-model.ts';
 
 export class SubscriptionRegistry {
   readonly #store: FhirStore;
   readonly #logger: Logger;
-  #byId = new Map<string, ClassicSubscription>();
+  #byId = new Map<string, ServedSubscription>();
   /** The Subscription generation (subscriptionGeneration) the registry was loaded at. */
   #generation: string | undefined;
 
   readonly #allowEndpoints: readonly string[];
+  #handshake: ((sub: ServedSubscription) => Promise<string | undefined>) | undefined;
+  #onHandshakeDone: () => void = () => undefined;
+  /** Subscriptions whose handshake this process is running. */
+  readonly #handshaking = new Set<string>();
 
   constructor(store: FhirStore, logger: Logger, allowEndpoints: readonly string[] = []) {
     this.#store = store;
@@ -28,12 +35,18 @@ export class SubscriptionRegistry {
     this.#allowEndpoints = allowEndpoints;
   }
 
+  /** How requested topic-based rest-hook subscriptions are handshaken (and what to do after). */
+  useHandshake(handshake: (sub: ServedSubscription) => Promise<string | undefined>, onDone: () => void): void {
+    this.#handshake = handshake;
+    this.#onHandshakeDone = onDone;
+  }
+
   /** Whether Subscriptions changed (in any server process) since the registry was loaded. */
   isStale(generation: string): boolean {
     return generation !== this.#generation;
   }
 
-  readonly #internal = new Map<string, ClassicSubscription>();
+  readonly #internal = new Map<string, ServedSubscription>();
 
   /**
    * Adds a subscriber inside CareBridge (e.g. the care-plan engine): always active, its events
@@ -52,12 +65,12 @@ export class SubscriptionRegistry {
   }
 
   /** Subscriptions whose events are numbered and stored: active, or in error (replayable later). */
-  receiving(): ClassicSubscription[] {
+  receiving(): ServedSubscription[] {
     return [...this.#byId.values()].filter((s) => s.status === 'active' || s.status === 'error');
   }
 
   /** The subscription, when deliveries are attempted for it (status active). */
-  active(id: string): ClassicSubscription | undefined {
+  active(id: string): ServedSubscription | undefined {
     const s = this.#byId.get(id);
     return s?.status === 'active' ? s : undefined;
   }
@@ -69,7 +82,7 @@ export class SubscriptionRegistry {
   /** Reloads the subscriptions; `generation` is read first, so a change during the load is seen later. */
   async refresh(generation: string): Promise<void> {
     const versions = await searchAll(this.#store, 'Subscription', new URLSearchParams({ status: 'requested,active,error' }));
-    const next = new Map<string, ClassicSubscription>(this.#internal);
+    const next = new Map<string, ServedSubscription>(this.#internal);
     for (const version of versions) {
       const resource = JSON.parse(version.content as string) as Subscription;
       const parsed = parseSubscription(resource, isResourceType, searchProblem, this.#allowEndpoints);
@@ -78,6 +91,10 @@ export class SubscriptionRegistry {
         continue;
       }
       let sub = parsed.subscription;
+      if (sub.status === 'requested' && sub.topic && sub.channel.type === 'rest-hook' && this.#handshake) {
+        this.#startHandshake(sub, version, resource, this.#handshake);
+        continue;
+      }
       if (sub.status === 'requested') {
         if (!(await this.#setStatus(version, resource, 'active', undefined))) continue;
         sub = { ...sub, status: 'active' };
@@ -87,6 +104,21 @@ export class SubscriptionRegistry {
     }
     this.#byId = next;
     this.#generation = generation;
+  }
+
+  #startHandshake(sub: ServedSubscription, version: StoredVersion, resource: Subscription, handshake: (sub: ServedSubscription) => Promise<string | undefined>): void {
+    if (this.#handshaking.has(sub.id)) return;
+    this.#handshaking.add(sub.id);
+    void (async () => {
+      const problem = await handshake(sub);
+      const written = await this.#setStatus(version, resource, problem ? 'error' : 'active', problem && `the handshake failed: ${problem}`);
+      if (written) this.#logger.info({ subscription: sub.id, problem }, problem ? 'subscription handshake failed' : 'subscription activated after its handshake');
+    })()
+      .catch((err: unknown) => this.#logger.warn({ err, subscription: sub.id }, 'subscription handshake could not be recorded; retried at the next refresh'))
+      .finally(() => {
+        this.#handshaking.delete(sub.id);
+        this.#onHandshakeDone();
+      });
   }
 
   /** Puts a subscription in error (e.g. its retry horizon ran out); true when written. */

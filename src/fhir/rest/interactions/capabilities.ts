@@ -3,7 +3,8 @@
  * Generated from what this server really does: every resource type with the same interactions,
  * its search parameters as the search engine supports them, and the operations registered.
  */
-import type { CapabilityStatement, CapabilityStatementRestResource, ResourceType } from '@medplum/fhirtypes';
+import type { CapabilityStatement, CapabilityStatementRestResource, Extension, ResourceType } from '@medplum/fhirtypes';
+import type { FhirRequest, FhirResponse, RestContext } from '../fhir-request.ts';
 import { allResourceTypes, FHIR_VERSION, searchParameterGeneration, searchParamsFor } from '../../definitions.ts';
 import { compositeComponents } from '../../search/parse-filter.ts';
 import { SUPPORTED_SEARCH_TYPES } from '../../search/search-query.ts';
@@ -14,6 +15,22 @@ export interface ServerInfo {
   startedAt: string;
   /** Path of the classic subscription websocket (advertised with the capabilitystatement-websocket extension). */
   websocketPath?: string;
+  /** Operations other modules serve (e.g. Subscription/$status), routed and advertised like the FHIR module's own. */
+  operations?: readonly ExtraOperation[];
+  /** Extensions on a resource type's CapabilityStatement entry (e.g. the subscription topics served). */
+  resourceExtensions?: Readonly<Record<string, Extension[]>>;
+}
+
+/** An operation served by another module: `[base]/{resourceType}/$name` and/or `[base]/{resourceType}/{id}/$name`. */
+export interface ExtraOperation {
+  resourceType: string;
+  /** Without the `$`. */
+  name: string;
+  definition: string;
+  typeLevel: boolean;
+  instanceLevel: boolean;
+  methods: ReadonlyArray<'GET' | 'POST'>;
+  run: (ctx: RestContext, req: FhirRequest, id: string | undefined) => Promise<FhirResponse>;
 }
 
 /** ws(s)://host/path for a FHIR base http(s)://host/fhir. */
@@ -28,7 +45,7 @@ const INTERACTIONS: CapabilityStatementRestResource['interaction'] = [
   'read', 'vread', 'update', 'patch', 'delete', 'history-instance', 'history-type', 'create', 'search-type',
 ].map((code) => ({ code: code as 'read' }));
 
-function resourceEntry(type: string): CapabilityStatementRestResource {
+function resourceEntry(type: string, info: ServerInfo): CapabilityStatementRestResource {
   const params = [...searchParamsFor(type).values()].filter((p) => SUPPORTED_SEARCH_TYPES.has(p.type) && (p.type !== 'composite' || compositeComponents(p)));
   const searchParam = params.map((p) => ({ name: p.code, definition: p.definition.url, type: p.type, ...(p.definition.description ? { documentation: p.definition.description } : {}) }));
   const references = params.filter((p) => p.type === 'reference').map((p) => `${type}:${p.code}`);
@@ -40,8 +57,11 @@ function resourceEntry(type: string): CapabilityStatementRestResource {
     { name: 'reindex', definition: 'https://carebridge.dev/fhir/OperationDefinition/reindex' },
     ...(type === 'Patient' ? [{ name: 'everything', definition: 'http://hl7.org/fhir/OperationDefinition/Patient-everything' }] : []),
     ...(type === 'ConceptMap' ? [{ name: 'translate', definition: 'http://hl7.org/fhir/OperationDefinition/ConceptMap-translate' }] : []),
+    ...(info.operations ?? []).filter((o) => o.resourceType === type).map((o) => ({ name: o.name, definition: o.definition })),
   ];
+  const extension = info.resourceExtensions?.[type];
   return {
+    ...(extension?.length ? { extension } : {}),
     type: type as ResourceType,
     profile: `http://hl7.org/fhir/StructureDefinition/${type}`,
     interaction: INTERACTIONS,
@@ -80,7 +100,7 @@ export function capabilityStatementJson(baseUrl: string, info: ServerInfo): stri
       {
         mode: 'server',
         ...(info.websocketPath ? { extension: [{ url: 'http://hl7.org/fhir/StructureDefinition/capabilitystatement-websocket', valueUri: websocketUrl(baseUrl, info.websocketPath) }] } : {}),
-        resource: allResourceTypes().map(resourceEntry),
+        resource: allResourceTypes().map((type) => resourceEntry(type, info)),
         interaction: [{ code: 'transaction' }, { code: 'batch' }, { code: 'history-system' }],
         compartment: ['http://hl7.org/fhir/CompartmentDefinition/patient'],
         operation: [{ name: 'reindex', definition: 'https://carebridge.dev/fhir/OperationDefinition/reindex' }],
