@@ -73,12 +73,14 @@ export async function dispatchOnce(pool: Pool, store: FhirStore, registry: Subsc
       let notifications = 0;
       const versions = new VersionCache(store);
       for (const sub of registry.receiving()) {
+        const start = await startPosition(client, sub.id);
+        const ownEvents = start ? events.filter((e) => isAfter(e, start)) : events;
         if (sub.topic) {
-          const matched = await matchTopic(sub, sub.topic, events, versions, logger);
+          const matched = await matchTopic(sub, sub.topic, ownEvents, versions, logger);
           if (matched.length) notifications += await storeNotifications(client, sub.id, matched);
           continue;
         }
-        const candidates = events.filter((e) => e.resource_type === sub.criteria.resourceType && e.interaction !== 'delete');
+        const candidates = ownEvents.filter((e) => e.resource_type === sub.criteria.resourceType && e.interaction !== 'delete');
         if (!candidates.length) continue;
         const ids = [...new Set(candidates.map((e) => e.resource_id))];
         const params = new URLSearchParams(sub.criteria.params);
@@ -99,6 +101,33 @@ export async function dispatchOnce(pool: Pool, store: FhirStore, registry: Subsc
     },
     { retryIf: isRetryable, attempts: 5 },
   );
+}
+
+type Position = readonly [transactionId: bigint, eventId: bigint];
+const startPositions = new Map<string, Position | null>();
+
+/**
+ * Where a subscription starts: the outbox position of its creation. Events before it are never
+ * its own, even when the dispatcher is behind and the registry already knows the subscription.
+ * Internal subscribers have no creation event (null: everything since the server started them).
+ */
+async function startPosition(client: PoolClient, subscriptionId: string): Promise<Position | null> {
+  const known = startPositions.get(subscriptionId);
+  if (known !== undefined) return known;
+  const { rows } = await client.query<{ x: string; e: string }>(
+    `SELECT transaction_id::text AS x, event_id::text AS e FROM fhir_event
+      WHERE resource_type = 'Subscription' AND resource_id = $1 AND interaction = 'create'
+      ORDER BY transaction_id DESC, event_id DESC LIMIT 1`,
+    [subscriptionId],
+  );
+  const position: Position | null = rows[0] ? [BigInt(rows[0].x), BigInt(rows[0].e)] : null;
+  startPositions.set(subscriptionId, position);
+  return position;
+}
+
+function isAfter(event: EventRow, [transactionId, eventId]: Position): boolean {
+  const x = BigInt(event.transaction_id);
+  return x > transactionId || (x === transactionId && BigInt(event.event_id) > eventId);
 }
 
 /** The versions of the batch's writes, each read once per pass however many subscriptions ask. */
