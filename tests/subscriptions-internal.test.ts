@@ -1,7 +1,8 @@
 // Internal subscribers (issue 5: "topic or criteria + TypeScript handler, run in the same
 // at-least-once machinery, idempotent by event id" — what the care-plan engine builds on): a
 // handler gets every matching write, in order, with gap-free event numbers and the resource as
-// written; while it throws it is retried with backoff, and later events wait for it.
+// written; while it throws it is retried with backoff, and later events wait for it. A topic's
+// canonical URL works as the criteria too (state-change topics, deletes without a resource).
 import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PgFhirStore } from '../src/fhir/index.ts';
@@ -27,6 +28,11 @@ describe('internal subscribers', () => {
       if ((event.resource as { id: string }).id === 'enc-2' && failuresLeft-- > 0) throw new Error('not yet');
       seen.push(event);
     });
+    // A topic works as well as a search: here only the Task updates that change its status.
+    const statusChanges: InternalEvent[] = [];
+    engine.subscribe('task-status', 'https://carebridge.dev/fhir/SubscriptionTopic/task-status-change', async (event) => void statusChanges.push(event));
+    const taskEvents: InternalEvent[] = [];
+    engine.subscribe('tasks', 'https://carebridge.dev/fhir/SubscriptionTopic/task', async (event) => void taskEvents.push(event));
     engine.start();
     const encounter = (id: string, status: string) => ({ resourceType: 'Encounter', id, status, class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'IMP' } });
     await new Promise((r) => setTimeout(r, 100)); // the engine is running: only writes after this count
@@ -43,5 +49,19 @@ describe('internal subscribers', () => {
     expect(failuresLeft).toBe(-1); // enc-2 failed twice, then succeeded; enc-4 waited for it
     expect(new Set(seen.map((e) => e.eventId)).size).toBe(3);
     expect(seen[0]).toMatchObject({ subscriber: 'internal-discharges', resourceType: 'Encounter', versionId: 1 });
+
+    const task = { resourceType: 'Task', id: 'task-1', status: 'requested', intent: 'order' };
+    await server.fhir('Task/task-1', { method: 'PUT', body: task });
+    await server.fhir('Task/task-1', { method: 'PUT', body: { ...task, description: 'no status change' } });
+    await server.fhir('Task/task-1', { method: 'PUT', body: { ...task, status: 'completed' } });
+    await server.fhir('Task/task-1', { method: 'DELETE' });
+    while (taskEvents.length < 4 && Date.now() < deadline + 10_000) await new Promise((r) => setTimeout(r, 20));
+    expect(taskEvents.map((e) => [e.eventNumber, e.interaction, (e.resource as { status?: string } | undefined)?.status])).toEqual([
+      [1, 'create', 'requested'],
+      [2, 'update', 'requested'],
+      [3, 'update', 'completed'],
+      [4, 'delete', undefined],
+    ]);
+    expect(statusChanges.map((e) => [e.eventNumber, e.versionId])).toEqual([[1, 3]]);
   });
 });

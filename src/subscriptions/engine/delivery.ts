@@ -109,14 +109,15 @@ export class DeliveryWorker {
     try {
       const channel = sub.channel;
       const content = async () => (await this.#o.store.vread(row.resource_type, row.resource_id, String(row.version_id))).content ?? undefined;
-      if (sub.topic) {
-        delivered = await this.#deliverTopic(sub, sub.topic, row);
-      } else if (channel.type === 'internal') {
-        const body = await content();
+      if (channel.type === 'internal') {
+        // A delete (a topic may have them) has no resource to hand over.
+        const body = row.interaction === 'delete' ? undefined : await content();
         await channel.handle({
           subscriber: sub.id, eventNumber: Number(row.event_number), eventId: row.event_id, resourceType: row.resource_type, resourceId: row.resource_id,
           versionId: row.version_id, interaction: row.interaction, resource: body === undefined ? undefined : JSON.parse(body),
         });
+      } else if (sub.topic) {
+        delivered = await this.#deliverTopic(sub, sub.topic, row);
       } else if (channel.type === 'websocket') {
         if (!this.#o.websockets || (await this.#o.websockets.ping(sub.id)) === 0) throw new Error('no websocket client is bound to this subscription');
       } else {

@@ -104,8 +104,9 @@ export class SubscriptionEngine {
   }
 
   /**
-   * Registers a subscriber inside CareBridge: `criteria` is a search (`Encounter?status=finished`),
-   * `handle` runs for every matching write after registration — at least once, in order, retried
+   * Registers a subscriber inside CareBridge: `criteria` is a search (`Encounter?status=finished`)
+   * or a topic's canonical URL (its events: state changes, deletes where the topic has them; a
+   * delete's event has no resource), `handle` runs for every matching write after registration — at least once, in order, retried
    * with backoff while it throws. Handlers must be idempotent by `event.eventId`. Call before start().
    */
   subscribe(name: string, criteria: string, handle: InternalChannel['handle']): void {
