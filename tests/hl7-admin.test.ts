@@ -135,6 +135,13 @@ describe('message log API', () => {
     expect(page.next).toMatch(/before=\d+/);
     const older = (await admin(page.next.replace('/admin/hl7', ''))).body.messages;
     expect(Number(older[0].id)).toBeLessThan(Number(page.messages[0].id));
+    // Newest first by number, also across a digit boundary (9 before 10 would be text order).
+    for (let i = 0; i < 8; i++) {
+      await send(`MSH|^~\\&|HISORDER|ORDERH|CB|CB|20240315093000||ADT^A08^ADT_A01|ORDER-${i}|P|2.5\rPID|1||ORDER${i}^^^&2.16.156.10011.1.12&ISO^MR||测试${i}`);
+    }
+    const ids = (await admin('/messages?_count=100')).body.messages.map((m: any) => Number(m.id));
+    expect(Math.max(...ids)).toBeGreaterThanOrEqual(10);
+    expect(ids).toEqual([...ids].sort((a, b) => b - a));
   });
 
   it('refuses bad queries with a specific OperationOutcome and unknown ids with 404', async () => {

@@ -17,3 +17,7 @@ CREATE TABLE subscription_ws_token (
   expires_at       timestamptz NOT NULL
 );
 CREATE INDEX subscription_ws_token_expiry ON subscription_ws_token (expires_at);
+
+-- An event is numbered once per subscription: a dispatcher that read an event twice fails loudly
+-- (the pass is retried) instead of notifying it twice under a new number.
+CREATE UNIQUE INDEX subscription_notification_event ON subscription_notification (subscription_id, event_id);

@@ -101,7 +101,7 @@ export async function findMessages(db: Queryable, query: URLSearchParams): Promi
   const count = Math.min(Number(countText), MAX_COUNT);
   params.push(count + 1);
   const result = await db.query<MessageSummary>(
-    `SELECT ${SUMMARY_COLUMNS} FROM hl7_message ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT $${params.length}`,
+    `SELECT ${SUMMARY_COLUMNS} FROM hl7_message ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY hl7_message.id DESC LIMIT $${params.length}`,
     params,
   );
   const rows = result.rows.slice(0, count);

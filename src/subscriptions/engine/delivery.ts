@@ -172,7 +172,7 @@ export class DeliveryWorker {
         ? (
             await this.#o.pool.query<NotificationRow>(
               `SELECT ${NOTIFICATION_COLUMNS} FROM subscription_notification
-                WHERE subscription_id = $1 AND status = 'pending' AND event_number > $2::bigint ORDER BY event_number LIMIT $3`,
+                WHERE subscription_id = $1 AND status = 'pending' AND event_number > $2::bigint ORDER BY subscription_notification.event_number LIMIT $3`,
               [sub.id, head.event_number, binding.maxCount - 1],
             )
           ).rows

@@ -60,7 +60,7 @@ export async function dispatchOnce(pool: Pool, store: FhirStore, registry: Subsc
         `SELECT event_id::text, resource_type, resource_id, version_id, interaction, transaction_id::text, occurred_at::text
            FROM fhir_event
           WHERE (transaction_id, event_id) > ($1::xid8, $2::bigint) AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-          ORDER BY transaction_id, event_id
+          ORDER BY fhir_event.transaction_id, fhir_event.event_id -- the columns, not the ::text outputs of the same name
           LIMIT $3`,
         [cursor.transaction_id, cursor.event_id, batchSize],
       );

@@ -18,7 +18,10 @@ export interface NotificationRow {
   timestamp: string;
 }
 
-/** The columns a NotificationRow is selected with (from subscription_notification). */
+/**
+ * The columns a NotificationRow is selected with (from subscription_notification). `event_number`
+ * is its text: order by `subscription_notification.event_number`, never the output's name.
+ */
 export const NOTIFICATION_COLUMNS = `event_number::text, resource_type, resource_id, version_id, interaction,
   to_char(coalesce(occurred_at, created_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS timestamp`;
 

@@ -130,7 +130,7 @@ async function events(deps: OperationDeps, ctx: RestContext, req: FhirRequest, i
   // A bounded answer: a client pages by asking again from the next number.
   if (until - since + 1n > BigInt(MAX_EVENTS_PER_CALL)) until = since + BigInt(MAX_EVENTS_PER_CALL) - 1n;
   const { rows } = await deps.pool.query<NotificationRow>(
-    `SELECT ${NOTIFICATION_COLUMNS} FROM subscription_notification WHERE subscription_id = $1 AND event_number BETWEEN $2::bigint AND $3::bigint ORDER BY event_number`,
+    `SELECT ${NOTIFICATION_COLUMNS} FROM subscription_notification WHERE subscription_id = $1 AND event_number BETWEEN $2::bigint AND $3::bigint ORDER BY subscription_notification.event_number`,
     [resource.id, String(since), String(until)],
   );
   const loaded = await loadEvents(ctx.store, rows, binding, content as PayloadContent);
