@@ -19,6 +19,8 @@ import { notificationBundle } from '../notifications/notification-bundle.ts';
 import type { ServedSubscription, TopicBinding } from '../subscription-model.ts';
 import { retryDelayMs } from './backoff.ts';
 import type { SubscriptionRegistry } from './registry.ts';
+import { DeliveredMarks } from './delivered-marks.ts';
+import { VersionContentCache } from './version-cache.ts';
 
 export interface DeliveryOptions {
   pool: Pool;
@@ -48,9 +50,13 @@ interface Claimed extends NotificationRow {
 export class DeliveryWorker {
   readonly #o: DeliveryOptions;
   readonly #inFlight = new Map<string, Promise<void>>();
+  readonly #versions: VersionContentCache;
+  readonly #marks: DeliveredMarks;
 
   constructor(options: DeliveryOptions) {
     this.#o = options;
+    this.#versions = new VersionContentCache(options.store);
+    this.#marks = new DeliveredMarks(options.pool);
   }
 
   /** Claims due heads and starts delivering them; returns how many were started. */
@@ -64,13 +70,16 @@ export class DeliveryWorker {
     const timeouts = active.map((id) => (this.#o.registry.active(id)?.topic?.timeoutSeconds ?? 0) * 1000);
     const leaseSeconds = (Math.max(this.#o.timeoutMs, ...timeouts) + 5_000) / 1000;
     const { rows } = await this.#o.pool.query<Claimed>(
-      `WITH heads AS (
-         SELECT DISTINCT ON (subscription_id) subscription_id, event_number, next_attempt_at
-           FROM subscription_notification
-          WHERE status = 'pending' AND subscription_id = ANY($1::text[])
-          ORDER BY subscription_id, event_number
-       ), due AS (
-         SELECT subscription_id, event_number FROM heads WHERE next_attempt_at <= now() LIMIT $2
+      // Each subscription's head is one index probe (a LATERAL LIMIT 1), however long its backlog.
+      `WITH due AS (
+         SELECT s.id AS subscription_id, head.event_number
+           FROM unnest($1::text[]) AS s(id)
+           CROSS JOIN LATERAL (
+             SELECT event_number, next_attempt_at FROM subscription_notification
+              WHERE subscription_id = s.id AND status = 'pending' ORDER BY event_number LIMIT 1
+           ) head
+          WHERE head.next_attempt_at <= now()
+          LIMIT $2
        )
        UPDATE subscription_notification n
           SET leased_until = now() + make_interval(secs => $3), attempts = n.attempts + 1
@@ -108,7 +117,7 @@ export class DeliveryWorker {
     let delivered = [row.event_number];
     try {
       const channel = sub.channel;
-      const content = async () => (await this.#o.store.vread(row.resource_type, row.resource_id, String(row.version_id))).content ?? undefined;
+      const content = () => this.#versions.read(row.resource_type, row.resource_id, row.version_id);
       if (channel.type === 'internal') {
         // A delete (a topic may have them) has no resource to hand over.
         const body = row.interaction === 'delete' ? undefined : await content();
@@ -124,14 +133,7 @@ export class DeliveryWorker {
         const body = channel.payload === undefined ? undefined : await content();
         await deliverRestHook({ channel, secret: sub.secret, resourceType: row.resource_type, resourceId: row.resource_id, body }, this.#o.timeoutMs);
       }
-      await this.#o.pool.query(
-        `WITH done AS (
-           UPDATE subscription_notification SET status = 'delivered', delivered_at = now(), leased_until = NULL, last_error = NULL
-            WHERE subscription_id = $1 AND event_number = ANY($2::bigint[])
-         )
-         UPDATE subscription_state SET failing_since = NULL, last_sent_at = now(), updated_at = now() WHERE subscription_id = $1`,
-        [row.subscription_id, delivered],
-      );
+      await this.#marks.mark(row.subscription_id, delivered, sub.topic?.heartbeatSeconds !== undefined);
       this.#o.observe?.({ subscription: row.subscription_id, ok: true, seconds: (performance.now() - started) / 1000 });
     } catch (err) {
       const reason = (err as Error).message;

@@ -70,31 +70,42 @@ export async function dispatchOnce(pool: Pool, store: FhirStore, registry: Subsc
       const events = cut < 0 ? read : read.slice(0, cut + 1);
       if (!events.length) return { events: 0, notifications: 0, subscriptionsChanged: false };
       const subscriptionsChanged = cut >= 0;
-      let notifications = 0;
       const versions = new VersionCache(store);
-      for (const sub of registry.receiving()) {
+      const matched = new Map<string, EventRow[]>();
+      const own = async (sub: ServedSubscription) => {
         const start = await startPosition(client, sub.id);
-        const ownEvents = start ? events.filter((e) => isAfter(e, start)) : events;
+        return start ? events.filter((e) => isAfter(e, start)) : events;
+      };
+      // Subscriptions with the same criteria share one search (e.g. 100 apps on one code: 1 query).
+      const groups = new Map<string, ServedSubscription[]>();
+      for (const sub of registry.receiving()) {
         if (sub.topic) {
-          const matched = await matchTopic(sub, sub.topic, ownEvents, versions, logger);
-          if (matched.length) notifications += await storeNotifications(client, sub.id, matched);
+          matched.set(sub.id, await matchTopic(sub, sub.topic, await own(sub), versions, logger));
           continue;
         }
-        const candidates = ownEvents.filter((e) => e.resource_type === sub.criteria.resourceType && e.interaction !== 'delete');
+        const key = `${sub.criteria.resourceType}?${new URLSearchParams([...sub.criteria.params].sort(([x], [y]) => x.localeCompare(y))).toString()}`;
+        groups.set(key, [...(groups.get(key) ?? []), sub]);
+      }
+      for (const subs of groups.values()) {
+        const { resourceType, params: criteria } = subs[0]!.criteria;
+        const candidates = events.filter((e) => e.resource_type === resourceType && e.interaction !== 'delete');
         if (!candidates.length) continue;
         const ids = [...new Set(candidates.map((e) => e.resource_id))];
-        const params = new URLSearchParams(sub.criteria.params);
+        const params = new URLSearchParams(criteria);
         params.append('_id', ids.join(','));
         let matching: Set<string>;
         try {
-          matching = new Set((await findMatches(store, sub.criteria.resourceType, params, ids.length)).map((v) => v.id));
+          matching = new Set((await findMatches(store, resourceType, params, ids.length)).map((v) => v.id));
         } catch (err) {
-          logger.warn({ err, subscription: sub.id }, 'subscription criteria could not be evaluated; events skipped');
+          logger.warn({ err, subscriptions: subs.map((s) => s.id) }, 'subscription criteria could not be evaluated; events skipped');
           continue;
         }
-        const matched = candidates.filter((e) => matching.has(e.resource_id));
-        if (matched.length) notifications += await storeNotifications(client, sub.id, matched);
+        for (const sub of subs) {
+          const mine = new Set(await own(sub));
+          matched.set(sub.id, candidates.filter((e) => matching.has(e.resource_id) && mine.has(e)));
+        }
       }
+      const notifications = await storeNotifications(client, matched);
       const last = events[events.length - 1]!;
       await client.query('UPDATE subscription_dispatch_cursor SET transaction_id = $1::xid8, event_id = $2::bigint', [last.transaction_id, last.event_id]);
       return { events: events.length, notifications, subscriptionsChanged };
@@ -177,30 +188,40 @@ async function matchTopic(sub: ServedSubscription, binding: TopicBinding, events
   return matched;
 }
 
-/** Numbers the matched events for one subscription (next numbers of its counter) and stores them. */
-async function storeNotifications(client: PoolClient, subscriptionId: string, events: EventRow[]): Promise<number> {
-  const { rows } = await client.query<{ events_since_start: string }>(
-    `INSERT INTO subscription_state (subscription_id, events_since_start) VALUES ($1, $2)
+/**
+ * Numbers every subscription's matched events (the next numbers of its counter: one statement for
+ * all counters) and stores them (one statement for all rows). Returns how many were stored.
+ */
+async function storeNotifications(client: PoolClient, matched: ReadonlyMap<string, EventRow[]>): Promise<number> {
+  const entries = [...matched].filter(([, events]) => events.length);
+  if (!entries.length) return 0;
+  const { rows } = await client.query<{ subscription_id: string; events_since_start: string }>(
+    `INSERT INTO subscription_state (subscription_id, events_since_start) SELECT * FROM unnest($1::text[], $2::bigint[])
      ON CONFLICT (subscription_id) DO UPDATE SET events_since_start = subscription_state.events_since_start + EXCLUDED.events_since_start, updated_at = now()
-     RETURNING events_since_start::text`,
-    [subscriptionId, events.length],
+     RETURNING subscription_id, events_since_start::text`,
+    [entries.map(([id]) => id), entries.map(([, events]) => events.length)],
   );
-  const first = BigInt(rows[0]!.events_since_start) - BigInt(events.length) + 1n;
+  const counters = new Map(rows.map((r) => [r.subscription_id, BigInt(r.events_since_start)]));
+  const columns = { s: [] as string[], n: [] as string[], e: [] as string[], t: [] as string[], i: [] as string[], v: [] as number[], a: [] as string[], o: [] as string[] };
+  for (const [id, events] of entries) {
+    const first = counters.get(id)! - BigInt(events.length) + 1n;
+    events.forEach((event, k) => {
+      columns.s.push(id);
+      columns.n.push(String(first + BigInt(k)));
+      columns.e.push(event.event_id);
+      columns.t.push(event.resource_type);
+      columns.i.push(event.resource_id);
+      columns.v.push(event.version_id);
+      columns.a.push(event.interaction);
+      columns.o.push(event.occurred_at);
+    });
+  }
   await client.query(
     `INSERT INTO subscription_notification (subscription_id, event_number, event_id, resource_type, resource_id, version_id, interaction, occurred_at)
-     SELECT $1, n, e, t, i, v, a, o FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::int[], $7::text[], $8::timestamptz[]) AS x(n, e, t, i, v, a, o)`,
-    [
-      subscriptionId,
-      events.map((_, k) => String(first + BigInt(k))),
-      events.map((e) => e.event_id),
-      events.map((e) => e.resource_type),
-      events.map((e) => e.resource_id),
-      events.map((e) => e.version_id),
-      events.map((e) => e.interaction),
-      events.map((e) => e.occurred_at),
-    ],
+     SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::int[], $7::text[], $8::timestamptz[])`,
+    [columns.s, columns.n, columns.e, columns.t, columns.i, columns.v, columns.a, columns.o],
   );
-  return events.length;
+  return columns.s.length;
 }
 
 /**

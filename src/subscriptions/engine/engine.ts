@@ -39,7 +39,12 @@ export interface EngineOptions {
 
 const REFRESH_EVERY_MS = 30_000;
 const HEARTBEAT_CHECK_MS = 1_000;
-const BATCH = 500;
+/**
+ * Events per dispatch pass: up to 500, fewer the more subscriptions receive events, so that a pass
+ * (one transaction holding the cursor) stores at most ~5,000 notifications and commits quickly.
+ */
+const MAX_BATCH = 500;
+const MAX_NOTIFICATIONS_PER_PASS = 5_000;
 
 export class SubscriptionEngine {
   readonly #o: EngineOptions;
@@ -50,7 +55,9 @@ export class SubscriptionEngine {
   #lastHeartbeatCheck = 0;
   #stopped = true;
   #loop: Promise<void> | undefined;
-  #wake: (() => void) | undefined;
+  #deliveryLoop: Promise<void> | undefined;
+  readonly #dispatchWaker = new Waker();
+  readonly #deliveryWaker = new Waker();
   #refreshNeeded = true;
   #lastRefresh = 0;
 
@@ -90,7 +97,7 @@ export class SubscriptionEngine {
       retry: options.retry ?? { baseMs: 1_000, maxMs: 10 * 60_000 },
       retryHorizonSeconds: options.retryHorizonSeconds,
       observe: options.observe,
-      onSettled: () => this.nudge(),
+      onSettled: () => this.#deliveryWaker.wake(),
       baseUrl: options.baseUrl,
     });
     this.#signals = new TopicSignals({ pool: options.pool, registry: this.#registry, logger: options.logger, baseUrl: options.baseUrl, timeoutMs: options.timeoutMs, websockets: this.#websockets });
@@ -122,58 +129,86 @@ export class SubscriptionEngine {
   start(): void {
     if (!this.#stopped) return;
     this.#stopped = false;
-    this.#loop = this.#run();
+    this.#loop = this.#run(this.#dispatchWaker, () => this.#dispatchPass());
+    this.#deliveryLoop = this.#run(this.#deliveryWaker, () => this.#deliveryPass());
   }
 
   /** Runs a pass now (e.g. after a write), instead of at the next poll. */
   nudge(): void {
-    this.#wake?.();
+    this.#dispatchWaker.wake();
+    this.#deliveryWaker.wake();
   }
 
   async stop(): Promise<void> {
     this.#stopped = true;
-    this.#wake?.();
+    this.nudge();
     await this.#loop;
+    await this.#deliveryLoop;
     await this.#delivery.drain();
     this.#websockets?.close();
   }
 
-  async #run(): Promise<void> {
+  /** A loop that runs passes back to back while they find work, else sleeps until woken or the poll interval. */
+  async #run(waker: Waker, pass: () => Promise<boolean>): Promise<void> {
     while (!this.#stopped) {
       let busy = false;
       try {
-        busy = await this.#pass();
+        busy = await pass();
       } catch (err) {
         this.#o.logger.warn({ err }, 'subscription engine pass failed; will retry');
       }
       if (this.#stopped) break;
-      if (!busy) {
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, this.#o.pollMs);
-          this.#wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-        this.#wake = undefined;
-      }
+      if (!busy) await waker.sleep(this.#o.pollMs);
     }
   }
 
-  /** One round: refresh the registry if due, dispatch a batch, start due deliveries. True when there was work. */
-  async #pass(): Promise<boolean> {
+  /** Delivery runs in its own loop: a subscription's next notification is claimed as soon as the last one settles. */
+  async #deliveryPass(): Promise<boolean> {
+    return (await this.#delivery.pass()) > 0;
+  }
+
+  /** One round: refresh the registry if due, dispatch a batch, heartbeats. True when there was work. */
+  async #dispatchPass(): Promise<boolean> {
     if (this.#refreshNeeded || Date.now() - this.#lastRefresh > REFRESH_EVERY_MS) {
       await this.#registry.refresh(await subscriptionGeneration(this.#o.pool));
       this.#refreshNeeded = false;
       this.#lastRefresh = Date.now();
     }
-    const dispatched = await dispatchOnce(this.#o.pool, this.#o.store, this.#registry, this.#o.logger, BATCH);
+    const batch = Math.max(10, Math.min(MAX_BATCH, Math.floor(MAX_NOTIFICATIONS_PER_PASS / Math.max(1, this.#registry.receiving().length))));
+    const dispatched = await dispatchOnce(this.#o.pool, this.#o.store, this.#registry, this.#o.logger, batch);
     if (dispatched.subscriptionsChanged) this.#refreshNeeded = true;
-    const started = await this.#delivery.pass();
+    if (dispatched.notifications > 0) this.#deliveryWaker.wake();
     if (Date.now() - this.#lastHeartbeatCheck >= HEARTBEAT_CHECK_MS) {
       this.#lastHeartbeatCheck = Date.now();
       await this.#signals.heartbeats();
     }
-    return dispatched.events > 0 || dispatched.subscriptionsChanged || started > 0;
+    return dispatched.events > 0 || dispatched.subscriptionsChanged;
+  }
+}
+
+/** Sleeps until woken or a timeout; a wake while awake is remembered, so none is lost. */
+class Waker {
+  #pending = false;
+  #resolve: (() => void) | undefined;
+
+  wake(): void {
+    if (this.#resolve) this.#resolve();
+    else this.#pending = true;
+  }
+
+  async sleep(ms: number): Promise<void> {
+    if (this.#pending) {
+      this.#pending = false;
+      return;
+    }
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.#resolve = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.#resolve = done;
+    });
   }
 }
