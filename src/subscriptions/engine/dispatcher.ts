@@ -47,7 +47,19 @@ export interface DispatchResult {
   subscriptionsChanged: boolean;
 }
 
-export async function dispatchOnce(pool: Pool, store: FhirStore, registry: SubscriptionRegistry, logger: Logger, batchSize: number): Promise<DispatchResult> {
+/**
+ * One pass over at most `batchSize` events. A pass stores at most `maxNotifications` rows (beyond
+ * the first event's own): when the batch matches more, it ends early and the cursor stops at the
+ * last event it kept, so one burst cannot turn into a transaction of tens of thousands of rows.
+ */
+export async function dispatchOnce(
+  pool: Pool,
+  store: FhirStore,
+  registry: SubscriptionRegistry,
+  logger: Logger,
+  batchSize: number,
+  maxNotifications = Number.POSITIVE_INFINITY,
+): Promise<DispatchResult> {
   return withTransaction(
     pool,
     async (client) => {
@@ -105,13 +117,35 @@ export async function dispatchOnce(pool: Pool, store: FhirStore, registry: Subsc
           matched.set(sub.id, candidates.filter((e) => matching.has(e.resource_id) && mine.has(e)));
         }
       }
+      const kept = keepWithin(events, matched, maxNotifications);
       const notifications = await storeNotifications(client, matched);
-      const last = events[events.length - 1]!;
+      const last = events[kept - 1]!;
       await client.query('UPDATE subscription_dispatch_cursor SET transaction_id = $1::xid8, event_id = $2::bigint', [last.transaction_id, last.event_id]);
-      return { events: events.length, notifications, subscriptionsChanged };
+      return { events: kept, notifications, subscriptionsChanged: subscriptionsChanged && kept === events.length };
     },
     { retryIf: isRetryable, attempts: 5 },
   );
+}
+
+/**
+ * How many of the batch's events fit in `limit` notifications (at least one); drops the matches
+ * of the events after them from `matched`, which they are taken out of in place.
+ */
+function keepWithin(events: readonly EventRow[], matched: Map<string, EventRow[]>, limit: number): number {
+  const perEvent = new Map<EventRow, number>();
+  for (const list of matched.values()) for (const e of list) perEvent.set(e, (perEvent.get(e) ?? 0) + 1);
+  let total = 0;
+  let kept = 0;
+  for (const e of events) {
+    total += perEvent.get(e) ?? 0;
+    if (kept > 0 && total > limit) break;
+    kept++;
+  }
+  if (kept < events.length) {
+    const keptEvents = new Set(events.slice(0, kept));
+    for (const [id, list] of matched) matched.set(id, list.filter((e) => keptEvents.has(e)));
+  }
+  return kept;
 }
 
 type Position = readonly [transactionId: bigint, eventId: bigint];

@@ -40,8 +40,9 @@ export interface EngineOptions {
 const REFRESH_EVERY_MS = 30_000;
 const HEARTBEAT_CHECK_MS = 1_000;
 /**
- * Events per dispatch pass: up to 500, fewer the more subscriptions receive events, so that a pass
- * (one transaction holding the cursor) stores at most ~5,000 notifications and commits quickly.
+ * Events per dispatch pass: up to 500, fewer the more notifications each event has been producing,
+ * so that a pass (one transaction holding the cursor) stores ~5,000 notifications at most and
+ * commits quickly. The dispatcher also cuts a pass short at that many (a sudden burst).
  */
 const MAX_BATCH = 500;
 const MAX_NOTIFICATIONS_PER_PASS = 5_000;
@@ -56,6 +57,8 @@ export class SubscriptionEngine {
   #stopped = true;
   #loop: Promise<void> | undefined;
   #deliveryLoop: Promise<void> | undefined;
+  /** Moving average of notifications stored per event dispatched. */
+  #fanOut = 1;
   readonly #dispatchWaker = new Waker();
   readonly #deliveryWaker = new Waker();
   #refreshNeeded = true;
@@ -174,8 +177,11 @@ export class SubscriptionEngine {
       this.#refreshNeeded = false;
       this.#lastRefresh = Date.now();
     }
-    const batch = Math.max(10, Math.min(MAX_BATCH, Math.floor(MAX_NOTIFICATIONS_PER_PASS / Math.max(1, this.#registry.receiving().length))));
-    const dispatched = await dispatchOnce(this.#o.pool, this.#o.store, this.#registry, this.#o.logger, batch);
+    // Sized by the recent fan-out (notifications per event), not by the number of subscriptions:
+    // 100 subscriptions that match nothing must not shrink passes, whose fixed cost is paid per pass.
+    const batch = Math.max(10, Math.min(MAX_BATCH, Math.floor(MAX_NOTIFICATIONS_PER_PASS / Math.max(1, this.#fanOut))));
+    const dispatched = await dispatchOnce(this.#o.pool, this.#o.store, this.#registry, this.#o.logger, batch, MAX_NOTIFICATIONS_PER_PASS);
+    if (dispatched.events > 0) this.#fanOut = 0.5 * this.#fanOut + 0.5 * (dispatched.notifications / dispatched.events);
     if (dispatched.subscriptionsChanged) this.#refreshNeeded = true;
     if (dispatched.notifications > 0) this.#deliveryWaker.wake();
     if (Date.now() - this.#lastHeartbeatCheck >= HEARTBEAT_CHECK_MS) {
