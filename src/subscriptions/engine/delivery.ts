@@ -39,6 +39,11 @@ export interface DeliveryOptions {
   baseUrl: () => string;
   /** Called when a delivery attempt ends (the subscription's next notification may be due). */
   onSettled?: () => void;
+  /**
+   * How often a pass looks at every active subscription (retries come due, another server
+   * process stored notifications, a client bound); in between, only at hinted ones.
+   */
+  sweepMs: number;
 }
 
 interface Claimed extends NotificationRow {
@@ -52,6 +57,9 @@ export class DeliveryWorker {
   readonly #inFlight = new Map<string, Promise<void>>();
   readonly #versions: VersionContentCache;
   readonly #marks: DeliveredMarks;
+  /** Subscriptions that may have a notification due: given some by dispatch, or just delivered one. */
+  readonly #hinted = new Set<string>();
+  #lastSweep = 0;
 
   constructor(options: DeliveryOptions) {
     this.#o = options;
@@ -59,13 +67,29 @@ export class DeliveryWorker {
     this.#marks = new DeliveredMarks(options.pool);
   }
 
-  /** Claims due heads and starts delivering them; returns how many were started. */
+  /** Marks subscriptions to look at in the next pass (they were given notifications). */
+  hint(subscriptionIds: Iterable<string>): void {
+    for (const id of subscriptionIds) this.#hinted.add(id);
+  }
+
+  /**
+   * Claims due heads and starts delivering them; returns how many were started. Looks at the
+   * hinted subscriptions, and at every active one once per `sweepMs`: with many idle
+   * subscriptions, probing all of them after every delivery would cost more than the deliveries.
+   */
   async pass(): Promise<number> {
     const room = this.#o.maxInFlight - this.#inFlight.size;
-    const active = this.#o.registry
-      .activeIds()
-      .filter((id) => !this.#inFlight.has(id) && (this.#o.registry.active(id)?.channel.type !== 'websocket' || this.#o.websockets?.has(id)));
-    if (room <= 0 || !active.length) return 0;
+    if (room <= 0) return 0;
+    const sweep = Date.now() - this.#lastSweep >= this.#o.sweepMs;
+    if (sweep) this.#lastSweep = Date.now();
+    const candidates = sweep ? this.#o.registry.activeIds() : [...this.#hinted];
+    const active = candidates.filter(
+      (id) => !this.#inFlight.has(id) && this.#o.registry.active(id) && (this.#o.registry.active(id)?.channel.type !== 'websocket' || this.#o.websockets?.has(id)),
+    );
+    if (!active.length) {
+      this.#hinted.clear();
+      return 0;
+    }
     // Long enough to outlive an attempt; short enough that a crashed process's claims come back soon.
     const timeouts = active.map((id) => (this.#o.registry.active(id)?.topic?.timeoutSeconds ?? 0) * 1000);
     const leaseSeconds = (Math.max(this.#o.timeoutMs, ...timeouts) + 5_000) / 1000;
@@ -90,11 +114,18 @@ export class DeliveryWorker {
                   to_char(coalesce(n.occurred_at, n.created_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS timestamp`,
       [active, room, leaseSeconds],
     );
+    // Looked at and nothing claimable: not due (backing off), nothing pending, or leased by another
+    // process. The next sweep looks again. When the room limit cut the claim short, keep them all.
+    if (rows.length < room) {
+      const claimed = new Set(rows.map((r) => r.subscription_id));
+      for (const id of candidates) if (!claimed.has(id)) this.#hinted.delete(id);
+    }
     for (const row of rows) {
       const running = this.#deliver(row)
         .catch((err: unknown) => this.#o.logger.error({ err, subscription: row.subscription_id }, 'recording a delivery outcome failed; the lease will expire and it is retried'))
         .finally(() => {
           this.#inFlight.delete(row.subscription_id);
+          this.#hinted.add(row.subscription_id); // its next notification may be pending
           this.#o.onSettled?.();
         });
       this.#inFlight.set(row.subscription_id, running);

@@ -43,6 +43,8 @@ interface EventRow {
 export interface DispatchResult {
   events: number;
   notifications: number;
+  /** The subscriptions given notifications by this pass. */
+  notified: string[];
   /** Whether a Subscription resource was written (the registry must be refreshed). */
   subscriptionsChanged: boolean;
 }
@@ -66,7 +68,7 @@ export async function dispatchOnce(
       const cursor = (await client.query<{ transaction_id: string; event_id: string }>('SELECT transaction_id::text, event_id::text FROM subscription_dispatch_cursor FOR UPDATE')).rows[0]!;
       // Another server process may have changed Subscriptions (and moved the cursor past those
       // writes): match nothing with a registry older than the data.
-      if (registry.isStale(await subscriptionGeneration(client))) return { events: 0, notifications: 0, subscriptionsChanged: true };
+      if (registry.isStale(await subscriptionGeneration(client))) return { events: 0, notifications: 0, notified: [], subscriptionsChanged: true };
       if (!registry.receiving().length) return skipAhead(client, cursor);
       const { rows: read } = await client.query<EventRow>(
         `SELECT event_id::text, resource_type, resource_id, version_id, interaction, transaction_id::text, occurred_at::text
@@ -80,7 +82,7 @@ export async function dispatchOnce(
       // registry has seen that write (a new subscription receives what happens after it).
       const cut = read.findIndex((e) => e.resource_type === 'Subscription');
       const events = cut < 0 ? read : read.slice(0, cut + 1);
-      if (!events.length) return { events: 0, notifications: 0, subscriptionsChanged: false };
+      if (!events.length) return { events: 0, notifications: 0, notified: [], subscriptionsChanged: false };
       const subscriptionsChanged = cut >= 0;
       const versions = new VersionCache(store);
       const matched = new Map<string, EventRow[]>();
@@ -121,7 +123,8 @@ export async function dispatchOnce(
       const notifications = await storeNotifications(client, matched);
       const last = events[kept - 1]!;
       await client.query('UPDATE subscription_dispatch_cursor SET transaction_id = $1::xid8, event_id = $2::bigint', [last.transaction_id, last.event_id]);
-      return { events: kept, notifications, subscriptionsChanged: subscriptionsChanged && kept === events.length };
+      const notified = [...matched].filter(([, list]) => list.length).map(([id]) => id);
+      return { events: kept, notifications, notified, subscriptionsChanged: subscriptionsChanged && kept === events.length };
     },
     { retryIf: isRetryable, attempts: 5 },
   );
@@ -279,9 +282,9 @@ async function skipAhead(client: PoolClient, cursor: { transaction_id: string; e
     [cursor.transaction_id, cursor.event_id],
   );
   const to = rows[0];
-  if (!to) return { events: 0, notifications: 0, subscriptionsChanged: false };
+  if (!to) return { events: 0, notifications: 0, notified: [], subscriptionsChanged: false };
   await client.query('UPDATE subscription_dispatch_cursor SET transaction_id = $1::xid8, event_id = $2::bigint', [to.transaction_id, to.event_id]);
-  return { events: to.subscription ? 1 : 0, notifications: 0, subscriptionsChanged: to.subscription };
+  return { events: to.subscription ? 1 : 0, notifications: 0, notified: [], subscriptionsChanged: to.subscription };
 }
 
 /** Changes whenever any Subscription is created, updated or deleted (count and latest write). */

@@ -85,7 +85,7 @@ export class SubscriptionEngine {
             // Pending notifications were backing off while nobody listened: due now.
             void this.#o.pool
               .query(`UPDATE subscription_notification SET next_attempt_at = now() WHERE subscription_id = $1 AND status = 'pending'`, [id])
-              .then(() => this.nudge(), (err: unknown) => this.#o.logger.warn({ err }, 'rescheduling on bind failed'));
+              .then(() => this.#wakeDelivery(id), (err: unknown) => this.#o.logger.warn({ err }, 'rescheduling on bind failed'));
           },
         })
       : undefined;
@@ -101,6 +101,7 @@ export class SubscriptionEngine {
       retryHorizonSeconds: options.retryHorizonSeconds,
       observe: options.observe,
       onSettled: () => this.#deliveryWaker.wake(),
+      sweepMs: options.pollMs,
       baseUrl: options.baseUrl,
     });
     this.#signals = new TopicSignals({ pool: options.pool, registry: this.#registry, logger: options.logger, baseUrl: options.baseUrl, timeoutMs: options.timeoutMs, websockets: this.#websockets });
@@ -109,6 +110,7 @@ export class SubscriptionEngine {
       () => {
         this.#refreshNeeded = true;
         this.nudge();
+        this.#deliveryWaker.wake();
       },
     );
   }
@@ -136,15 +138,21 @@ export class SubscriptionEngine {
     this.#deliveryLoop = this.#run(this.#deliveryWaker, () => this.#deliveryPass());
   }
 
-  /** Runs a pass now (e.g. after a write), instead of at the next poll. */
+  /** Runs a dispatch pass now (after a write), instead of at the next poll. */
   nudge(): void {
     this.#dispatchWaker.wake();
+  }
+
+  /** Runs a delivery pass now, looking at `subscriptionId` (which may have notifications due). */
+  #wakeDelivery(subscriptionId: string): void {
+    this.#delivery.hint([subscriptionId]);
     this.#deliveryWaker.wake();
   }
 
   async stop(): Promise<void> {
     this.#stopped = true;
     this.nudge();
+    this.#deliveryWaker.wake();
     await this.#loop;
     await this.#deliveryLoop;
     await this.#delivery.drain();
@@ -183,7 +191,10 @@ export class SubscriptionEngine {
     const dispatched = await dispatchOnce(this.#o.pool, this.#o.store, this.#registry, this.#o.logger, batch, MAX_NOTIFICATIONS_PER_PASS);
     if (dispatched.events > 0) this.#fanOut = 0.5 * this.#fanOut + 0.5 * (dispatched.notifications / dispatched.events);
     if (dispatched.subscriptionsChanged) this.#refreshNeeded = true;
-    if (dispatched.notifications > 0) this.#deliveryWaker.wake();
+    if (dispatched.notified.length) {
+      this.#delivery.hint(dispatched.notified);
+      this.#deliveryWaker.wake();
+    }
     if (Date.now() - this.#lastHeartbeatCheck >= HEARTBEAT_CHECK_MS) {
       this.#lastHeartbeatCheck = Date.now();
       await this.#signals.heartbeats();
