@@ -49,7 +49,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   // As root, the embedded PostgreSQL runs as an unprivileged user that must reach its data directory.
   await fs.chmod(options.dataDir, 0o755);
   const port = await freePort();
-  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), HOST: '127.0.0.1', MLLP_PORT: '0', DATA_DIR: options.dataDir, LOG_LEVEL: options.logLevel, DB_POOL_SIZE: String(options.dbPoolSize) };
+  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), HOST: '127.0.0.1', MLLP_PORT: '0', DATA_DIR: options.dataDir, LOG_LEVEL: options.logLevel, DB_POOL_SIZE: String(options.dbPoolSize), SUBSCRIPTION_ENGINE: 'off' };
   delete env.DATABASE_URL;
   delete env.BASE_URL;
   const child = spawn(process.execPath, [path.join(options.repoRoot, 'src', 'cli.ts'), 'serve'], { cwd: options.repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });

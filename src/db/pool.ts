@@ -20,6 +20,10 @@ export function createPool(connectionString: string, max: number): Pool {
     idleTimeoutMillis: 30_000,
     connectionTimeoutMillis: 10_000,
     application_name: 'carebridge',
+    // Parallel workers only for big scans (a whole-type count), not for the few thousand index
+    // entries of a typical search: on a small machine with concurrent requests, starting workers
+    // cost more than it saved (a 3,240-Task worklist page: 24 → 18 ms without them).
+    options: '-c parallel_setup_cost=10000',
   });
   // An idle client losing its connection (database restart) must not crash the process;
   // the pool discards it and the next query opens a new one.

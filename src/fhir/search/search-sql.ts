@@ -277,19 +277,56 @@ export interface SearchSql {
   values: unknown[];
 }
 
-function whereClause(query: SearchQuery, p: Params): string {
-  const typeParam = p.add(query.resourceType);
-  const conditions = [`r.resource_type = ${typeParam}`, 'NOT r.deleted', ...query.filters.map((f) => filterCondition(p, query.resourceType, typeParam, 'r', f))];
+/**
+ * The rows a page is picked from. When the page is sorted by search parameters and every filter
+ * can list its ids from the index tables, they come from one filter's index entries alone: index
+ * rows exist only for live resources, so probing fhir_resource for each of thousands of matches
+ * would only repeat what the index says (a 3,240-Task worklist: 27 → 18 ms). Otherwise, the live
+ * resources of the type.
+ */
+function pageSource(query: SearchQuery, p: Params, typeParam: string): PageSource {
+  // Not a `_has` filter: it lists the targets of references, which may be deleted or dangling.
+  const driver = query.filters.find((f) => f.kind !== 'has');
+  // Only when sorted by search parameters: every match is then evaluated for its sort key anyway.
+  // In id order, walking the live ids can stop at the page's end, which listing first cannot (a
+  // filter matching 130,000 Observations: 1 ms walked, 75 ms listed).
+  const bySearchParameters = query.sort.length > 0 && query.sort.every((rule) => rule.type !== 'lastUpdated' && rule.type !== 'id');
+  const indexOnly = driver && bySearchParameters && query.filters.every(listable);
+  if (!indexOnly) return liveSource(query, typeParam);
+  const from = `(SELECT DISTINCT m.id FROM (${matchingIds(p, query.resourceType, typeParam, driver)}) AS m(id)) r`;
+  return { from, conditions: [], filters: query.filters.filter((f) => f !== driver) };
+}
+
+function liveSource(query: SearchQuery, typeParam: string): PageSource {
+  return { from: 'fhir_resource r', conditions: [`r.resource_type = ${typeParam}`, 'NOT r.deleted'], filters: query.filters };
+}
+
+interface PageSource {
+  /** FROM item, aliased `r` with at least an `id` column. */
+  from: string;
+  conditions: string[];
+  /** The filters still to apply as conditions on `r`. */
+  filters: SearchFilter[];
+}
+
+/** The conditions on `r` besides those of the page source; the type is parameter `typeParam`. */
+function whereConditions(query: SearchQuery, p: Params, typeParam: string, source: PageSource): string[] {
+  const conditions = [...source.conditions, ...source.filters.map((f) => filterCondition(p, query.resourceType, typeParam, 'r', f))];
   const c = query.compartment;
   if (c) {
     conditions.push(`r.id IN (SELECT resource_id FROM search_reference WHERE resource_type = ${typeParam} AND code = ANY(${p.add(c.params)}::text[])
       AND target_type = ${p.add(c.type)} AND target_id = ${p.add(c.id)})`);
   }
-  return conditions.join('\n  AND ');
+  return conditions;
+}
+
+function whereClause(query: SearchQuery, p: Params): string {
+  const typeParam = p.add(query.resourceType);
+  return whereConditions(query, p, typeParam, liveSource(query, typeParam)).join('\n  AND ');
 }
 
 /** Sort key of a rule: a column, or the smallest (ascending) / largest (descending) indexed value. */
-function sortExpression(p: Params, rule: SortRule): { sql: string; cast: string } {
+function sortExpression(p: Params, typeParam: string, rule: SortRule): { sql: string; cast: string } {
   if (rule.type === 'id') return { sql: 'r.id', cast: 'text' };
   if (rule.type === 'lastUpdated') return { sql: 'r.last_updated', cast: 'timestamptz' };
   const agg = rule.descending ? 'max' : 'min';
@@ -302,7 +339,7 @@ function sortExpression(p: Params, rule: SortRule): { sql: string; cast: string 
     number: ['low', 'numeric'],
     quantity: ['value', 'numeric'],
   }[rule.type] as [string, string];
-  return { sql: `(SELECT ${agg}(s.${column}) FROM ${TABLE_OF[rule.type]} s WHERE s.resource_type = r.resource_type AND s.resource_id = r.id AND s.code = ${p.add(rule.code)})`, cast };
+  return { sql: `(SELECT ${agg}(s.${column}) FROM ${TABLE_OF[rule.type]} s WHERE s.resource_type = ${typeParam} AND s.resource_id = r.id AND s.code = ${p.add(rule.code)})`, cast };
 }
 
 /**
@@ -330,21 +367,23 @@ function cursorCondition(p: Params, keys: Array<{ sql: string; cast: string; des
  */
 export function searchPageSql(query: SearchQuery): SearchSql {
   const p = new Params();
-  const where = whereClause(query, p);
-  const keys = query.sort.map((rule) => ({ ...sortExpression(p, rule), descending: rule.descending }));
+  const typeParam = p.add(query.resourceType); // $1, also in the final join
+  const source = pageSource(query, p, typeParam);
+  const conditions = whereConditions(query, p, typeParam, source);
+  const keys = query.sort.map((rule) => ({ ...sortExpression(p, typeParam, rule), descending: rule.descending }));
   // The id as the last key makes the order total, so keyset pages neither repeat nor skip rows.
   const allKeys = [...keys, { sql: 'r.id', cast: 'text', descending: false }];
   const backwards = query.cursor?.direction === 'previous';
   const order = allKeys.map((k) => `${k.sql} ${k.descending !== backwards ? 'DESC' : 'ASC'} ${backwards ? 'NULLS FIRST' : 'NULLS LAST'}`);
-  const cursor = query.cursor ? `\n  AND ${cursorCondition(p, allKeys, query.cursor)}` : '';
+  if (query.cursor) conditions.push(cursorCondition(p, allKeys, query.cursor));
+  const where = conditions.length ? `\n  WHERE ${conditions.join('\n  AND ')}` : '';
   const sortColumns = keys.map((k, i) => `, (${k.sql})::text AS sort_${i}`).join('');
   const sortOut = keys.map((_, i) => `, page.sort_${i}`).join('');
   // The page's ids (and sort keys) first, from the indexes alone where possible; the content of
   // just those rows last, instead of joining the content of every match before the limit.
   const text = `WITH page AS MATERIALIZED (
   SELECT r.id${sortColumns}, row_number() OVER (ORDER BY ${order.join(', ')}) AS n
-  FROM fhir_resource r
-  WHERE ${where}${cursor}
+  FROM ${source.from}${where}
   ORDER BY ${order.join(', ')}
   LIMIT ${p.add(query.count + 1)} OFFSET ${p.add(query.cursor ? 0 : query.offset)}
 )
