@@ -5,18 +5,11 @@
 import { describe, expect, it } from 'vitest';
 import { fixture, sendTo } from './helpers/mllp.ts';
 import { useTestServer } from './helpers/server.ts';
+import { until as waitUntil } from './helpers/wait.ts';
 
 const server = useTestServer({ SUBSCRIPTION_ENGINE: 'on', SUBSCRIPTION_POLL_MS: '50' });
 
-async function until<T>(what: string, check: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const until = <T>(what: string, check: () => Promise<T | undefined>) => waitUntil(what, check, 15_000, 50);
 
 const search = async (path: string) => ((await server.fhir(path)).body.entry ?? []).map((e: any) => e.resource).filter((r: any) => r.resourceType !== 'OperationOutcome');
 

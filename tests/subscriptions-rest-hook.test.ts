@@ -9,6 +9,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { useTestServer } from './helpers/server.ts';
+import { until } from './helpers/wait.ts';
 
 const server = useTestServer({ SUBSCRIPTION_ENGINE: 'on', SUBSCRIPTION_POLL_MS: '50', SUBSCRIPTION_DELIVERY_TIMEOUT_MS: '1500' });
 
@@ -52,15 +53,6 @@ afterAll(async () => {
   for (const c of closers) await c().catch(() => undefined);
 });
 
-async function until<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 async function subscribe(body: Record<string, unknown>): Promise<string> {
   const res = await server.fhir('Subscription', { method: 'POST', body: { resourceType: 'Subscription', status: 'requested', reason: 'test', ...body } });

@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { useTestServer } from './helpers/server.ts';
+import { until } from './helpers/wait.ts';
 
 const server = useTestServer({ SUBSCRIPTION_ENGINE: 'on', SUBSCRIPTION_POLL_MS: '50', SUBSCRIPTION_DELIVERY_TIMEOUT_MS: '1500' });
 
@@ -45,15 +46,6 @@ afterAll(async () => {
   for (const c of closers) await c().catch(() => undefined);
 });
 
-async function until<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value as T;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 /** The status Parameters of a notification Bundle as name → value(s). */
 function statusOf(bundle: any): { type: string; status: string; topic: string; subscription: string; count: string; events: Array<Record<string, any>>; error?: string } {

@@ -5,20 +5,18 @@
  */
 import type { Queryable } from '../../db/pool.ts';
 import { errors } from '../../fhir/index.ts';
+import type { Hl7MessageStatus, ReceivedMessage } from '../message-log.ts';
 import { decodeHl7Bytes } from '../parse/charset.ts';
 
-const STATUSES = new Set(['received', 'processed', 'failed', 'rejected']);
+const STATUSES = new Set<string>(['received', 'processed', 'failed', 'rejected'] satisfies Hl7MessageStatus[]);
 const MAX_COUNT = 200;
 
-export interface MessageSummary {
+/** The header fields the log stores for every message, as received. */
+type MessageHeader = Pick<ReceivedMessage, 'senderApplication' | 'senderFacility' | 'controlId' | 'messageType' | 'triggerEvent' | 'version'>;
+
+export interface MessageSummary extends MessageHeader {
   id: string;
-  senderApplication: string;
-  senderFacility: string;
-  controlId: string | null;
-  messageType: string | null;
-  triggerEvent: string | null;
-  version: string | null;
-  status: string;
+  status: Hl7MessageStatus;
   receivedAt: string;
   processedAt: string | null;
   attempts: number;

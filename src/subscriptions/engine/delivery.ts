@@ -83,9 +83,10 @@ export class DeliveryWorker {
     const sweep = Date.now() - this.#lastSweep >= this.#o.sweepMs;
     if (sweep) this.#lastSweep = Date.now();
     const candidates = sweep ? this.#o.registry.activeIds() : [...this.#hinted];
-    const active = candidates.filter(
-      (id) => !this.#inFlight.has(id) && this.#o.registry.active(id) && (this.#o.registry.active(id)?.channel.type !== 'websocket' || this.#o.websockets?.has(id)),
-    );
+    const active = candidates.filter((id) => {
+      const sub = this.#o.registry.active(id);
+      return sub && !this.#inFlight.has(id) && (sub.channel.type !== 'websocket' || this.#o.websockets?.has(id));
+    });
     if (!active.length) {
       this.#hinted.clear();
       return 0;

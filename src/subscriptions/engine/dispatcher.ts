@@ -114,6 +114,7 @@ export async function dispatchOnce(
           logger.warn({ err, subscriptions: subs.map((s) => s.id) }, 'subscription criteria could not be evaluated; events skipped');
           continue;
         }
+        if (!matching.size) continue;
         for (const sub of subs) {
           const mine = new Set(await own(sub));
           matched.set(sub.id, candidates.filter((e) => matching.has(e.resource_id) && mine.has(e)));
