@@ -74,6 +74,11 @@ export function route(ctx: RouterContext, req: FhirRequest): Routed {
     if (m !== 'GET') throw notAllowed();
     return { interaction: 'history-system', resourceType: undefined, run: () => history(ctx, req) };
   }
+  const systemOperation = b === undefined ? ctx.server.operations?.find((o) => o.resourceType === 'system' && `$${o.name}` === a) : undefined;
+  if (systemOperation) {
+    if (!systemOperation.methods.includes(m as 'GET')) throw notAllowed();
+    return { interaction: systemOperation.name, resourceType: undefined, run: () => systemOperation.run(ctx, req, undefined) };
+  }
   if (!isResourceType(a)) throw errors.unknownType(a);
   const type = a;
   const at = (interaction: string, run: Routed['run']): Routed => ({ interaction, resourceType: type, run });

@@ -15,7 +15,7 @@
  */
 import type { Bundle, Parameters, Subscription } from '@medplum/fhirtypes';
 import type { Pool } from '../../db/pool.ts';
-import { errors, FhirError, isResourceType, searchProblem } from '../../fhir/index.ts';
+import { errors, FhirError, isResourceType, operationInputs as inputs, searchProblem, singleInput as one } from '../../fhir/index.ts';
 import type { ExtraOperation, FhirRequest, FhirResponse, FhirStore, RestContext } from '../../fhir/index.ts';
 import { issueBindingToken } from '../channels/ws-tokens.ts';
 import { loadEvents, NOTIFICATION_COLUMNS } from '../notifications/events.ts';
@@ -32,29 +32,6 @@ export interface OperationDeps {
   pool: Pool;
   /** Path of the websocket endpoint, when the engine serves one. */
   websocketPath: string | undefined;
-}
-
-/** GET query parameters and POSTed Parameters (valueString/valueCode/valueId) as one list per name. */
-function inputs(req: FhirRequest): Map<string, string[]> {
-  const found = new Map<string, string[]>();
-  const add = (name: string, value: string) => found.set(name, [...(found.get(name) ?? []), value]);
-  for (const [name, value] of req.query) for (const part of value.split(',')) if (part) add(name, part);
-  const body = req.body as Parameters | undefined;
-  if (body && typeof body === 'object' && body.resourceType === 'Parameters') {
-    for (const p of body.parameter ?? []) {
-      const value = p.valueString ?? p.valueCode ?? p.valueId ?? p.valueUri ?? p.valueCanonical ?? (p.valueReference?.reference?.split('/').pop());
-      if (p.name && value !== undefined) add(p.name, String(value));
-    }
-  } else if (body !== undefined && req.method === 'POST') {
-    throw errors.invalidOperationParameter('POST a Parameters resource (or use GET with query parameters)', ['Parameters']);
-  }
-  return found;
-}
-
-function one(found: Map<string, string[]>, name: string): string | undefined {
-  const values = found.get(name);
-  if (values && values.length > 1) throw errors.invalidOperationParameter(`${name} may be given once`, [name]);
-  return values?.[0];
 }
 
 async function readSubscription(store: FhirStore, id: string): Promise<Subscription & { id: string }> {
@@ -76,7 +53,7 @@ const json = (body: unknown): FhirResponse => ({ status: 200, body: JSON.stringi
 
 function ids(req: FhirRequest, instanceId: string | undefined): string[] {
   if (instanceId) return [instanceId];
-  const found = inputs(req).get('id') ?? [];
+  const found = (inputs(req).get('id') ?? []).map((id) => id.replace(/^Subscription\//, ''));
   if (!found.length) throw errors.invalidOperationParameter('name the subscriptions with id (repeat it, or separate ids with commas)', ['id']);
   if (found.length > 100) throw errors.invalidOperationParameter('at most 100 subscriptions a call', ['id']);
   return found;

@@ -21,9 +21,12 @@ export interface ServerInfo {
   resourceExtensions?: Readonly<Record<string, Extension[]>>;
 }
 
-/** An operation served by another module: `[base]/{resourceType}/$name` and/or `[base]/{resourceType}/{id}/$name`. */
+/**
+ * An operation served by another module: `[base]/{resourceType}/$name` and/or
+ * `[base]/{resourceType}/{id}/$name`, or, with `resourceType: 'system'`, `[base]/$name`.
+ */
 export interface ExtraOperation {
-  resourceType: string;
+  resourceType: string | 'system';
   /** Without the `$`. */
   name: string;
   definition: string;
@@ -103,7 +106,10 @@ export function capabilityStatementJson(baseUrl: string, info: ServerInfo): stri
         resource: allResourceTypes().map((type) => resourceEntry(type, info)),
         interaction: [{ code: 'transaction' }, { code: 'batch' }, { code: 'history-system' }],
         compartment: ['http://hl7.org/fhir/CompartmentDefinition/patient'],
-        operation: [{ name: 'reindex', definition: 'https://carebridge.dev/fhir/OperationDefinition/reindex' }],
+        operation: [
+          { name: 'reindex', definition: 'https://carebridge.dev/fhir/OperationDefinition/reindex' },
+          ...(info.operations ?? []).filter((o) => o.resourceType === 'system').map((o) => ({ name: o.name, definition: o.definition })),
+        ],
         searchParam: [
           { name: '_count', type: 'number', documentation: 'Page size (default 20, maximum 1000)' },
           { name: '_sort', type: 'string', documentation: 'Any search parameter of the type, comma-separated, - for descending' },
