@@ -30,4 +30,19 @@ describe('due dates', () => {
     // Discharged on Monday 27 January 2025: the holiday runs to 4 February, so 2 business days end on Thursday 6 February.
     expect(addBusinessDays('2025-01-27', 2, calendar)).toBe('2025-02-06');
   });
+
+  it('ships the 2026 China holiday calendar (State Council notice of 4 November 2025)', () => {
+    const calendar = chinaHolidayCalendar();
+    expect(calendar.years).toEqual(expect.arrayContaining(['2025', '2026']));
+    // Spring Festival 15–23 February off; Saturdays 14 and 28 February worked.
+    expect(isBusinessDay('2026-02-16', calendar)).toBe(false);
+    expect(isBusinessDay('2026-02-14', calendar)).toBe(true);
+    expect(isBusinessDay('2026-02-28', calendar)).toBe(true);
+    // Discharged on Friday 13 February: Saturday 14th is a working day (1), then the holiday, Tuesday 24th (2).
+    expect(addBusinessDays('2026-02-13', 2, calendar)).toBe('2026-02-24');
+    // Labour Day 1–5 May off, Saturday 9 May worked; discharged Thursday 30 April → Wednesday 6 May, Thursday 7 May.
+    expect(addBusinessDays('2026-04-30', 2, calendar)).toBe('2026-05-07');
+    // National Day 1–7 October off, Saturday 10 October worked: Wednesday 30 September → Thursday 8, Friday 9.
+    expect(addBusinessDays('2026-09-30', 3, calendar)).toBe('2026-10-10');
+  });
 });

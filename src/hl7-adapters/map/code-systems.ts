@@ -51,6 +51,9 @@ const WELL_KNOWN: Readonly<Record<string, string>> = {
   ICD10: SYSTEMS.icd10,
   I10C: 'http://hl7.org/fhir/sid/icd-10-cm',
   I9C: 'http://hl7.org/fhir/sid/icd-9-cm',
+  // WHO ATC: WC in HL7 table 0396; ATC as hospital systems commonly write it.
+  WC: 'http://www.whocc.no/atc',
+  ATC: 'http://www.whocc.no/atc',
   RXN: 'http://www.nlm.nih.gov/research/umls/rxnorm',
   RXNORM: 'http://www.nlm.nih.gov/research/umls/rxnorm',
   CVX: 'http://hl7.org/fhir/sid/cvx',
