@@ -56,6 +56,10 @@ export interface Config {
   /** Follow-up sweep (missed reports, overdue tasks): how often it runs, and after how many silent days a report is missed. */
   followUpSweepSeconds: number;
   missedReportDays: number;
+  /** Discharges that ended more than this many days ago create no follow-up plan (FOLLOWUP_BACKFILL_DAYS, default 30). */
+  followUpBackfillDays: number;
+  /** CAREBRIDGE_TEST_CLOCK=1: the follow-up engine's clock can be moved with POST /admin/clock (tests, demos; never production). */
+  testClock: boolean;
   /** PEM files for MLLP over TLS (MLLP_TLS_CERT_FILE + MLLP_TLS_KEY_FILE); with MLLP_TLS_CA_FILE, mutual TLS. */
   mllpTls: { certFile: string; keyFile: string; caFile: string | undefined } | undefined;
 }
@@ -150,6 +154,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     timeZone: timeZone(env.TIME_ZONE),
     followUpSweepSeconds: integer(env, 'FOLLOW_UP_SWEEP_SECONDS', 3_600, 10, 86_400),
     missedReportDays: integer(env, 'MISSED_REPORT_DAYS', 3, 1, 90),
+    followUpBackfillDays: integer(env, 'FOLLOWUP_BACKFILL_DAYS', 30, 0, 36_500),
+    testClock: onOff(env, 'CAREBRIDGE_TEST_CLOCK', false),
     mllpTls: certFile && keyFile ? { certFile: path.resolve(certFile), keyFile: path.resolve(keyFile), caFile: caFile && path.resolve(caFile) } : undefined,
   };
 }

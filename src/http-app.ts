@@ -15,7 +15,8 @@ import { registerHl7AdminRoutes } from './hl7-adapters/admin/routes.ts';
 import type { Hl7AdminOptions } from './hl7-adapters/admin/routes.ts';
 import type { Pool } from './db/pool.ts';
 import type { Metrics } from './observability/metrics.ts';
-import { registerIndicatorRoutes } from './care-plans/population/indicators.ts';
+import { registerClockRoutes } from './clock/admin-routes.ts';
+import type { ClockRouteOptions } from './clock/admin-routes.ts';
 import { registerSubscriptionAdminRoutes } from './subscriptions/admin/routes.ts';
 
 export interface HttpAppOptions {
@@ -30,6 +31,8 @@ export interface HttpAppOptions {
   hl7Admin: Hl7AdminOptions;
   /** The subscription state view (/admin/subscriptions). */
   subscriptionAdmin: { pool: Pool };
+  /** The follow-up clock (/admin/clock). */
+  clock: ClockRouteOptions;
   /** Database reachable and migrated; false while starting or shutting down. */
   ready: () => Promise<boolean>;
 }
@@ -94,7 +97,7 @@ export function createHttpApp(options: HttpAppOptions): FastifyInstance {
 
   registerHl7AdminRoutes(app, options.hl7Admin);
   registerSubscriptionAdminRoutes(app, options.subscriptionAdmin.pool);
-  registerIndicatorRoutes(app, options.store);
+  registerClockRoutes(app, options.clock);
 
   app.get('/healthz', async (_req, reply) => reply.send({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {

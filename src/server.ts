@@ -24,7 +24,9 @@ import { Hl7RecoveryWorker } from './hl7-adapters/process/recovery.ts';
 import { SenderConfigs } from './hl7-adapters/senders/sender-store.ts';
 import { observationAlertHandler } from './care-plans/alerts/observation-alerts.ts';
 import { defaultThresholds } from './care-plans/alerts/thresholds.ts';
-import { DISCHARGE_CRITERIA, defaultLabRechecks, dischargeHandler } from './care-plans/discharge/discharge-follow-up.ts';
+import { DISCHARGE_CRITERIA, defaultLabRechecks, dischargeHandler, dischargeOrderHandler } from './care-plans/discharge/discharge-follow-up.ts';
+import { followUpOperations } from './care-plans/operations/follow-up-operations.ts';
+import { systemClock, TestClock } from './clock/clock.ts';
 import { chinaHolidayCalendar } from './care-plans/discharge/due-dates.ts';
 import { installProtocols } from './care-plans/discharge/protocols.ts';
 import { followUpRecordHandler } from './care-plans/follow-up/record.ts';
@@ -136,22 +138,36 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     // The subscription topics, published as Basic resources for R4 clients.
     await publishTopics(store);
     const transactionContext = { baseUrl: config.baseUrl ?? `http://localhost:${config.port}/fhir`, server: { name: PACKAGE.name, version: PACKAGE.version, startedAt }, reindex };
-    subscriptions.subscribe(
-      'discharge-follow-up',
-      DISCHARGE_CRITERIA,
-      dischargeHandler({ store, fhir: transactionContext, logger, comorbidities: defaultComorbidityTable(), calendar: chinaHolidayCalendar(), timeZone: config.timeZone, labRechecks: defaultLabRechecks() }),
-    );
+    // The follow-up engine's "now": the system clock, or one POST /admin/clock moves (CAREBRIDGE_TEST_CLOCK=1).
+    const testClock = config.testClock ? new TestClock() : undefined;
+    const clock = testClock ?? systemClock;
+    if (testClock) logger.warn('CAREBRIDGE_TEST_CLOCK is on: POST /admin/clock moves the follow-up clock (tests and demos only)');
+    const dischargeDeps = {
+      store,
+      fhir: transactionContext,
+      logger,
+      comorbidities: defaultComorbidityTable(),
+      calendar: chinaHolidayCalendar(),
+      timeZone: config.timeZone,
+      labRechecks: defaultLabRechecks(),
+      clock,
+      backfillDays: config.followUpBackfillDays,
+    };
+    subscriptions.subscribe('discharge-follow-up', DISCHARGE_CRITERIA, dischargeHandler(dischargeDeps));
+    // Orders arriving after the discharge (RDE after the A03, a lab re-check ordered later) update its follow-up.
+    subscriptions.subscribe('discharge-medication', 'MedicationRequest', dischargeOrderHandler(dischargeDeps));
+    subscriptions.subscribe('discharge-lab-orders', 'ServiceRequest', dischargeOrderHandler(dischargeDeps));
     subscriptions.subscribe('observation-alerts', 'Observation', observationAlertHandler({ store, fhir: transactionContext, logger, thresholds: defaultThresholds() }));
-    subscriptions.subscribe('follow-up-records', 'QuestionnaireResponse?status=completed', followUpRecordHandler({ store, fhir: transactionContext, logger }));
+    subscriptions.subscribe('follow-up-records', 'QuestionnaireResponse?status=completed', followUpRecordHandler({ store, fhir: transactionContext, logger, clock, timeZone: config.timeZone }));
     subscriptions.subscribe('follow-up-regrading', 'Observation', regradeHandler({ store, fhir: transactionContext }));
     const sweepDeps = { store, fhir: transactionContext, logger, missedAfterDays: config.missedReportDays };
     subscriptions.subscribe('missed-report-resolution', 'Observation', resolveMissedReports(sweepDeps));
-    const scheduler = new Scheduler({ pool, logger, pollMs: 1_000, leaseMs: 10 * 60_000 });
-    scheduler.handle('follow-up-sweep', async () => void (await sweep(sweepDeps, new Date())));
+    const scheduler = new Scheduler({ pool, logger, pollMs: 1_000, leaseMs: 10 * 60_000, ...(testClock ? { clock: testClock } : {}) });
+    scheduler.handle('follow-up-sweep', async () => void (await sweep(sweepDeps, clock.now())));
     if (config.subscriptionEngine) {
       subscriptions.start();
       onWrite = () => subscriptions.nudge();
-      await scheduler.schedule({ key: 'follow-up-sweep', kind: 'follow-up-sweep', runAt: new Date(), everySeconds: config.followUpSweepSeconds });
+      await scheduler.schedule({ key: 'follow-up-sweep', kind: 'follow-up-sweep', runAt: clock.now(), everySeconds: config.followUpSweepSeconds });
       scheduler.start();
       stopSubscriptions = async () => {
         await scheduler.stop();
@@ -173,6 +189,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     const app = createHttpApp({
       hl7Admin: { pool, processor: hl7Processor, senders: hl7Senders },
       subscriptionAdmin: { pool },
+      clock: { clock, testClock, scheduler },
       store,
       logger,
       metrics,
@@ -181,7 +198,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
         version: PACKAGE.version,
         startedAt,
         websocketPath: config.subscriptionEngine ? '/ws' : undefined,
-        operations: subscriptionOperations({ pool, websocketPath: config.subscriptionEngine ? '/ws' : undefined }),
+        operations: [...subscriptionOperations({ pool, websocketPath: config.subscriptionEngine ? '/ws' : undefined }), ...followUpOperations(clock)],
         resourceExtensions: { Subscription: topicCapabilityExtensions() },
       },
       reindex,

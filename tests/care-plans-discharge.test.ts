@@ -7,7 +7,8 @@ import { fixture, sendTo } from './helpers/mllp.ts';
 import { useTestServer } from './helpers/server.ts';
 import { until as waitUntil } from './helpers/wait.ts';
 
-const server = useTestServer({ SUBSCRIPTION_ENGINE: 'on', SUBSCRIPTION_POLL_MS: '50' });
+// The fixtures' discharges are from 2024: followed up however old they are.
+const server = useTestServer({ SUBSCRIPTION_ENGINE: 'on', SUBSCRIPTION_POLL_MS: '50', FOLLOWUP_BACKFILL_DAYS: '36500' });
 
 const until = <T>(what: string, check: () => Promise<T | undefined>) => waitUntil(what, check, 15_000, 50);
 
@@ -234,22 +235,91 @@ describe('discharge follow-up', () => {
     expect((await server.fhir(`Task/${next.id}`)).body.restriction.period.end).toBe('2024-04-17'); // already sooner: unchanged
   });
 
-  it('answers the population questions: HbA1c measured and at target, managed per standard, control rate', async () => {
-    const [patient] = await search('Patient?identifier=urn:oid:2.16.156.10011.1.12|ZY2024001234');
-    const indicators = async (query: string) => (await fetch(`${server.url}/api/follow-up/indicators?${query}`)).json() as Promise<any>;
-    expect(await indicators('protocol=hypertension')).toMatchObject({ patients: 1, hba1c: { measuredLast3Months: 0, atTarget: 0 }, managedPerStandard: { patients: 0, rate: 0 }, controlled: { patients: 0 } });
-    const now = new Date().toISOString();
-    await server.fhir('Observation', { method: 'POST', body: { resourceType: 'Observation', status: 'final', code: { coding: [{ system: 'http://loinc.org', code: '4548-4' }] }, subject: { reference: `Patient/${patient.id}` }, effectiveDateTime: now, valueQuantity: { value: 6.6, unit: '%', system: 'http://unitsofmeasure.org', code: '%' } } });
+  it('answers the population questions for a practitioner: $follow-up-indicators', async () => {
+    const [a] = await search('Patient?identifier=urn:oid:2.16.156.10011.1.12|ZY2024001234');
+    await server.fhir('Practitioner/gp-1', { method: 'PUT', body: { resourceType: 'Practitioner', id: 'gp-1', name: [{ text: '王医生' }] } });
+    const { meta: _meta, ...patientA } = (await server.fhir(`Patient/${a.id}`)).body;
+    expect((await server.fhir(`Patient/${a.id}`, { method: 'PUT', body: { ...patientA, generalPractitioner: [{ reference: 'Practitioner/gp-1' }], managingOrganization: { reference: 'Organization/clinic-1' } } })).status).toBe(200);
+    // B is the practitioner's through a care team; C is someone else's.
+    const b = (await server.fhir('Patient', { method: 'POST', body: { resourceType: 'Patient', name: [{ text: '钱十一' }] } })).body;
+    const c = (await server.fhir('Patient', { method: 'POST', body: { resourceType: 'Patient', name: [{ text: '孙十二' }], generalPractitioner: [{ reference: 'Practitioner/gp-2' }] } })).body;
+    await server.fhir('CareTeam', { method: 'POST', body: { resourceType: 'CareTeam', status: 'active', subject: { reference: `Patient/${b.id}` }, participant: [{ member: { reference: 'Practitioner/gp-1' } }] } });
+    const daysAgo = (n: number) => new Date(Date.now() - n * 86_400_000).toISOString();
+    const observation = (patient: string, code: string, when: string, value: Record<string, unknown>) =>
+      server.fhir('Observation', { method: 'POST', body: { resourceType: 'Observation', status: 'final', code: { coding: [{ system: 'http://loinc.org', code }] }, subject: { reference: `Patient/${patient}` }, effectiveDateTime: when, ...value } });
+    const bp = (sbp: number, dbp: number) => ({ component: [
+      { code: { coding: [{ system: 'http://loinc.org', code: '8480-6' }] }, valueQuantity: { value: sbp, system: 'http://unitsofmeasure.org', code: 'mm[Hg]' } },
+      { code: { coding: [{ system: 'http://loinc.org', code: '8462-4' }] }, valueQuantity: { value: dbp, system: 'http://unitsofmeasure.org', code: 'mm[Hg]' } },
+    ] });
+    const percent = (value: number) => ({ valueQuantity: { value, unit: '%', system: 'http://unitsofmeasure.org', code: '%' } });
+    // A: HbA1c 6.6 % now (at target), BP 132/82 (controlled), four follow-ups in the year (per standard).
+    await observation(a.id, '4548-4', daysAgo(1), percent(6.6));
+    await observation(a.id, '85354-9', daysAgo(2), bp(132, 82));
     for (let i = 0; i < 4; i++) {
       await server.fhir('QuestionnaireResponse', { method: 'POST', body: {
-        resourceType: 'QuestionnaireResponse', status: 'completed', questionnaire: 'https://carebridge.dev/fhir/Questionnaire/follow-up', subject: { reference: `Patient/${patient.id}` },
-        authored: new Date(Date.now() - (4 - i) * 30 * 86_400_000).toISOString(),
+        resourceType: 'QuestionnaireResponse', status: 'completed', questionnaire: 'https://carebridge.dev/fhir/Questionnaire/follow-up', subject: { reference: `Patient/${a.id}` }, authored: daysAgo((4 - i) * 30),
         item: [{ linkId: 'classification', answer: [{ valueCoding: { system: 'https://carebridge.dev/fhir/CodeSystem/follow-up-classification', code: 'controlled' } }] }],
       } });
     }
-    expect(await indicators('protocol=hypertension')).toMatchObject({ patients: 1, hba1c: { measuredLast3Months: 1, atTarget: 1 }, managedPerStandard: { patients: 1, rate: 1 }, controlled: { patients: 1, rate: 1 } });
-    expect(await indicators('protocol=heart-failure')).toMatchObject({ patients: 0, managedPerStandard: { rate: null } });
-    expect((await fetch(`${server.url}/api/follow-up/indicators?protocol=`)).status).toBe(400);
+    // B: 60 mmol/mol (IFCC) = 7.6 % a month ago — tested, not at target; an older 6.0 % does not count. BP 150/95.
+    await observation(b.id, '4548-4', daysAgo(120), percent(6.0));
+    await observation(b.id, '59261-8', daysAgo(30), { valueQuantity: { value: 60, unit: 'mmol/mol', system: 'http://unitsofmeasure.org', code: 'mmol/mol' } });
+    await observation(b.id, '85354-9', daysAgo(3), bp(150, 95));
+    await observation(c.id, '4548-4', daysAgo(1), percent(6.1));
+    const indicators = async (query: string) => {
+      const reply = await server.fhir(`$follow-up-indicators?${query}`);
+      expect(reply.status, JSON.stringify(reply.body)).toBe(200);
+      return Object.fromEntries(reply.body.parameter.map((p: any) => [p.name, p.valueInteger ?? p.valueDecimal]));
+    };
+    expect(await indicators('practitioner=Practitioner/gp-1')).toEqual({
+      managed: 2, 'hba1c-tested-90d': 2, 'hba1c-at-target': 1, 'bp-controlled': 1, 'managed-per-standard': 1,
+      'hba1c-tested-90d-rate': 1, 'hba1c-at-target-rate': 0.5, 'bp-controlled-rate': 0.5, 'managed-per-standard-rate': 0.5,
+    });
+    // Narrowed to an organisation, or to the patients under the hypertension protocol: A only.
+    expect(await indicators('practitioner=Practitioner/gp-1&organization=Organization/clinic-1')).toMatchObject({ managed: 1, 'hba1c-at-target': 1, 'bp-controlled': 1 });
+    expect(await indicators('practitioner=Practitioner/gp-1&protocol=hypertension')).toMatchObject({ managed: 1, 'managed-per-standard': 1 });
+    expect(await indicators('practitioner=Practitioner/gp-2')).toMatchObject({ managed: 1, 'hba1c-at-target': 1, 'bp-controlled': 0 });
+    expect(await indicators('practitioner=Practitioner/nobody')).toMatchObject({ managed: 0, 'managed-per-standard-rate': 0 });
+    // POST with Parameters works the same.
+    const posted = await server.fhir('$follow-up-indicators', { method: 'POST', body: { resourceType: 'Parameters', parameter: [{ name: 'practitioner', valueReference: { reference: 'Practitioner/gp-1' } }] } });
+    expect(posted.body.parameter[0]).toEqual({ name: 'managed', valueInteger: 2 });
+    for (const bad of ['', 'practitioner=gp-1', 'practitioner=Practitioner/gp-1&practitioner=Practitioner/gp-2', 'practitioner=Practitioner/gp-1&organization=clinic']) {
+      const reply = await server.fhir(`$follow-up-indicators?${bad}`);
+      expect(reply.status, bad).toBe(400);
+      expect(reply.body.issue[0].details.coding[0].code).toBe('CB_ERR_INVALID_OPERATION_PARAMETER');
+    }
+    const capabilities = (await server.fhir('metadata')).body.rest[0];
+    expect(capabilities.operation.map((o: any) => o.name)).toContain('follow-up-indicators');
+    expect(capabilities.resource.find((r: any) => r.type === 'Patient').operation.map((o: any) => o.name)).toContain('adherence');
+  });
+
+  it('reports adherence per drug class: Patient/{id}/$adherence', async () => {
+    const patient = (await server.fhir('Patient', { method: 'POST', body: { resourceType: 'Patient', name: [{ text: '周十三' }] } })).body;
+    const dispense = (code: string, display: string, whenHandedOver: string, days: number) =>
+      server.fhir('MedicationDispense', { method: 'POST', body: {
+        resourceType: 'MedicationDispense', status: 'completed', subject: { reference: `Patient/${patient.id}` }, whenHandedOver,
+        medicationCodeableConcept: { coding: [{ system: 'http://www.whocc.no/atc', code, display }] }, daysSupply: { value: days, unit: 'd', system: 'http://unitsofmeasure.org', code: 'd' },
+      } });
+    // Amlodipine (C08CA): 30 days on 1 Jan and 30 days on 31 Jan → Jan–Feb fully covered (60/60).
+    await dispense('C08CA01', 'amlodipine', '2024-01-01', 30);
+    await dispense('C08CA01', 'amlodipine', '2024-01-31', 30);
+    // Metformin (A10BA): 30 days on 1 Jan only → 30 of 60 days.
+    await dispense('A10BA02', 'metformin', '2024-01-01', 30);
+    const reply = await server.fhir(`Patient/${patient.id}/$adherence?start=2024-01-01&end=2024-02-29`);
+    expect(reply.status).toBe(200);
+    const byClass = Object.fromEntries(reply.body.parameter.filter((p: any) => p.name === 'drugClass').map((p: any) => [p.part.find((x: any) => x.name === 'class').valueCoding.code, Object.fromEntries(p.part.map((x: any) => [x.name, x.valueDecimal ?? x.valueBoolean ?? x.valueInteger ?? x.valueDate ?? x.valueCode ?? x.valueCoding]))]));
+    expect(byClass['C08CA']).toMatchObject({ pdc: 1, adherent: true, coveredDays: 60, periodDays: 60, source: 'MedicationDispense' });
+    expect(byClass['A10BA']).toMatchObject({ pdc: 0.5, adherent: false, coveredDays: 30, periodDays: 60 });
+    expect(reply.body.parameter.slice(0, 2)).toEqual([{ name: 'start', valueDate: '2024-01-01' }, { name: 'end', valueDate: '2024-02-29' }]);
+    // A shorter period: February only — amlodipine's second fill covers 31 Jan – 29 Feb; metformin's supply ended on 30 Jan.
+    const february = await server.fhir(`Patient/${patient.id}/$adherence?start=2024-02-01&end=2024-02-29`);
+    const classes = february.body.parameter.filter((p: any) => p.name === 'drugClass');
+    expect(classes).toHaveLength(1);
+    expect(classes[0].part).toEqual(expect.arrayContaining([{ name: 'pdc', valueDecimal: 1 }, { name: 'adherent', valueBoolean: true }]));
+    // Bad input: clear errors, no 500.
+    expect((await server.fhir(`Patient/${patient.id}/$adherence?start=2024-03-01&end=2024-02-01`)).status).toBe(400);
+    expect((await server.fhir(`Patient/${patient.id}/$adherence?start=yesterday`)).body.issue[0].expression).toEqual(['start']);
+    expect((await server.fhir('Patient/no-such-patient/$adherence')).status).toBe(404);
   });
 
   it('threshold overrides per protocol (PlanDefinition) and per patient (CarePlan) apply to the next reading', async () => {
@@ -294,5 +364,14 @@ describe('discharge follow-up', () => {
     expect(byFocus[`MedicationRequest/${ramipril.id}`]).toMatchObject({ restriction: { period: { end: '2025-06-20' } }, input: [{ valueCoding: { system: 'http://loinc.org', code: '2160-0' } }, expect.anything()] });
     const [carePlan] = await search(`CarePlan?subject=Patient/${patient.id}`);
     expect(carePlan.activity.map((a: any) => a.reference?.reference)).toEqual(expect.arrayContaining(rechecks.map((t: any) => `Task/${t.id}`)));
+  });
+
+  it('the follow-up clock cannot be moved without CAREBRIDGE_TEST_CLOCK=1', async () => {
+    const reply = await fetch(`${server.url}/admin/clock`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ advanceBy: 'P3D' }) });
+    expect(reply.status).toBe(403);
+    expect(((await reply.json()) as any).issue[0].details.coding[0].code).toBe('CB_ERR_TEST_CLOCK_DISABLED');
+    const clock = (await (await fetch(`${server.url}/admin/clock`)).json()) as any;
+    expect(clock.testClock).toBe(false);
+    expect(Math.abs(Date.parse(clock.now) - Date.now())).toBeLessThan(5_000);
   });
 });

@@ -3,6 +3,7 @@
 // and still due after a restart (a new scheduler instance).
 import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
+import { TestClock } from '../src/clock/clock.ts';
 import { Scheduler } from '../src/subscriptions/scheduler/scheduler.ts';
 import type { Job } from '../src/subscriptions/scheduler/scheduler.ts';
 import { useTestServer } from './helpers/server.ts';
@@ -66,5 +67,27 @@ describe('scheduler', () => {
     second.start();
     await sleep(600);
     expect(ran).toEqual(['later']);
+  });
+
+  it('with a test clock: due by that clock, all due jobs run on request, a clock set back re-bases recurring jobs', async () => {
+    const clock = new TestClock();
+    clock.set(new Date('2025-09-30T04:00:00Z'));
+    const s = new Scheduler({ pool: server.pool, logger: pino({ level: 'silent' }), pollMs: 60_000, leaseMs: 5_000, clock });
+    schedulers.push(s);
+    const runs: string[] = [];
+    s.handle('clocked', async (job) => void runs.push(job.key));
+    await s.schedule({ key: 'clocked-once', kind: 'clocked', runAt: new Date('2025-10-03T04:00:00Z') });
+    await s.schedule({ key: 'clocked-daily', kind: 'clocked', runAt: new Date('2026-12-01T00:00:00Z'), everySeconds: 86_400 });
+    expect(await s.runAllDue()).toBe(0); // nothing due on 30 September 2025, though the real date is later
+    await s.clockMovedBack(); // the daily job, due in 2026, now comes a day after the clock's time
+    clock.advance('P1DT1M');
+    expect(await s.runAllDue()).toBe(1);
+    expect(runs).toEqual(['clocked-daily']);
+    clock.advance('P2D');
+    expect(await s.runAllDue()).toBe(2); // the one-off job (3 October) and the daily one, once
+    expect(runs.sort()).toEqual(['clocked-daily', 'clocked-daily', 'clocked-once']);
+    const next = (await server.pool.query(`SELECT to_json(run_at) #>> '{}' AS at FROM scheduled_job WHERE key = 'clocked-daily'`)).rows[0].at as string;
+    expect(Date.parse(next)).toBeGreaterThan(clock.now().getTime());
+    expect(Date.parse(next) - clock.now().getTime()).toBeLessThanOrEqual(86_400_000);
   });
 });

@@ -39,6 +39,8 @@ export const ErrorCode = {
   HL7_MESSAGE_NOT_FOUND: 'CB_ERR_HL7_MESSAGE_NOT_FOUND',
   HL7_INVALID_REQUEST: 'CB_ERR_HL7_INVALID_REQUEST',
   HL7_NOT_REPROCESSABLE: 'CB_ERR_HL7_NOT_REPROCESSABLE',
+  TEST_CLOCK_DISABLED: 'CB_ERR_TEST_CLOCK_DISABLED',
+  INVALID_CLOCK_REQUEST: 'CB_ERR_INVALID_CLOCK_REQUEST',
   INTERNAL: 'CB_ERR_INTERNAL',
   UNAVAILABLE: 'CB_ERR_UNAVAILABLE',
 } as const;
@@ -122,6 +124,10 @@ export const errors = {
   hl7InvalidRequest: (text: string, expression?: string[]) => error('invalid', ErrorCode.HL7_INVALID_REQUEST, text, expression),
   /** HL7 admin API: a rejected (unparseable/unsupported) message cannot be reprocessed; it must be re-sent. */
   hl7NotReprocessable: (text: string) => error('conflict', ErrorCode.HL7_NOT_REPROCESSABLE, text),
+  /** POST /admin/clock on a server started without CAREBRIDGE_TEST_CLOCK=1. */
+  testClockDisabled: () => error('forbidden', ErrorCode.TEST_CLOCK_DISABLED, 'The clock can only be moved on a server started with CAREBRIDGE_TEST_CLOCK=1 (tests and demos)'),
+  /** POST /admin/clock with a body that is not {"now": instant} or {"advanceBy": duration}. */
+  invalidClockRequest: (text: string, expression?: string[]) => error('invalid', ErrorCode.INVALID_CLOCK_REQUEST, text, expression),
   internal: () => error('exception', ErrorCode.INTERNAL, 'Internal server error; it has been logged'),
   unavailable: (text: string) => error('transient', ErrorCode.UNAVAILABLE, text),
 };

@@ -21,4 +21,14 @@ describe('proportion of days covered', () => {
     expect(proportionOfDaysCovered([{ date: '2024-03-20', daysSupply: 30 }], '2024-02-29')).toBeUndefined();
     expect(proportionOfDaysCovered([], '2024-02-29')).toBeUndefined();
   });
+
+  it('with a measurement period: carry-in from a fill before it counts, the period starts at its start', () => {
+    // 30 days from 20 December cover 20 Dec – 18 Jan: 18 days of the period; then 20 Jan – 18 Feb: 30 more (19 Jan uncovered).
+    const r = proportionOfDaysCovered([{ date: '2023-12-20', daysSupply: 30 }, { date: '2024-01-20', daysSupply: 30 }], '2024-02-29', '2024-01-01');
+    expect(r).toMatchObject({ coveredDays: 18 + 30, periodDays: 60, firstFill: '2023-12-20' });
+    // A first fill inside the period: the treatment period starts at that fill (PQA index date).
+    expect(proportionOfDaysCovered([{ date: '2024-02-10', daysSupply: 10 }], '2024-02-29', '2024-01-01')).toMatchObject({ coveredDays: 10, periodDays: 20, pdc: 0.5 });
+    // Supply that ended before the period: nothing to measure.
+    expect(proportionOfDaysCovered([{ date: '2023-11-01', daysSupply: 30 }], '2024-02-29', '2024-01-01')).toBeUndefined();
+  });
 });

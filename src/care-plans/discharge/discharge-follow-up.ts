@@ -9,10 +9,11 @@
  *
  * Runs as an internal subscriber of the subscription engine (at least once, in order).
  */
-import type { Bundle, BundleEntry, CarePlan, CarePlanActivity, Condition, Encounter, Extension, MedicationRequest, Observation, PlanDefinition, PlanDefinitionAction, Provenance, Quantity, Reference, Resource, RiskAssessment, Task } from '@medplum/fhirtypes';
+import type { Bundle, BundleEntry, CarePlan, CarePlanActivity, Condition, Encounter, Extension, MedicationRequest, Observation, PlanDefinition, PlanDefinitionAction, Provenance, Quantity, Reference, Resource, RiskAssessment, ServiceRequest, Task } from '@medplum/fhirtypes';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import type { Logger } from 'pino';
+import type { Clock } from '../../clock/clock.ts';
 import { findMatches, runTransaction, searchAll } from '../../fhir/index.ts';
 import type { FhirStore, TransactionContext } from '../../fhir/index.ts';
 import type { InternalEvent } from '../../subscriptions/subscription-model.ts';
@@ -41,6 +42,10 @@ export interface DischargeDeps {
   timeZone: string;
   /** Lab monitoring the discharge medication calls for (protocols/lab-rechecks.json). */
   labRechecks: LabRecheckTable;
+  /** "Now" for the backfill limit (the test clock under CAREBRIDGE_TEST_CLOCK). */
+  clock: Clock;
+  /** Discharges that ended more than this many days ago get no plan (FOLLOWUP_BACKFILL_DAYS). */
+  backfillDays: number;
 }
 
 export interface LabRecheckTable {
@@ -55,11 +60,57 @@ export function defaultLabRechecks(): LabRecheckTable {
 /** The criteria the engine subscribes with: inpatient encounters that are finished. */
 export const DISCHARGE_CRITERIA = `Encounter?status=finished&class=${ACT_CODE}|IMP`;
 
+const PRIORITY_RANK: Record<string, number> = { routine: 0, urgent: 1, asap: 2, stat: 3 };
+const CLOSED_FOR_ORDER = /^order /;
+
+/**
+ * What people and later events changed on a Task or CarePlan the engine wrote, kept when the
+ * follow-up is made again (an order after the discharge, a corrected encounter): a Task's status
+ * and outcome, notes, owner, a priority raised or a due date brought forward; a CarePlan's status,
+ * extensions (per-patient thresholds), notes and care team. The rest follows the new inputs.
+ */
+export function keepProgress<T extends Resource>(fresh: T, existing: Resource | undefined): T {
+  if (fresh.resourceType === 'Task' && existing?.resourceType === 'Task') {
+    const task = { ...(fresh as Task) };
+    // A Task closed because its order was withdrawn reopens when the order is active again.
+    const reopened = existing.status === 'cancelled' && CLOSED_FOR_ORDER.test(existing.statusReason?.text ?? '');
+    if (!reopened) {
+      if (existing.status) task.status = existing.status;
+      if (existing.statusReason) task.statusReason = existing.statusReason;
+    }
+    if (existing.businessStatus) task.businessStatus = existing.businessStatus;
+    if (existing.output) task.output = existing.output;
+    if (existing.executionPeriod) task.executionPeriod = existing.executionPeriod;
+    if (existing.note) task.note = existing.note;
+    if (existing.owner) task.owner = existing.owner;
+    if ((PRIORITY_RANK[existing.priority ?? ''] ?? 0) > (PRIORITY_RANK[task.priority ?? ''] ?? 0)) task.priority = existing.priority;
+    const before = existing.restriction?.period?.end;
+    const now = task.restriction?.period?.end;
+    if (existing.note?.length && before && now && before < now) task.restriction = existing.restriction;
+    return task as T;
+  }
+  if (fresh.resourceType === 'CarePlan' && existing?.resourceType === 'CarePlan') {
+    const plan = { ...(fresh as CarePlan), status: existing.status };
+    if (existing.extension) plan.extension = existing.extension;
+    if (existing.note) plan.note = existing.note;
+    if (existing.careTeam) plan.careTeam = existing.careTeam;
+    if (existing.author) plan.author = existing.author;
+    return plan as T;
+  }
+  return fresh;
+}
+
 class Entries {
   readonly entries: BundleEntry[] = [];
+  /** The Tasks and CarePlan written for this encounter before, by `system|value` of their identifier. */
+  readonly #existing: ReadonlyMap<string, Resource>;
+  constructor(existing: ReadonlyMap<string, Resource>) {
+    this.#existing = existing;
+  }
   upsert<T extends Resource>(resource: T, system: string, value: string, fullUrl = `urn:uuid:${randomUUID()}`): Reference<T> {
     const url = `${resource.resourceType}?identifier=${encodeURIComponent(`${system}|${value}`)}`;
-    this.entries.push({ fullUrl, resource: { ...resource, identifier: [{ system, value }] } as Resource, request: { method: 'PUT', url } });
+    const kept = keepProgress(resource, this.#existing.get(`${system}|${value}`));
+    this.entries.push({ fullUrl, resource: { ...kept, identifier: [{ system, value }] } as Resource, request: { method: 'PUT', url } });
     return { reference: fullUrl };
   }
   put<T extends Resource & { id: string }>(resource: T): void {
@@ -129,50 +180,154 @@ async function hospitalInputs(store: FhirStore, encounter: Encounter & { id: str
   };
 }
 
+/** The follow-up of a discharge, from the Encounter's events. */
 export function dischargeHandler(deps: DischargeDeps): (event: InternalEvent) => Promise<void> {
   return async (event) => {
-    const encounter = event.resource as Encounter | undefined;
-    if (!encounter?.id || encounter.status !== 'finished' || encounter.class?.code !== 'IMP') return;
-    const patient = encounter.subject;
-    const start = encounter.period?.start;
-    const end = encounter.period?.end;
-    if (!patient?.reference || !start || !end) {
-      deps.logger.warn({ encounter: encounter.id }, 'discharge without a patient or an admission/discharge time: no follow-up generated');
-      return;
-    }
-    const conditions = (await searchAll(deps.store, 'Condition', new URLSearchParams({ encounter: `Encounter/${encounter.id}` }))).map((v) => JSON.parse(v.content as string) as Condition);
-    // Discharge medication: the active orders of the stay (HL7 RDE/OMP with the visit in PV1).
-    const medications = (await searchAll(deps.store, 'MedicationRequest', new URLSearchParams({ encounter: `Encounter/${encounter.id}`, status: 'active' }))).map((v) => JSON.parse(v.content as string) as MedicationRequest & { id: string });
-    // Protocols are read from the store each time, so edits and additions through the API apply.
-    const stored = (await searchAll(deps.store, 'PlanDefinition', new URLSearchParams({ status: 'active' }))).map((v) => JSON.parse(v.content as string) as PlanDefinition);
-    const protocols = selectProtocols(stored, icd10Codes(conditions));
-    if (!protocols.length) {
-      deps.logger.warn({ encounter: encounter.id }, 'no follow-up protocol applies to this discharge (is transitional-care active?)');
-      return;
-    }
-    const sixMonthsBefore = new Date(Date.parse(start) - 183 * 86_400_000).toISOString();
-    const edVisits = await findMatches(deps.store, 'Encounter', new URLSearchParams([['subject', patient.reference], ['class', `${ACT_CODE}|EMER`], ['date', `ge${sixMonthsBefore}`], ['date', `lt${start}`]]), 100);
-    const acute = [...(encounter.priority?.coding ?? [])].some((c) => ACUTE_CODES.has((c.code ?? '').toUpperCase()));
-    const stay = lengthOfStayDays(start, end, deps.timeZone);
-    const lace = laceScore({
-      lengthOfStayDays: stay,
-      acuteAdmission: acute,
-      comorbidities: findComorbidities(icd10Codes(conditions), deps.comorbidities),
-      emergencyVisits6Months: edVisits.length,
-    });
-    const hospital = hospitalScore(await hospitalInputs(deps.store, encounter as Encounter & { id: string }, patient.reference, start, end, acute, stay));
-    const scores: Score[] = [
-      { method: 'LACE', title: 'LACE index', total: lace.total, band: lace.band, components: lace.components, labels: LACE_LABELS },
-      ...(hospital ? [{ method: 'HOSPITAL', title: 'HOSPITAL score', total: hospital.total, band: hospital.band, components: hospital.components, labels: HOSPITAL_LABELS } satisfies Score] : []),
-    ];
-    const bundle = build(deps, encounter as Encounter & { id: string }, patient, protocols, conditions, scores, end, medications);
-    await runTransaction(deps.fhir, deps.store, bundle);
-    deps.logger.info({ encounter: encounter.id, lace: lace.total, hospital: hospital?.total }, 'discharge follow-up generated');
+    if (event.interaction === 'delete') return;
+    await followUpDischarge(deps, event.resource as Encounter | undefined);
   };
 }
 
-function build(deps: DischargeDeps, encounter: Encounter & { id: string }, patient: Reference, protocols: PlanDefinition[], conditions: Condition[], scores: Score[], dischargedAt: string, medications: Array<MedicationRequest & { id: string }>): Bundle {
-  const e = new Entries();
+/** The criteria of the discharge-order subscriber: orders of any encounter (the handler keeps discharges'). */
+export const DISCHARGE_ORDER_CRITERIA = ['MedicationRequest', 'ServiceRequest'] as const;
+
+/**
+ * Discharge orders that arrive after the discharge (an RDE after the A03, a re-check ordered
+ * the next day, a cancelled order): the follow-up of their encounter is made again — it is
+ * idempotent — so new orders get their reminders and re-check Tasks and withdrawn ones lose them.
+ * Orders of an encounter still in progress wait for its discharge, which reads them all.
+ */
+export function dischargeOrderHandler(deps: DischargeDeps): (event: InternalEvent) => Promise<void> {
+  return async (event) => {
+    const order = event.resource as MedicationRequest | ServiceRequest | undefined;
+    const reference = order?.encounter?.reference;
+    if (!reference?.startsWith('Encounter/')) return;
+    let encounter: Encounter;
+    try {
+      encounter = JSON.parse((await deps.store.read('Encounter', reference.slice('Encounter/'.length))).content as string) as Encounter;
+    } catch {
+      return; // an order for an encounter this store does not have (or no longer has)
+    }
+    if (encounter.status === 'finished' && encounter.class?.code === 'IMP') await followUpDischarge(deps, encounter);
+  };
+}
+
+const DAY = 86_400_000;
+
+const SNOMED = 'http://snomed.info/sct';
+const LOINC = 'http://loinc.org';
+const WITHDRAWN_MEDICATION = new Set(['cancelled', 'stopped', 'entered-in-error']);
+const WITHDRAWN_SERVICE = new Set(['revoked', 'entered-in-error']);
+
+/** The orders of a stay that shape its follow-up, and the open Tasks of orders since withdrawn or done. */
+export interface DischargeOrders {
+  medications: Array<MedicationRequest & { id: string }>;
+  /** Laboratory ServiceRequests (category 108252007 or a LOINC code): each a lab re-check Task. */
+  labOrders: Array<ServiceRequest & { id: string }>;
+  /** Open Tasks whose order was withdrawn (→ cancelled) or, for a lab order, completed (→ completed). */
+  closing: Array<{ task: Task & { id: string }; status: 'cancelled' | 'completed'; reason: string }>;
+}
+
+const isLabOrder = (request: ServiceRequest) =>
+  (request.category ?? []).some((c) => c.coding?.some((x) => (x.system === SNOMED && x.code === '108252007') || x.code?.toLowerCase() === 'laboratory' || x.code === 'LAB')) ||
+  (request.code?.coding ?? []).some((c) => c.system === LOINC);
+
+async function dischargeOrders(store: FhirStore, encounterId: string): Promise<DischargeOrders> {
+  const of = new URLSearchParams({ encounter: `Encounter/${encounterId}` });
+  const medications = (await searchAll(store, 'MedicationRequest', of)).map((v) => JSON.parse(v.content as string) as MedicationRequest & { id: string });
+  const services = (await searchAll(store, 'ServiceRequest', of)).map((v) => JSON.parse(v.content as string) as ServiceRequest & { id: string }).filter(isLabOrder);
+  const ended = [
+    ...medications.filter((m) => WITHDRAWN_MEDICATION.has(m.status)).map((m) => ({ focus: `MedicationRequest/${m.id}`, status: 'cancelled' as const, reason: `order ${m.status}` })),
+    ...services.filter((r) => WITHDRAWN_SERVICE.has(r.status)).map((r) => ({ focus: `ServiceRequest/${r.id}`, status: 'cancelled' as const, reason: `order ${r.status}` })),
+    ...services.filter((r) => r.status === 'completed').map((r) => ({ focus: `ServiceRequest/${r.id}`, status: 'completed' as const, reason: 'order completed' })),
+  ];
+  const closing: DischargeOrders['closing'] = [];
+  for (const end of ended) {
+    const open = await findMatches(store, 'Task', new URLSearchParams([['focus', end.focus], ['status', 'requested,accepted,in-progress']]), 100);
+    for (const v of open) closing.push({ task: JSON.parse(v.content as string) as Task & { id: string }, status: end.status, reason: end.reason });
+  }
+  return {
+    medications: medications.filter((m) => m.status === 'active'),
+    labOrders: services.filter((r) => r.status === 'active'),
+    closing,
+  };
+}
+
+/** When a lab order wants its test: the occurrence (date, period, timing event or bounds), else undefined. */
+export function labOrderDue(request: ServiceRequest, dischargeDate: string): string | undefined {
+  const local = (instant: string | undefined) => instant?.slice(0, 10);
+  if (request.occurrenceDateTime) return local(request.occurrenceDateTime);
+  if (request.occurrencePeriod) return local(request.occurrencePeriod.end ?? request.occurrencePeriod.start);
+  const timing = request.occurrenceTiming;
+  if (timing?.event?.length) return local([...timing.event].sort()[0]);
+  const bounds = timing?.repeat?.boundsPeriod;
+  if (bounds) return local(bounds.end ?? bounds.start);
+  const duration = timing?.repeat?.boundsDuration;
+  const days = duration?.value === undefined ? undefined : ({ d: 1, wk: 7, mo: 30 } as Record<string, number>)[duration.code ?? duration.unit ?? ''];
+  return days === undefined ? undefined : addDays(dischargeDate, Math.round((duration?.value ?? 0) * days));
+}
+
+/** The follow-up of one discharged inpatient encounter, as one idempotent transaction. */
+export async function followUpDischarge(deps: DischargeDeps, encounter: Encounter | undefined): Promise<void> {
+  if (!encounter?.id || encounter.status !== 'finished' || encounter.class?.code !== 'IMP') return;
+  const patient = encounter.subject;
+  const start = encounter.period?.start;
+  const end = encounter.period?.end;
+  if (!patient?.reference || !start || !end) {
+    deps.logger.warn({ encounter: encounter.id }, 'discharge without a patient or an admission/discharge time: no follow-up generated');
+    return;
+  }
+  if (Date.parse(end) < deps.clock.now().getTime() - deps.backfillDays * DAY) {
+    // An old discharge (a first import of history, a late correction): no plan to act on now.
+    deps.logger.info({ encounter: encounter.id, dischargedAt: end, backfillDays: deps.backfillDays }, 'discharge older than FOLLOWUP_BACKFILL_DAYS: no follow-up generated');
+    return;
+  }
+  const conditions = (await searchAll(deps.store, 'Condition', new URLSearchParams({ encounter: `Encounter/${encounter.id}` }))).map((v) => JSON.parse(v.content as string) as Condition);
+  // Discharge orders: the medication of the stay (HL7 RDE/OMP with the visit in PV1) and the
+  // service requests; active ones get reminders and re-checks, withdrawn ones lose theirs.
+  const orders = await dischargeOrders(deps.store, encounter.id);
+  // Protocols are read from the store each time, so edits and additions through the API apply.
+  const stored = (await searchAll(deps.store, 'PlanDefinition', new URLSearchParams({ status: 'active' }))).map((v) => JSON.parse(v.content as string) as PlanDefinition);
+  const protocols = selectProtocols(stored, icd10Codes(conditions));
+  if (!protocols.length) {
+    deps.logger.warn({ encounter: encounter.id }, 'no follow-up protocol applies to this discharge (is transitional-care active?)');
+    return;
+  }
+  const sixMonthsBefore = new Date(Date.parse(start) - 183 * 86_400_000).toISOString();
+  const edVisits = await findMatches(deps.store, 'Encounter', new URLSearchParams([['subject', patient.reference], ['class', `${ACT_CODE}|EMER`], ['date', `ge${sixMonthsBefore}`], ['date', `lt${start}`]]), 100);
+  const acute = [...(encounter.priority?.coding ?? [])].some((c) => ACUTE_CODES.has((c.code ?? '').toUpperCase()));
+  const stay = lengthOfStayDays(start, end, deps.timeZone);
+  const lace = laceScore({
+    lengthOfStayDays: stay,
+    acuteAdmission: acute,
+    comorbidities: findComorbidities(icd10Codes(conditions), deps.comorbidities),
+    emergencyVisits6Months: edVisits.length,
+  });
+  const hospital = hospitalScore(await hospitalInputs(deps.store, encounter as Encounter & { id: string }, patient.reference, start, end, acute, stay));
+  const scores: Score[] = [
+    { method: 'LACE', title: 'LACE index', total: lace.total, band: lace.band, components: lace.components, labels: LACE_LABELS },
+    ...(hospital ? [{ method: 'HOSPITAL', title: 'HOSPITAL score', total: hospital.total, band: hospital.band, components: hospital.components, labels: HOSPITAL_LABELS } satisfies Score] : []),
+  ];
+  const bundle = build(deps, encounter as Encounter & { id: string }, patient, protocols, conditions, scores, end, orders, await writtenBefore(deps.store, encounter.id));
+  await runTransaction(deps.fhir, deps.store, bundle);
+  deps.logger.info({ encounter: encounter.id, lace: lace.total, hospital: hospital?.total }, 'discharge follow-up generated');
+}
+
+/** The CarePlan and Tasks an earlier run wrote for this encounter, by `system|value` of their identifier. */
+async function writtenBefore(store: FhirStore, encounterId: string): Promise<Map<string, Resource>> {
+  const found = new Map<string, Resource>();
+  const plans = await findMatches(store, 'CarePlan', new URLSearchParams({ identifier: `${BASE}/NamingSystem/care-plan|${encounterId}` }), 1);
+  const tasks = await searchAll(store, 'Task', new URLSearchParams({ encounter: `Encounter/${encounterId}` }));
+  for (const version of [...plans, ...tasks]) {
+    const resource = JSON.parse(version.content as string) as CarePlan | Task;
+    for (const id of resource.identifier ?? []) if (id.system?.startsWith(`${BASE}/NamingSystem/`)) found.set(`${id.system}|${id.value}`, resource);
+  }
+  return found;
+}
+
+function build(deps: DischargeDeps, encounter: Encounter & { id: string }, patient: Reference, protocols: PlanDefinition[], conditions: Condition[], scores: Score[], dischargedAt: string, orders: DischargeOrders, existing: ReadonlyMap<string, Resource>): Bundle {
+  const e = new Entries(existing);
+  const medications = orders.medications;
   const key = encounter.id;
   const canonicalOf = (p: PlanDefinition) => `${p.url}|${p.version}`;
   const versions = protocols.map((p) => `${p.name} ${p.version}`).join(', ');
@@ -323,6 +478,38 @@ function build(deps: DischargeDeps, encounter: Encounter & { id: string }, patie
       );
   });
 
+  // Lab re-checks the orders ask for directly (a ServiceRequest of the stay, e.g. a blood count in 7 days).
+  const ordered = orders.labOrders.map((request) => {
+    const test = request.code?.coding?.find((c) => c.system === LOINC) ?? request.code?.coding?.[0];
+    const name = request.code?.text ?? test?.display ?? test?.code ?? 'laboratory test';
+    const due = labOrderDue(request, dischargeDate);
+    return e.upsert<Task>(
+      {
+        resourceType: 'Task',
+        basedOn: [{ reference: carePlanUrl }, { reference: `ServiceRequest/${request.id}` }],
+        status: 'requested',
+        intent: 'plan',
+        priority: request.priority === 'stat' || request.priority === 'asap' || request.priority === 'urgent' ? 'urgent' : 'routine',
+        code: { coding: [{ system: TASK_TYPE, code: 'lab-recheck' }], text: `Re-check ${name}` },
+        description: `${name}${due ? ` by ${due}` : ''} (ordered at discharge)`,
+        focus: { reference: `ServiceRequest/${request.id}` },
+        for: patient,
+        encounter: encounterRef,
+        authoredOn: dischargedAt,
+        ...(due ? { restriction: { period: { end: due } } } : {}),
+        ...(request.performer?.[0] ? { owner: request.performer[0] } : encounter.serviceProvider ? { owner: encounter.serviceProvider } : {}),
+        ...(test ? { input: [{ type: { text: 'test' }, valueCoding: test }] } : {}),
+      },
+      `${BASE}/NamingSystem/task`,
+      `${key}#service-request#${request.id}`,
+    );
+  });
+  // Tasks of orders withdrawn (or, for lab orders, done) since the last run: closed, with the reason.
+  for (const { task, status, reason } of orders.closing) {
+    const { meta: _meta, ...rest } = task;
+    e.put({ ...rest, status, statusReason: { text: reason } });
+  }
+
   const carePlan = e.upsert<CarePlan>(
     {
       resourceType: 'CarePlan',
@@ -335,7 +522,7 @@ function build(deps: DischargeDeps, encounter: Encounter & { id: string }, patie
       period: { start: dischargedAt },
       addresses: conditionRefs,
       supportingInfo: risks,
-      activity: [...[...tasks, ...reminders, ...rechecks].map((reference) => ({ reference })), ...monitoring],
+      activity: [...[...tasks, ...reminders, ...rechecks, ...ordered].map((reference) => ({ reference })), ...monitoring],
     },
     `${BASE}/NamingSystem/care-plan`,
     key,
@@ -344,7 +531,7 @@ function build(deps: DischargeDeps, encounter: Encounter & { id: string }, patie
   const provenance: Provenance & { id: string } = {
     resourceType: 'Provenance',
     id: `follow-up-${key}`,
-    target: [carePlan, ...risks, ...tasks, ...reminders, ...rechecks, ...components],
+    target: [carePlan, ...risks, ...tasks, ...reminders, ...rechecks, ...ordered, ...components],
     // Deterministic (the discharge time), so a replay leaves the Provenance unchanged.
     recorded: /T\d{2}:\d{2}:\d{2}/.test(dischargedAt) ? dischargedAt : `${dischargedAt.slice(0, 10)}T00:00:00Z`,
     agent: [{ type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/provenance-participant-type', code: 'assembler' }] }, who: { display: 'CareBridge follow-up engine' } }],
@@ -352,6 +539,7 @@ function build(deps: DischargeDeps, encounter: Encounter & { id: string }, patie
       { role: 'source', what: { reference: `Encounter/${encounter.id}/_history/${encounter.meta?.versionId ?? '1'}` } },
       ...protocols.map((p) => ({ role: 'derivation' as const, what: { reference: `PlanDefinition/${p.id}`, display: canonicalOf(p) } })),
       ...conditionRefs.map((what) => ({ role: 'source' as const, what })),
+      ...[...orders.medications.map((m) => `MedicationRequest/${m.id}`), ...orders.labOrders.map((r) => `ServiceRequest/${r.id}`)].map((reference) => ({ role: 'source' as const, what: { reference } })),
     ],
   };
   e.put(provenance);

@@ -9,6 +9,7 @@
  */
 import type { BundleEntry, QuestionnaireResponse, QuestionnaireResponseItem, Task } from '@medplum/fhirtypes';
 import type { Logger } from 'pino';
+import type { Clock } from '../../clock/clock.ts';
 import { runTransaction } from '../../fhir/index.ts';
 import type { FhirStore, TransactionContext } from '../../fhir/index.ts';
 import type { InternalEvent } from '../../subscriptions/subscription-model.ts';
@@ -23,7 +24,13 @@ export interface RecordDeps {
   store: FhirStore;
   fhir: TransactionContext;
   logger: Logger;
+  /** For a record without `authored`: the next date counts from today (the follow-up clock's, in the hospital's zone). */
+  clock: Clock;
+  timeZone: string;
 }
+
+/** YYYY-MM-DD of an instant in a time zone. */
+const localDate = (instant: Date, timeZone: string) => new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(instant);
 
 function answer(items: readonly QuestionnaireResponseItem[] | undefined, linkId: string): NonNullable<QuestionnaireResponseItem['answer']>[number] | undefined {
   for (const item of items ?? []) {
@@ -34,13 +41,16 @@ function answer(items: readonly QuestionnaireResponseItem[] | undefined, linkId:
   return undefined;
 }
 
-/** When the next follow-up is due: the form's date, else from the classification; undefined when neither. */
-export function nextFollowUpDate(response: QuestionnaireResponse): string | undefined {
+/**
+ * When the next follow-up is due: the form's date, else from the classification counted from the
+ * day it was authored (or `today` when it has no date); undefined when neither is given.
+ */
+export function nextFollowUpDate(response: QuestionnaireResponse, today?: string): string | undefined {
   const stated = answer(response.item, 'next-visit')?.valueDate;
   if (stated) return stated;
   const classification = answer(response.item, 'classification')?.valueCoding?.code;
   const days = classification ? DAYS_BY_CLASSIFICATION[classification] : undefined;
-  const authored = response.authored?.slice(0, 10);
+  const authored = response.authored?.slice(0, 10) ?? today;
   return days !== undefined && authored ? addDays(authored, days) : undefined;
 }
 
@@ -68,7 +78,7 @@ export function followUpRecordHandler(deps: RecordDeps): (event: InternalEvent) 
       const { meta: _meta, ...rest } = task;
       entries.push({ resource: { ...rest, status: 'completed', output, ...(response.authored ? { executionPeriod: { end: response.authored } } : {}) }, request: { method: 'PUT', url: `Task/${task.id}` } });
     }
-    const due = nextFollowUpDate(response);
+    const due = nextFollowUpDate(response, localDate(deps.clock.now(), deps.timeZone));
     if (due) {
       const system = `${BASE}/NamingSystem/task`;
       const value = `${response.id}#next`;

@@ -13,13 +13,12 @@
  *
  * Every Task it writes is keyed (plan + code, task + overdue), so sweeping again writes nothing new.
  */
-import type { Bundle, BundleEntry, CarePlan, CodeableConcept, Coding, MedicationDispense, MedicationRequest, Observation, Task } from '@medplum/fhirtypes';
+import type { Bundle, BundleEntry, CarePlan, Observation, Task } from '@medplum/fhirtypes';
 import type { Logger } from 'pino';
 import { findMatches, runTransaction, searchAll } from '../../fhir/index.ts';
 import type { FhirStore, TransactionContext } from '../../fhir/index.ts';
 import type { InternalEvent } from '../../subscriptions/subscription-model.ts';
-import { proportionOfDaysCovered } from '../adherence/pdc.ts';
-import type { Fill, PdcResult } from '../adherence/pdc.ts';
+import { patientAdherence } from '../adherence/patient-adherence.ts';
 import { BASE } from '../discharge/discharge-follow-up.ts';
 
 export interface SweepDeps {
@@ -31,48 +30,24 @@ export interface SweepDeps {
   adherenceWindowDays?: number;
 }
 
-const ATC = 'http://www.whocc.no/atc';
-
-interface ClassAdherence extends PdcResult {
-  drugClass: Coding;
-}
+const TASK_TYPE = `${BASE}/CodeSystem/task-type`;
+const LOINC = 'http://loinc.org';
 
 /**
- * PDC per drug class from the patient's MedicationDispenses (whenHandedOver, daysSupply), falling
- * back to MedicationRequests (validity start or authoredOn, expected supply duration) when there
- * are no dispenses. The class is the ATC chemical subgroup (5 characters) when the medication has
- * an ATC code, else the medication's own code.
+ * What counts as a report of a monitored measurement: the plan's code, or a LOINC code that
+ * reports the same thing (a home device may send systolic and diastolic pressure separately, or a
+ * glucometer its own glucose code).
  */
-async function adherence(store: FhirStore, patient: string, now: Date, windowDays: number): Promise<ClassAdherence[]> {
-  const from = new Date(now.getTime() - windowDays * DAY).toISOString().slice(0, 10);
-  const today = now.toISOString().slice(0, 10);
-  const classOf = (concept: CodeableConcept | undefined): Coding | undefined => {
-    const atc = concept?.coding?.find((c) => c.system === ATC && c.code);
-    if (atc?.code) return { system: ATC, code: atc.code.slice(0, 5), display: atc.code.length <= 5 ? atc.display : undefined };
-    const first = concept?.coding?.find((c) => c.code);
-    return first && { system: first.system, code: first.code, display: first.display ?? concept?.text };
-  };
-  const fills = new Map<string, { drugClass: Coding; fills: Fill[] }>();
-  const add = (drugClass: Coding | undefined, date: string | undefined, days: number | undefined) => {
-    if (!drugClass?.code || !date || !days || date.slice(0, 10) < from) return;
-    const key = `${drugClass.system}|${drugClass.code}`;
-    const entry = fills.get(key) ?? { drugClass, fills: [] };
-    entry.fills.push({ date: date.slice(0, 10), daysSupply: days });
-    fills.set(key, entry);
-  };
-  const dispenses = (await searchAll(store, 'MedicationDispense', new URLSearchParams({ subject: patient, status: 'completed' }))).map((v) => parse<MedicationDispense>(v.content));
-  for (const d of dispenses) add(classOf(d.medicationCodeableConcept), d.whenHandedOver, d.daysSupply?.value);
-  if (!dispenses.length) {
-    const requests = (await searchAll(store, 'MedicationRequest', new URLSearchParams({ subject: patient, status: 'active,completed' }))).map((v) => parse<MedicationRequest>(v.content));
-    for (const r of requests) add(classOf(r.medicationCodeableConcept), r.dispenseRequest?.validityPeriod?.start ?? r.authoredOn, r.dispenseRequest?.expectedSupplyDuration?.value);
-  }
-  return [...fills.values()].flatMap(({ drugClass, fills: list }) => {
-    const result = proportionOfDaysCovered(list, today);
-    return result ? [{ ...result, drugClass }] : [];
-  });
-}
+const REPORTED_AS: Record<string, readonly string[]> = {
+  '85354-9': ['85354-9', '55284-4', '8480-6', '8462-4'],
+  '2339-0': ['2339-0', '2345-7', '14743-9', '14749-6', '14770-2', '14771-0', '1558-6', '41653-7'],
+};
 
-const TASK_TYPE = `${BASE}/CodeSystem/task-type`;
+/** The system|code search values that count as reports of `measured`. */
+export function reportCodes(measured: { system?: string; code?: string }): string[] {
+  const same = measured.system === LOINC && measured.code ? REPORTED_AS[measured.code] : undefined;
+  return same ? same.map((code) => `${LOINC}|${code}`) : [`${measured.system}|${measured.code}`];
+}
 const FOLLOW_UP_TYPES = ['first-contact', 'visit', 'follow-up', 'lab-recheck'];
 const DAY = 86_400_000;
 
@@ -100,7 +75,7 @@ export async function sweep(deps: SweepDeps, now: Date): Promise<number> {
       if (!measured?.code) continue;
       const since = new Date(Math.max(started, now.getTime() - deps.missedAfterDays * DAY));
       if (now.getTime() - started < deps.missedAfterDays * DAY) continue; // not expected yet
-      const reports = await findMatches(deps.store, 'Observation', new URLSearchParams([['subject', patient], ['code', `${measured.system}|${measured.code}`], ['date', `ge${since.toISOString()}`]]), 1);
+      const reports = await findMatches(deps.store, 'Observation', new URLSearchParams([['subject', patient], ['code', reportCodes(measured).join(',')], ['date', `ge${since.toISOString()}`]]), 1);
       if (reports.length) continue;
       upsertTask(entries, `${plan.id}#missed#${measured.code}`, {
         resourceType: 'Task',
@@ -119,7 +94,8 @@ export async function sweep(deps: SweepDeps, now: Date): Promise<number> {
   // Adherence per drug class, for patients under an active plan.
   for (const patient of new Set(plans.map((p) => p.subject?.reference).filter((r): r is string => !!r?.startsWith('Patient/')))) {
     const plan = plans.find((p) => p.subject?.reference === patient)!;
-    for (const result of await adherence(deps.store, patient, now, deps.adherenceWindowDays ?? 180)) {
+    const period = { start: new Date(now.getTime() - (deps.adherenceWindowDays ?? 180) * DAY).toISOString().slice(0, 10), end: today };
+    for (const result of await patientAdherence(deps.store, patient, period)) {
       const percent = Math.round(result.pdc * 1000) / 10;
       // '#', not '|': these keys become token search values in conditional writes.
       const classKey = `${result.drugClass.system}#${result.drugClass.code}`;
@@ -137,7 +113,7 @@ export async function sweep(deps: SweepDeps, now: Date): Promise<number> {
         } satisfies Observation,
         request: { method: 'PUT', url: `Observation?identifier=${encodeURIComponent(`${BASE}/NamingSystem/adherence|${patient}#${classKey}`)}` },
       });
-      if (result.pdc < 0.8) {
+      if (!result.adherent) {
         upsertTask(entries, `${patient}#adherence#${classKey}`, {
           resourceType: 'Task',
           status: 'requested',
@@ -191,7 +167,8 @@ export function resolveMissedReports(deps: Pick<SweepDeps, 'store' | 'fhir'>): (
     const codes = (observation.code?.coding ?? []).filter((c) => c.system && c.code);
     if (!codes.length) return;
     const open = (await findMatches(deps.store, 'Task', new URLSearchParams([['patient', patient], ['status', 'requested'], ['code', `${TASK_TYPE}|missed-report`]]), 100)).map((v) => parse<Task & { id: string }>(v.content));
-    const resolved = open.filter((t) => t.input?.some((i) => codes.some((c) => c.system === i.valueCoding?.system && c.code === i.valueCoding?.code)));
+    const reported = new Set(codes.map((c) => `${c.system}|${c.code}`));
+    const resolved = open.filter((t) => t.input?.some((i) => i.valueCoding && reportCodes(i.valueCoding).some((code) => reported.has(code))));
     if (!resolved.length) return;
     const entries: BundleEntry[] = resolved.map((task) => {
       const { meta: _meta, ...rest } = task;

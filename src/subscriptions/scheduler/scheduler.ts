@@ -8,6 +8,7 @@
  * cadence continues from the successful retry.
  */
 import type { Logger } from 'pino';
+import type { Clock } from '../../clock/clock.ts';
 import type { Pool } from '../../db/pool.ts';
 import { retryDelayMs } from '../engine/backoff.ts';
 
@@ -37,6 +38,11 @@ export interface SchedulerOptions {
   /** How long a claimed run may take before another process may run it again. */
   leaseMs: number;
   retry?: { baseMs: number; maxMs: number };
+  /**
+   * A test clock (CAREBRIDGE_TEST_CLOCK): due times are compared with it instead of the
+   * database's now(). Without one, PostgreSQL's clock is the one all server processes share.
+   */
+  clock?: Clock;
 }
 
 interface Row {
@@ -53,6 +59,8 @@ export class Scheduler {
   readonly #handlers = new Map<string, JobHandler>();
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
+  /** Passes run one at a time in this process (the timer's and runAllDue's). */
+  #pass: Promise<unknown> = Promise.resolve();
   #stopped = true;
 
   constructor(options: SchedulerOptions) {
@@ -95,11 +103,46 @@ export class Scheduler {
   #next(delayMs: number): void {
     if (this.#stopped) return;
     this.#timer = setTimeout(() => {
-      this.#running = this.runDue()
+      this.#running = this.#serial(() => this.runDue())
         .catch((err: unknown) => this.#o.logger.warn({ err }, 'scheduler pass failed; will retry'))
         .then((ran) => this.#next(ran ? 0 : this.#o.pollMs));
     }, delayMs);
     this.#timer.unref();
+  }
+
+  #serial<T>(pass: () => Promise<T>): Promise<T> {
+    const run = this.#pass.then(pass, pass);
+    this.#pass = run.catch(() => undefined);
+    return run;
+  }
+
+  /** The test clock's time as a query parameter, or null for the database's now(). */
+  #now(): string | null {
+    return this.#o.clock ? this.#o.clock.now().toISOString() : null;
+  }
+
+  /**
+   * Runs every job that is due, including runs that become due while it works, after any pass in
+   * progress in this process; returns how many ran. (POST /admin/clock answers after this.)
+   */
+  async runAllDue(): Promise<number> {
+    return this.#serial(async () => {
+      let total = 0;
+      for (let ran = await this.runDue(); ran > 0; ran = await this.runDue()) total += ran;
+      return total;
+    });
+  }
+
+  /**
+   * After a test clock was set back: a recurring job due later than one period from the new now
+   * is brought back to now + its period, so its cadence continues from the clock's new time.
+   */
+  async clockMovedBack(): Promise<void> {
+    await this.#o.pool.query(
+      `UPDATE scheduled_job SET run_at = $1::timestamptz + make_interval(secs => every_seconds)
+        WHERE every_seconds IS NOT NULL AND run_at > $1::timestamptz + make_interval(secs => every_seconds)`,
+      [this.#now() ?? new Date().toISOString()],
+    );
   }
 
   /** Claims and runs the due jobs of the kinds this process handles; returns how many ran. */
@@ -107,14 +150,14 @@ export class Scheduler {
     const kinds = [...this.#handlers.keys()];
     if (!kinds.length) return 0;
     const { rows } = await this.#o.pool.query<Row>(
-      `UPDATE scheduled_job SET leased_until = now() + make_interval(secs => $2), attempts = attempts + 1
+      `UPDATE scheduled_job SET leased_until = coalesce($4::timestamptz, now()) + make_interval(secs => $2), attempts = attempts + 1
         WHERE key IN (
           SELECT key FROM scheduled_job
-           WHERE run_at <= now() AND kind = ANY($1::text[]) AND (leased_until IS NULL OR leased_until < now())
+           WHERE run_at <= coalesce($4::timestamptz, now()) AND kind = ANY($1::text[]) AND (leased_until IS NULL OR leased_until < coalesce($4::timestamptz, now()))
            ORDER BY run_at LIMIT $3
            FOR UPDATE SKIP LOCKED)
         RETURNING key, kind, payload, to_json(run_at) #>> '{}' AS run_at, every_seconds, attempts`,
-      [kinds, this.#o.leaseMs / 1000, limit],
+      [kinds, this.#o.leaseMs / 1000, limit, this.#now()],
     );
     await Promise.all(rows.map((row) => this.#run(row)));
     return rows.length;
@@ -128,10 +171,10 @@ export class Scheduler {
         // Next run on the job's cadence after now: a late or slow run does not shift the schedule.
         await this.#o.pool.query(
           `UPDATE scheduled_job
-              SET run_at = run_at + make_interval(secs => every_seconds * (floor(extract(epoch FROM now() - run_at) / every_seconds) + 1)),
+              SET run_at = run_at + make_interval(secs => every_seconds * (floor(extract(epoch FROM coalesce($3::timestamptz, now()) - run_at) / every_seconds) + 1)),
                   leased_until = NULL, attempts = 0, last_error = NULL
             WHERE key = $1 AND run_at = $2::timestamptz`,
-          [row.key, row.run_at],
+          [row.key, row.run_at, this.#now()],
         );
       } else {
         // Deleted unless it was rescheduled meanwhile (a new run_at).
@@ -141,9 +184,9 @@ export class Scheduler {
       const delay = retryDelayMs(row.attempts, this.#o.retry ?? { baseMs: 1_000, maxMs: 10 * 60_000 });
       this.#o.logger.warn({ err, job: row.key, attempt: row.attempts, retryInMs: delay }, 'scheduled job failed');
       await this.#o.pool.query(
-        `UPDATE scheduled_job SET run_at = now() + make_interval(secs => $3), leased_until = NULL, last_error = $4
+        `UPDATE scheduled_job SET run_at = coalesce($5::timestamptz, now()) + make_interval(secs => $3), leased_until = NULL, last_error = $4
           WHERE key = $1 AND run_at = $2::timestamptz`,
-        [row.key, row.run_at, delay / 1000, (err as Error).message ?? String(err)],
+        [row.key, row.run_at, delay / 1000, (err as Error).message ?? String(err), this.#now()],
       );
     }
   }
