@@ -157,10 +157,10 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     // Orders arriving after the discharge (RDE after the A03, a lab re-check ordered later) update its follow-up.
     subscriptions.subscribe('discharge-medication', 'MedicationRequest', dischargeOrderHandler(dischargeDeps));
     subscriptions.subscribe('discharge-lab-orders', 'ServiceRequest', dischargeOrderHandler(dischargeDeps));
-    subscriptions.subscribe('observation-alerts', 'Observation', observationAlertHandler({ store, fhir: transactionContext, logger, thresholds: defaultThresholds() }));
+    subscriptions.subscribe('observation-alerts', 'Observation', observationAlertHandler({ store, fhir: transactionContext, logger, thresholds: defaultThresholds(), translator: codeTranslator }));
     subscriptions.subscribe('follow-up-records', 'QuestionnaireResponse?status=completed', followUpRecordHandler({ store, fhir: transactionContext, logger, clock, timeZone: config.timeZone }));
     subscriptions.subscribe('follow-up-regrading', 'Observation', regradeHandler({ store, fhir: transactionContext }));
-    const sweepDeps = { store, fhir: transactionContext, logger, missedAfterDays: config.missedReportDays };
+    const sweepDeps = { store, fhir: transactionContext, logger, missedAfterDays: config.missedReportDays, translator: codeTranslator };
     subscriptions.subscribe('missed-report-resolution', 'Observation', resolveMissedReports(sweepDeps));
     const scheduler = new Scheduler({ pool, logger, pollMs: 1_000, leaseMs: 10 * 60_000, ...(testClock ? { clock: testClock } : {}) });
     scheduler.handle('follow-up-sweep', async () => void (await sweep(sweepDeps, clock.now())));

@@ -144,7 +144,7 @@ describe('discharge follow-up', () => {
     let tasks = await byType();
     // The plan (discharge 22 March 2024) expects daily home BP: nothing came, so a missed report.
     expect(tasks['missed-report']).toHaveLength(1);
-    expect(tasks['missed-report']![0]).toMatchObject({ status: 'requested', input: [{ valueCoding: { system: 'http://loinc.org', code: '85354-9' } }] });
+    expect(tasks['missed-report']![0]).toMatchObject({ status: 'requested', input: [{ valueCoding: { system: 'http://loinc.org', code: '85354-9' } }, { type: { text: 'silent since' }, valueDateTime: expect.any(String) }] });
     // All three follow-up tasks are past due: each flagged and shadowed by an overdue task.
     expect(tasks['overdue']).toHaveLength(3);
     for (const code of ['first-contact', 'visit', 'follow-up']) expect(tasks[code]![0].businessStatus.text).toBe('overdue');

@@ -144,15 +144,42 @@ describe('follow-up end to end (HL7 → plan → alerts → silence → record),
     let tasks = await tasksByType();
     // Daily home BP (hypertension) and glucose (diabetes) expected since the discharge; nothing since.
     expect(tasks['missed-report']!.map((t: any) => t.input[0].valueCoding.code).sort()).toEqual(['2339-0', '85354-9']);
+    // Silent since: blood pressure since the clinic reading of the ORU (11:00), glucose since the discharge (10:00).
+    expect(Object.fromEntries(tasks['missed-report']!.map((t: any) => [t.input[0].valueCoding.code, t.input[1].valueDateTime]))).toEqual({ '85354-9': '2025-09-30T03:00:00.000Z', '2339-0': '2025-09-30T02:00:00.000Z' });
     expect(tasks['overdue']).toBeUndefined(); // nothing is past due on 3 October
     const glucose = (await server.fhir('Observation', { method: 'POST', body: {
       resourceType: 'Observation', status: 'final', code: { coding: [{ system: 'http://loinc.org', code: '14743-9', display: 'Glucose by glucometer' }] }, subject: { reference: `Patient/${patient.id}` },
       effectiveDateTime: moved.now, valueQuantity: { value: 6.4, unit: 'mmol/L', system: 'http://unitsofmeasure.org', code: 'mmol/L' },
     } })).body;
     const resolved = await until('the glucose missed report completed', async () => (await tasksByType())['missed-report']!.find((t: any) => t.status === 'completed'));
-    expect(resolved).toMatchObject({ input: [{ valueCoding: { code: '2339-0' } }], output: [{ valueReference: { reference: `Observation/${glucose.id}` } }] });
+    expect(resolved).toMatchObject({ input: [{ valueCoding: { code: '2339-0' } }, { type: { text: 'silent since' } }], output: [{ valueReference: { reference: `Observation/${glucose.id}` } }] });
     tasks = await tasksByType();
     expect(tasks['missed-report']!.find((t: any) => t.input[0].valueCoding.code === '85354-9').status).toBe('requested');
+  });
+
+  it('a home device with its own codes: a ConceptMap makes its readings count and alert', async () => {
+    const device = 'https://home-device.example/codes';
+    expect((await server.fhir('ConceptMap', { method: 'POST', body: {
+      resourceType: 'ConceptMap', status: 'active', url: 'https://home-device.example/fhir/ConceptMap/vitals',
+      group: [{ source: device, target: 'http://loinc.org', element: [
+        { code: 'BP', target: [{ code: '85354-9', equivalence: 'equivalent' }] },
+        { code: 'SYS', target: [{ code: '8480-6', equivalence: 'equivalent' }] },
+        { code: 'DIA', target: [{ code: '8462-4', equivalence: 'equivalent' }] },
+      ] }],
+    } })).status).toBe(201);
+    const { now } = (await (await fetch(`${server.url}/admin/clock`)).json()) as { now: string };
+    const reading = (await server.fhir('Observation', { method: 'POST', body: {
+      resourceType: 'Observation', status: 'final', code: { coding: [{ system: device, code: 'BP' }] }, subject: { reference: `Patient/${patient.id}` }, effectiveDateTime: now,
+      component: [
+        { code: { coding: [{ system: device, code: 'SYS' }] }, valueQuantity: { value: 192, system: 'http://unitsofmeasure.org', code: 'mm[Hg]' } },
+        { code: { coding: [{ system: device, code: 'DIA' }] }, valueQuantity: { value: 100, system: 'http://unitsofmeasure.org', code: 'mm[Hg]' } },
+      ],
+    } })).body;
+    // The blood-pressure missed report is resolved by it, and 192 raises a stat alert.
+    const resolved = await until('the BP missed report completed', async () => (await tasksByType())['missed-report']!.find((t: any) => t.input[0].valueCoding.code === '85354-9' && t.status === 'completed'));
+    expect(resolved.output[0].valueReference.reference).toBe(`Observation/${reading.id}`);
+    const alert = await until('the alert', async () => (await search(`Task?focus=Observation/${reading.id}`))[0]);
+    expect(alert).toMatchObject({ priority: 'stat', description: expect.stringMatching(/^Systolic blood pressure ≥ 180 mmHg.*192/) });
   });
 
   it('follow-ups past due become overdue; a record "not controlled" schedules the next in two weeks', async () => {

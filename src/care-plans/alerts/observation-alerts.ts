@@ -9,6 +9,8 @@
  */
 import type { Bundle, CarePlan, Extension, Observation, PlanDefinition, Task } from '@medplum/fhirtypes';
 import type { Logger } from 'pino';
+import { withStandardCodes } from './standard-codes.ts';
+import type { CodeTranslator } from './standard-codes.ts';
 import { findMatches, runTransaction } from '../../fhir/index.ts';
 import type { FhirStore, TransactionContext } from '../../fhir/index.ts';
 import type { InternalEvent } from '../../subscriptions/subscription-model.ts';
@@ -21,6 +23,8 @@ export interface AlertDeps {
   fhir: TransactionContext;
   logger: Logger;
   thresholds: ThresholdTable;
+  /** ConceptMap translation of local codes to LOINC (standard-codes.ts). */
+  translator?: CodeTranslator;
 }
 
 const format = (n: number) => String(Math.round(n * 10) / 10);
@@ -92,10 +96,11 @@ const dropUndefined = <T extends object>(o: T): Partial<T> => Object.fromEntries
 
 export function observationAlertHandler(deps: AlertDeps): (event: InternalEvent) => Promise<void> {
   return async (event) => {
-    const observation = event.resource as Observation | undefined;
-    if (!observation?.id || event.interaction === 'delete') return;
-    const patient = observation.subject?.reference;
+    const stored = event.resource as Observation | undefined;
+    if (!stored?.id || event.interaction === 'delete') return;
+    const patient = stored.subject?.reference;
     if (!patient?.startsWith('Patient/')) return;
+    const observation = await withStandardCodes(stored, deps.translator);
     const plans = (await findMatches(deps.store, 'CarePlan', new URLSearchParams([['subject', patient], ['status', 'active'], ['_sort', '-_lastUpdated']]), 20)).map((v) => JSON.parse(v.content as string) as CarePlan & { id: string });
     const breaches = findBreaches(observation, await effectiveThresholds(deps.store, deps.thresholds, plans));
     const gain = await weightGain(deps.store, observation, patient);

@@ -11,7 +11,8 @@
  *   180 days is written as an Observation per patient and class (`adherence|PDC`, %); below 80 %
  *   an `adherence` Task.
  *
- * Every Task it writes is keyed (plan + code, task + overdue), so sweeping again writes nothing new.
+ * Every Task it writes is keyed (plan + code + start of the silence, task + overdue), so sweeping
+ * again writes nothing new.
  */
 import type { Bundle, BundleEntry, CarePlan, Observation, Task } from '@medplum/fhirtypes';
 import type { Logger } from 'pino';
@@ -19,6 +20,8 @@ import { findMatches, runTransaction, searchAll } from '../../fhir/index.ts';
 import type { FhirStore, TransactionContext } from '../../fhir/index.ts';
 import type { InternalEvent } from '../../subscriptions/subscription-model.ts';
 import { patientAdherence } from '../adherence/patient-adherence.ts';
+import { withStandardCodes } from '../alerts/standard-codes.ts';
+import type { CodeTranslator } from '../alerts/standard-codes.ts';
 import { BASE } from '../discharge/discharge-follow-up.ts';
 
 export interface SweepDeps {
@@ -28,6 +31,8 @@ export interface SweepDeps {
   missedAfterDays: number;
   /** Fills looked at for adherence: those of the last this many days (default 180). */
   adherenceWindowDays?: number;
+  /** ConceptMap translation, so a reading with a local code resolves its missed report. */
+  translator?: CodeTranslator;
 }
 
 const TASK_TYPE = `${BASE}/CodeSystem/task-type`;
@@ -59,6 +64,13 @@ function upsertTask(entries: BundleEntry[], identifierValue: string, task: Task)
   entries.push({ resource: { ...task, identifier: [{ system, value: identifierValue }] }, request: { method: 'PUT', url: `Task?identifier=${encodeURIComponent(`${system}|${identifierValue}`)}` } });
 }
 
+/** When a reading was taken (effective time, else issued), in ms; undefined when it has none. */
+function reportedAt(observation: Observation): number | undefined {
+  const when = observation.effectiveDateTime ?? observation.effectiveInstant ?? observation.effectivePeriod?.end ?? observation.effectivePeriod?.start ?? observation.issued;
+  const ms = when ? Date.parse(when) : NaN;
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
 /** One sweep at `now`; returns how many Tasks it wrote or changed. */
 export async function sweep(deps: SweepDeps, now: Date): Promise<number> {
   const entries: BundleEntry[] = [];
@@ -73,11 +85,14 @@ export async function sweep(deps: SweepDeps, now: Date): Promise<number> {
     for (const activity of plan.activity ?? []) {
       const measured = activity.detail?.status === 'scheduled' ? activity.detail.code?.coding?.[0] : undefined;
       if (!measured?.code) continue;
-      const since = new Date(Math.max(started, now.getTime() - deps.missedAfterDays * DAY));
-      if (now.getTime() - started < deps.missedAfterDays * DAY) continue; // not expected yet
-      const reports = await findMatches(deps.store, 'Observation', new URLSearchParams([['subject', patient], ['code', reportCodes(measured).join(',')], ['date', `ge${since.toISOString()}`]]), 1);
-      if (reports.length) continue;
-      upsertTask(entries, `${plan.id}#missed#${measured.code}`, {
+      // Silent since the latest report up to now, or since the plan began: stable from one sweep to
+      // the next, so one Task per silence (keyed by its start), and a late-processed old reading
+      // cannot resolve it.
+      const [latest] = await findMatches(deps.store, 'Observation', new URLSearchParams([['subject', patient], ['code', reportCodes(measured).join(',')], ['date', `le${now.toISOString()}`], ['_sort', '-date']]), 1);
+      const lastReport = latest ? reportedAt(parse<Observation>(latest.content)) : undefined;
+      const silentSince = new Date(Math.max(started, lastReport ?? -Infinity));
+      if (now.getTime() - silentSince.getTime() < deps.missedAfterDays * DAY) continue;
+      upsertTask(entries, `${plan.id}#missed#${measured.code}#${silentSince.toISOString()}`, {
         resourceType: 'Task',
         status: 'requested',
         intent: 'order',
@@ -86,7 +101,7 @@ export async function sweep(deps: SweepDeps, now: Date): Promise<number> {
         description: `${activity.detail?.description ?? measured.display}: nothing reported for ${deps.missedAfterDays} days`,
         for: { reference: patient },
         basedOn: [{ reference: `CarePlan/${plan.id}` }],
-        input: [{ type: { text: 'expected report' }, valueCoding: measured }],
+        input: [{ type: { text: 'expected report' }, valueCoding: measured }, { type: { text: 'silent since' }, valueDateTime: silentSince.toISOString() }],
       });
     }
   }
@@ -159,16 +174,23 @@ export async function sweep(deps: SweepDeps, now: Date): Promise<number> {
 }
 
 /** Completes a patient's open missed-report Tasks for a kind of Observation when one arrives. */
-export function resolveMissedReports(deps: Pick<SweepDeps, 'store' | 'fhir'>): (event: InternalEvent) => Promise<void> {
+export function resolveMissedReports(deps: Pick<SweepDeps, 'store' | 'fhir' | 'translator'>): (event: InternalEvent) => Promise<void> {
   return async (event) => {
-    const observation = event.resource as Observation | undefined;
-    const patient = observation?.subject?.reference;
-    if (!observation?.id || event.interaction === 'delete' || !patient?.startsWith('Patient/')) return;
+    const stored = event.resource as Observation | undefined;
+    const patient = stored?.subject?.reference;
+    if (!stored?.id || event.interaction === 'delete' || !patient?.startsWith('Patient/')) return;
+    const observation = await withStandardCodes(stored, deps.translator);
     const codes = (observation.code?.coding ?? []).filter((c) => c.system && c.code);
     if (!codes.length) return;
     const open = (await findMatches(deps.store, 'Task', new URLSearchParams([['patient', patient], ['status', 'requested'], ['code', `${TASK_TYPE}|missed-report`]]), 100)).map((v) => parse<Task & { id: string }>(v.content));
     const reported = new Set(codes.map((c) => `${c.system}|${c.code}`));
-    const resolved = open.filter((t) => t.input?.some((i) => i.valueCoding && reportCodes(i.valueCoding).some((code) => reported.has(code))));
+    const at = reportedAt(observation);
+    const resolved = open.filter((t) => {
+      const silentSince = Date.parse(t.input?.find((i) => i.type?.text === 'silent since')?.valueDateTime ?? '');
+      // A reading from before the silence (processed late) does not end it.
+      if (!Number.isNaN(silentSince) && at !== undefined && at <= silentSince) return false;
+      return t.input?.some((i) => i.valueCoding && reportCodes(i.valueCoding).some((code) => reported.has(code)));
+    });
     if (!resolved.length) return;
     const entries: BundleEntry[] = resolved.map((task) => {
       const { meta: _meta, ...rest } = task;

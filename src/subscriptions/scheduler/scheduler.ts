@@ -61,6 +61,8 @@ export class Scheduler {
   #running: Promise<void> | undefined;
   /** Passes run one at a time in this process (the timer's and runAllDue's). */
   #pass: Promise<unknown> = Promise.resolve();
+  /** Runs finished in this process (runAllDue reports those finished while it waited and worked). */
+  #finished = 0;
   #stopped = true;
 
   constructor(options: SchedulerOptions) {
@@ -123,25 +125,30 @@ export class Scheduler {
 
   /**
    * Runs every job that is due, including runs that become due while it works, after any pass in
-   * progress in this process; returns how many ran. (POST /admin/clock answers after this.)
+   * progress in this process; returns how many runs finished meanwhile (the timer's pass it waited
+   * for included). POST /admin/clock answers after this.
    */
   async runAllDue(): Promise<number> {
-    return this.#serial(async () => {
-      let total = 0;
-      for (let ran = await this.runDue(); ran > 0; ran = await this.runDue()) total += ran;
-      return total;
+    const before = this.#finished;
+    await this.#serial(async () => {
+      while ((await this.runDue()) > 0);
     });
+    return this.#finished - before;
   }
 
   /**
    * After a test clock was set back: a recurring job due later than one period from the new now
-   * is brought back to now + its period, so its cadence continues from the clock's new time.
+   * is brought back to now + its period, so its cadence continues from the clock's new time. Waits
+   * for a pass in progress first: a run that finishes afterwards would otherwise miss its row (it
+   * matches on the old run_at) and leave its lease, dated by the old clock, in place.
    */
   async clockMovedBack(): Promise<void> {
-    await this.#o.pool.query(
-      `UPDATE scheduled_job SET run_at = $1::timestamptz + make_interval(secs => every_seconds)
-        WHERE every_seconds IS NOT NULL AND run_at > $1::timestamptz + make_interval(secs => every_seconds)`,
-      [this.#now() ?? new Date().toISOString()],
+    await this.#serial(() =>
+      this.#o.pool.query(
+        `UPDATE scheduled_job SET run_at = $1::timestamptz + make_interval(secs => every_seconds)
+          WHERE every_seconds IS NOT NULL AND run_at > $1::timestamptz + make_interval(secs => every_seconds)`,
+        [this.#now() ?? new Date().toISOString()],
+      ),
     );
   }
 
@@ -180,6 +187,7 @@ export class Scheduler {
         // Deleted unless it was rescheduled meanwhile (a new run_at).
         await this.#o.pool.query('DELETE FROM scheduled_job WHERE key = $1 AND run_at = $2::timestamptz', [row.key, row.run_at]);
       }
+      this.#finished++;
     } catch (err) {
       const delay = retryDelayMs(row.attempts, this.#o.retry ?? { baseMs: 1_000, maxMs: 10 * 60_000 });
       this.#o.logger.warn({ err, job: row.key, attempt: row.attempts, retryInMs: delay }, 'scheduled job failed');
