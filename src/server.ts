@@ -35,6 +35,7 @@ import { resolveMissedReports, sweep } from './care-plans/reports/sweep.ts';
 import { defaultComorbidityTable } from './care-plans/risk/comorbidity.ts';
 import { SubscriptionEngine } from './subscriptions/engine/engine.ts';
 import { Scheduler } from './subscriptions/scheduler/scheduler.ts';
+import type { InternalEvent } from './subscriptions/subscription-model.ts';
 import { subscriptionWriteRules } from './subscriptions/write-rules.ts';
 import { subscriptionOperations } from './subscriptions/operations/subscription-operations.ts';
 import { publishTopics, topicCapabilityExtensions } from './subscriptions/topics/publish.ts';
@@ -153,15 +154,19 @@ export async function startServer(config: Config, logger: Logger = createLogger(
       clock,
       backfillDays: config.followUpBackfillDays,
     };
-    subscriptions.subscribe('discharge-follow-up', DISCHARGE_CRITERIA, dischargeHandler(dischargeDeps));
+    // Follow-up subscribers handle several events at once: in order per encounter or per patient
+    // (their order key), side by side across them — one at a time capped discharges at ~20/s.
+    const byEncounter = { concurrency: 4, orderKey: (e: InternalEvent) => (e.resource as { encounter?: { reference?: string } } | undefined)?.encounter?.reference ?? `${e.resourceType}/${e.resourceId}` };
+    const byPatient = { concurrency: 4, orderKey: (e: InternalEvent) => (e.resource as { subject?: { reference?: string } } | undefined)?.subject?.reference ?? `${e.resourceType}/${e.resourceId}` };
+    subscriptions.subscribe('discharge-follow-up', DISCHARGE_CRITERIA, dischargeHandler(dischargeDeps), { concurrency: 4 });
     // Orders arriving after the discharge (RDE after the A03, a lab re-check ordered later) update its follow-up.
-    subscriptions.subscribe('discharge-medication', 'MedicationRequest', dischargeOrderHandler(dischargeDeps));
-    subscriptions.subscribe('discharge-lab-orders', 'ServiceRequest', dischargeOrderHandler(dischargeDeps));
-    subscriptions.subscribe('observation-alerts', 'Observation', observationAlertHandler({ store, fhir: transactionContext, logger, thresholds: defaultThresholds(), translator: codeTranslator }));
-    subscriptions.subscribe('follow-up-records', 'QuestionnaireResponse?status=completed', followUpRecordHandler({ store, fhir: transactionContext, logger, clock, timeZone: config.timeZone }));
-    subscriptions.subscribe('follow-up-regrading', 'Observation', regradeHandler({ store, fhir: transactionContext }));
+    subscriptions.subscribe('discharge-medication', 'MedicationRequest', dischargeOrderHandler(dischargeDeps), byEncounter);
+    subscriptions.subscribe('discharge-lab-orders', 'ServiceRequest', dischargeOrderHandler(dischargeDeps), byEncounter);
+    subscriptions.subscribe('observation-alerts', 'Observation', observationAlertHandler({ store, fhir: transactionContext, logger, thresholds: defaultThresholds(), translator: codeTranslator }), byPatient);
+    subscriptions.subscribe('follow-up-records', 'QuestionnaireResponse?status=completed', followUpRecordHandler({ store, fhir: transactionContext, logger, clock, timeZone: config.timeZone }), byPatient);
+    subscriptions.subscribe('follow-up-regrading', 'Observation', regradeHandler({ store, fhir: transactionContext }), byPatient);
     const sweepDeps = { store, fhir: transactionContext, logger, missedAfterDays: config.missedReportDays, translator: codeTranslator };
-    subscriptions.subscribe('missed-report-resolution', 'Observation', resolveMissedReports(sweepDeps));
+    subscriptions.subscribe('missed-report-resolution', 'Observation', resolveMissedReports(sweepDeps), byPatient);
     const scheduler = new Scheduler({ pool, logger, pollMs: 1_000, leaseMs: 10 * 60_000, ...(testClock ? { clock: testClock } : {}) });
     scheduler.handle('follow-up-sweep', async () => void (await sweep(sweepDeps, clock.now())));
     if (config.subscriptionEngine) {

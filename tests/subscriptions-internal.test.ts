@@ -13,8 +13,10 @@ import { useTestServer } from './helpers/server.ts';
 // The server's own engine is off: this file's engine, with its internal subscriber, is the only one.
 const server = useTestServer({ SUBSCRIPTION_ENGINE: 'off' });
 let engine: SubscriptionEngine | undefined;
+let parallel: SubscriptionEngine | undefined;
 afterAll(async () => {
   await engine?.stop();
+  await parallel?.stop();
 });
 
 describe('internal subscribers', () => {
@@ -63,5 +65,54 @@ describe('internal subscribers', () => {
       [4, 'delete', undefined],
     ]);
     expect(statusChanges.map((e) => [e.eventNumber, e.versionId])).toEqual([[1, 3]]);
+    // Stopped here: every engine on a database must register the same internal subscribers (the
+    // outbox cursor is shared), so this one must not run beside the next test's.
+    await engine.stop();
+  });
+
+  it('with concurrency: events of different order keys run side by side, each key in order, a failure holds only its key', async () => {
+    const seen: Array<{ patient: string; n: number }> = [];
+    let running = 0;
+    let mostAtOnce = 0;
+    let failuresLeft = 1;
+    parallel = new SubscriptionEngine({ pool: server.pool, store: new PgFhirStore(server.pool), logger: pino({ level: 'silent' }), pollMs: 20, timeoutMs: 1000, maxInFlight: 4, retryHorizonSeconds: 60, retry: { baseMs: 300, maxMs: 300 }, baseUrl: () => server.fhirBaseUrl });
+    expect(() => parallel!.subscribe('too-many', 'Observation', async () => undefined, { concurrency: 100 })).toThrow(/concurrency/);
+    parallel.subscribe(
+      'by-patient',
+      'Observation?category=parallel-test',
+      async (event) => {
+        const observation = event.resource as { subject: { reference: string }; valueInteger: number };
+        running++;
+        mostAtOnce = Math.max(mostAtOnce, running);
+        try {
+          await new Promise((r) => setTimeout(r, 30));
+          // Patient/p-1's second reading fails once: its third must wait for it.
+          if (observation.subject.reference === 'Patient/p-1' && observation.valueInteger === 2 && failuresLeft-- > 0) throw new Error('not yet');
+          seen.push({ patient: observation.subject.reference, n: observation.valueInteger });
+        } finally {
+          running--;
+        }
+      },
+      { concurrency: 4, orderKey: (event) => (event.resource as { subject: { reference: string } }).subject.reference },
+    );
+    parallel.start();
+    await new Promise((r) => setTimeout(r, 100));
+    // Five readings for each of four patients, written one after another (event order = write order).
+    for (let n = 1; n <= 5; n++) {
+      for (const p of ['p-1', 'p-2', 'p-3', 'p-4']) {
+        const body = { resourceType: 'Observation', status: 'final', category: [{ coding: [{ code: 'parallel-test' }] }], code: { text: 'reading' }, subject: { reference: `Patient/${p}` }, valueInteger: n };
+        expect((await server.fhir('Observation', { method: 'POST', body })).status).toBe(201);
+      }
+    }
+    const deadline = Date.now() + 15_000;
+    while (seen.length < 20 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(seen).toHaveLength(20);
+    for (const p of ['p-1', 'p-2', 'p-3', 'p-4']) expect(seen.filter((s) => s.patient === `Patient/${p}`).map((s) => s.n), p).toEqual([1, 2, 3, 4, 5]);
+    expect(mostAtOnce).toBeGreaterThan(1);
+    expect(mostAtOnce).toBeLessThanOrEqual(4);
+    expect(failuresLeft).toBe(-1);
+    // Every event delivered once, recorded as delivered.
+    const { rows } = await server.pool.query(`SELECT status, count(*)::int AS n FROM subscription_notification WHERE subscription_id = 'internal-by-patient' GROUP BY status`);
+    expect(rows).toEqual([{ status: 'delivered', n: 20 }]);
   });
 });

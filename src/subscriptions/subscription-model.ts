@@ -90,7 +90,15 @@ export interface InternalEvent {
 export interface InternalChannel {
   type: 'internal';
   handle: (event: InternalEvent) => Promise<void>;
+  /**
+   * Events handled at once (default 1: strictly in event order). Above 1, the order holds per
+   * `orderKey` (default: the resource), and events of different keys run side by side.
+   */
+  concurrency?: number;
+  orderKey?: (event: InternalEvent) => string;
 }
+
+export type InternalOptions = Pick<InternalChannel, 'concurrency' | 'orderKey'>;
 
 export type ParsedSubscription = { ok: true; subscription: ServedSubscription } | { ok: false; problem: string };
 

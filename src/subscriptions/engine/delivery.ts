@@ -16,7 +16,7 @@ import { deliverRestHook, postNotification } from '../channels/rest-hook.ts';
 import { loadEvents, NOTIFICATION_COLUMNS } from '../notifications/events.ts';
 import type { NotificationRow } from '../notifications/events.ts';
 import { notificationBundle } from '../notifications/notification-bundle.ts';
-import type { ServedSubscription, TopicBinding } from '../subscription-model.ts';
+import type { InternalChannel, InternalEvent, ServedSubscription, TopicBinding } from '../subscription-model.ts';
 import { retryDelayMs } from './backoff.ts';
 import type { SubscriptionRegistry } from './registry.ts';
 import { DeliveredMarks } from './delivered-marks.ts';
@@ -150,13 +150,11 @@ export class DeliveryWorker {
     try {
       const channel = sub.channel;
       const content = () => this.#versions.read(row.resource_type, row.resource_id, row.version_id);
-      if (channel.type === 'internal') {
-        // A delete (a topic may have them) has no resource to hand over.
-        const body = row.interaction === 'delete' ? undefined : await content();
-        await channel.handle({
-          subscriber: sub.id, eventNumber: Number(row.event_number), eventId: row.event_id, resourceType: row.resource_type, resourceId: row.resource_id,
-          versionId: row.version_id, interaction: row.interaction, resource: body === undefined ? undefined : JSON.parse(body),
-        });
+      if (channel.type === 'internal' && (channel.concurrency ?? 1) > 1) {
+        await this.#deliverInternalBatch(sub, channel, row, started);
+        return;
+      } else if (channel.type === 'internal') {
+        await channel.handle(await this.#internalEvent(sub, row));
       } else if (sub.topic) {
         delivered = await this.#deliverTopic(sub, sub.topic, row);
       } else if (channel.type === 'websocket') {
@@ -168,30 +166,100 @@ export class DeliveryWorker {
       await this.#marks.mark(row.subscription_id, delivered, sub.topic?.heartbeatSeconds !== undefined);
       this.#o.observe?.({ subscription: row.subscription_id, ok: true, seconds: (performance.now() - started) / 1000 });
     } catch (err) {
-      const reason = (err as Error).message;
       this.#o.observe?.({ subscription: row.subscription_id, ok: false, seconds: (performance.now() - started) / 1000 });
-      const delayMs = retryDelayMs(row.attempts, this.#o.retry);
-      const { rows } = await this.#o.pool.query<{ failing_for: number }>(
-        `WITH retry AS (
-           UPDATE subscription_notification SET leased_until = NULL, last_error = $3, next_attempt_at = now() + make_interval(secs => $4)
-            WHERE subscription_id = $1 AND event_number = $2::bigint
-         )
-         UPDATE subscription_state SET failing_since = COALESCE(failing_since, now()), updated_at = now()
-          WHERE subscription_id = $1
-          RETURNING extract(epoch FROM now() - failing_since)::float8 AS failing_for`,
-        [row.subscription_id, row.event_number, reason, delayMs / 1000],
-      );
-      const horizon = sub.retryHorizonSeconds ?? this.#o.retryHorizonSeconds;
-      const failingFor = rows[0]?.failing_for ?? 0;
-      this.#o.logger.info({ subscription: row.subscription_id, eventNumber: row.event_number, attempt: row.attempts, reason, retryInMs: delayMs }, 'subscription delivery failed');
-      if (failingFor >= horizon && (await this.#o.registry.fail(row.subscription_id, `notifications could not be delivered for ${Math.round(failingFor)} s (retry horizon ${horizon} s); last error: ${reason}`))) {
-        // When the client reactivates it (status requested), delivery resumes at once with a fresh horizon.
-        await this.#o.pool.query(
-          `WITH again AS (UPDATE subscription_notification SET next_attempt_at = now() WHERE subscription_id = $1 AND status = 'pending')
-           UPDATE subscription_state SET failing_since = NULL, updated_at = now() WHERE subscription_id = $1`,
-          [row.subscription_id],
-        );
+      await this.#recordFailure(sub, row, err);
+    }
+  }
+
+  /** The event an internal subscriber is handed (a delete, which a topic may have, has no resource). */
+  async #internalEvent(sub: ServedSubscription, row: Claimed): Promise<InternalEvent> {
+    const body = row.interaction === 'delete' ? undefined : await this.#versions.read(row.resource_type, row.resource_id, row.version_id);
+    return {
+      subscriber: sub.id, eventNumber: Number(row.event_number), eventId: row.event_id, resourceType: row.resource_type, resourceId: row.resource_id,
+      versionId: row.version_id, interaction: row.interaction, resource: body === undefined ? undefined : JSON.parse(body),
+    };
+  }
+
+  /**
+   * An internal subscriber with concurrency: the claimed head and the pending events after it (in
+   * order, as far as they are due; up to 4 × concurrency), handled `concurrency` order keys at a
+   * time, each key's events one after another in event order. A failure retries that event with
+   * backoff and gives the key's later events back untried — it is the subscription's lowest
+   * pending event now, so nothing of that key overtakes it; events of other keys are done.
+   */
+  async #deliverInternalBatch(sub: ServedSubscription, channel: InternalChannel, head: Claimed, started: number): Promise<void> {
+    const concurrency = channel.concurrency ?? 1;
+    const leaseSeconds = (this.#o.timeoutMs * 4 + 5_000) / 1000;
+    const { rows: more } = await this.#o.pool.query<Claimed>(
+      `WITH next AS (
+         SELECT event_number, bool_and(next_attempt_at <= now()) OVER (ORDER BY event_number) AS due
+           FROM (SELECT event_number, next_attempt_at FROM subscription_notification
+                  WHERE subscription_id = $1 AND status = 'pending' AND event_number > $2::bigint
+                  ORDER BY event_number LIMIT $3) pending
+       )
+       UPDATE subscription_notification n
+          SET leased_until = now() + make_interval(secs => $4), attempts = n.attempts + 1
+         FROM next
+        WHERE n.subscription_id = $1 AND n.event_number = next.event_number AND next.due
+          AND n.status = 'pending' AND (n.leased_until IS NULL OR n.leased_until < now())
+        RETURNING n.subscription_id, n.event_id::text, n.attempts, n.event_number::text, n.resource_type, n.resource_id, n.version_id, n.interaction,
+                  to_char(coalesce(n.occurred_at, n.created_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS timestamp`,
+      [sub.id, head.event_number, concurrency * 4 - 1, leaseSeconds],
+    );
+    const rows = [head, ...more.sort((a, b) => Number(a.event_number) - Number(b.event_number))];
+    const groups = new Map<string, Array<{ row: Claimed; event: InternalEvent }>>();
+    for (const row of rows) {
+      const event = await this.#internalEvent(sub, row);
+      const key = channel.orderKey?.(event) ?? `${row.resource_type}/${row.resource_id}`;
+      groups.set(key, [...(groups.get(key) ?? []), { row, event }]);
+    }
+    const delivered: string[] = [];
+    const queue = [...groups.values()];
+    await Promise.all(Array.from({ length: Math.min(concurrency, queue.length) }, async () => {
+      for (let group = queue.shift(); group; group = queue.shift()) {
+        for (const [i, { row, event }] of group.entries()) {
+          const t0 = performance.now();
+          try {
+            await channel.handle(event);
+            delivered.push(row.event_number);
+            this.#o.observe?.({ subscription: sub.id, ok: true, seconds: (performance.now() - t0) / 1000 });
+          } catch (err) {
+            this.#o.observe?.({ subscription: sub.id, ok: false, seconds: (performance.now() - t0) / 1000 });
+            await this.#recordFailure(sub, row, err);
+            for (const later of group.slice(i + 1)) await this.#release(later.row);
+            break;
+          }
+        }
       }
+    }));
+    if (delivered.length) await this.#marks.mark(sub.id, delivered, false);
+    this.#o.logger.debug({ subscription: sub.id, events: rows.length, delivered: delivered.length, ms: Math.round(performance.now() - started) }, 'internal batch handled');
+  }
+
+  /** A failed attempt: the next one after a backoff; past the retry horizon, the subscription goes to error. */
+  async #recordFailure(sub: ServedSubscription, row: Claimed, err: unknown): Promise<void> {
+    const reason = (err as Error).message;
+    const delayMs = retryDelayMs(row.attempts, this.#o.retry);
+    const { rows } = await this.#o.pool.query<{ failing_for: number }>(
+      `WITH retry AS (
+         UPDATE subscription_notification SET leased_until = NULL, last_error = $3, next_attempt_at = now() + make_interval(secs => $4)
+          WHERE subscription_id = $1 AND event_number = $2::bigint
+       )
+       UPDATE subscription_state SET failing_since = COALESCE(failing_since, now()), updated_at = now()
+        WHERE subscription_id = $1
+        RETURNING extract(epoch FROM now() - failing_since)::float8 AS failing_for`,
+      [row.subscription_id, row.event_number, reason, delayMs / 1000],
+    );
+    const horizon = sub.retryHorizonSeconds ?? this.#o.retryHorizonSeconds;
+    const failingFor = rows[0]?.failing_for ?? 0;
+    this.#o.logger.info({ subscription: row.subscription_id, eventNumber: row.event_number, attempt: row.attempts, reason, retryInMs: delayMs }, 'subscription delivery failed');
+    if (failingFor >= horizon && (await this.#o.registry.fail(row.subscription_id, `notifications could not be delivered for ${Math.round(failingFor)} s (retry horizon ${horizon} s); last error: ${reason}`))) {
+      // When the client reactivates it (status requested), delivery resumes at once with a fresh horizon.
+      await this.#o.pool.query(
+        `WITH again AS (UPDATE subscription_notification SET next_attempt_at = now() WHERE subscription_id = $1 AND status = 'pending')
+         UPDATE subscription_state SET failing_since = NULL, updated_at = now() WHERE subscription_id = $1`,
+        [row.subscription_id],
+      );
     }
   }
 

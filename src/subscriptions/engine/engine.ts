@@ -15,7 +15,7 @@ import { TopicSignals } from './signals.ts';
 import { DeliveryWorker } from './delivery.ts';
 import type { DeliveryOptions } from './delivery.ts';
 import { dispatchOnce, subscriptionGeneration } from './dispatcher.ts';
-import type { InternalChannel } from '../subscription-model.ts';
+import type { InternalChannel, InternalOptions } from '../subscription-model.ts';
 import { SubscriptionRegistry } from './registry.ts';
 
 export interface EngineOptions {
@@ -120,10 +120,12 @@ export class SubscriptionEngine {
    * or a topic's canonical URL (its events: state changes, deletes where the topic has them; a
    * delete's event has no resource), `handle` runs for every matching write after registration — at least once, in order, retried
    * with backoff while it throws. Handlers must be idempotent by `event.eventId`. Call before start().
+   * `options.concurrency` lets events of different `orderKey`s (default: the resource) run at once.
    */
-  subscribe(name: string, criteria: string, handle: InternalChannel['handle']): void {
+  subscribe(name: string, criteria: string, handle: InternalChannel['handle'], options: InternalOptions = {}): void {
     if (!/^[A-Za-z0-9-]{1,50}$/.test(name)) throw new Error(`internal subscriber names are [A-Za-z0-9-]{1,50}, got "${name}"`);
-    this.#registry.addInternal(name, criteria, handle);
+    if (options.concurrency !== undefined && (!Number.isInteger(options.concurrency) || options.concurrency < 1 || options.concurrency > 64)) throw new RangeError('concurrency must be an integer from 1 to 64');
+    this.#registry.addInternal(name, criteria, handle, options);
   }
 
   /** Serves the websocket channel on this HTTP server (upgrades on the websocket path). */

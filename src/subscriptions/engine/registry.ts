@@ -14,7 +14,7 @@ import type { Logger } from 'pino';
 import { FhirError, isResourceType, searchAll, searchProblem } from '../../fhir/index.ts';
 import type { FhirStore, StoredVersion } from '../../fhir/index.ts';
 import { parseSubscription } from '../subscription-model.ts';
-import type { ServedSubscription, InternalChannel } from '../subscription-model.ts';
+import type { InternalChannel, InternalOptions, ServedSubscription } from '../subscription-model.ts';
 
 export class SubscriptionRegistry {
   readonly #store: FhirStore;
@@ -52,7 +52,7 @@ export class SubscriptionRegistry {
    * Adds a subscriber inside CareBridge (e.g. the care-plan engine): always active, its events
    * numbered and delivered like any subscription's, to `handle` — at least once, in order.
    */
-  addInternal(name: string, criteria: string, handle: InternalChannel['handle']): void {
+  addInternal(name: string, criteria: string, handle: InternalChannel['handle'], options: InternalOptions = {}): void {
     const parsed = parseSubscription(
       { resourceType: 'Subscription', id: `internal-${name}`, status: 'active', reason: name, criteria, channel: { type: 'rest-hook', endpoint: 'http://internal.invalid/' } },
       isResourceType,
@@ -60,7 +60,7 @@ export class SubscriptionRegistry {
     );
     if (!parsed.ok) throw new Error(`internal subscriber ${name}: ${parsed.problem}`);
     if (this.#internal.has(parsed.subscription.id)) throw new Error(`internal subscriber ${name} is registered twice`);
-    this.#internal.set(parsed.subscription.id, { ...parsed.subscription, channel: { type: 'internal', handle } });
+    this.#internal.set(parsed.subscription.id, { ...parsed.subscription, channel: { type: 'internal', handle, ...options } });
     this.#byId.set(parsed.subscription.id, this.#internal.get(parsed.subscription.id)!);
   }
 
