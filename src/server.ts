@@ -23,12 +23,13 @@ import { Hl7Processor } from './hl7-adapters/process/processor.ts';
 import { Hl7RecoveryWorker } from './hl7-adapters/process/recovery.ts';
 import { SenderConfigs } from './hl7-adapters/senders/sender-store.ts';
 import { observationAlertHandler } from './care-plans/alerts/observation-alerts.ts';
+import { observationFollowUp } from './care-plans/observation-follow-up.ts';
 import { defaultThresholds } from './care-plans/alerts/thresholds.ts';
 import { DISCHARGE_CRITERIA, defaultLabRechecks, dischargeHandler, dischargeOrderHandler } from './care-plans/discharge/discharge-follow-up.ts';
 import { followUpOperations } from './care-plans/operations/follow-up-operations.ts';
 import { systemClock, TestClock } from './clock/clock.ts';
 import { chinaHolidayCalendar } from './care-plans/discharge/due-dates.ts';
-import { installProtocols } from './care-plans/discharge/protocols.ts';
+import { installProtocols, ProtocolCache } from './care-plans/discharge/protocols.ts';
 import { followUpRecordHandler } from './care-plans/follow-up/record.ts';
 import { regradeHandler } from './care-plans/follow-up/regrade.ts';
 import { resolveMissedReports, sweep } from './care-plans/reports/sweep.ts';
@@ -99,11 +100,13 @@ export async function startServer(config: Config, logger: Logger = createLogger(
       await stopSubscriptions();
     };
     let onConceptMapsChanged = (): void => undefined;
+    let onProtocolsChanged = (): void => undefined;
     let onWrite = (): void => undefined;
     const store = new PgFhirStore(pool, {
       afterCommit: async (types) => {
         if (types.has('SearchParameter')) await customParams.refresh().catch((err: unknown) => logger.warn({ err }, 'reloading custom search parameters failed'));
         if (types.has('ConceptMap')) onConceptMapsChanged();
+        if (types.has('PlanDefinition')) onProtocolsChanged();
         onWrite();
       },
       checkWrite: subscriptionWriteRules(config.subscriptionEndpointAllow),
@@ -126,6 +129,8 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     });
     const codeTranslator = new CachedCodeTranslator(store, 10_000);
     onConceptMapsChanged = () => codeTranslator.invalidate();
+    const protocols = new ProtocolCache(store, 10_000);
+    onProtocolsChanged = () => protocols.invalidate();
     const reindex: ReindexService = {
       queue: async (types) => {
         const job = await queueReindex(livePool, types);
@@ -153,6 +158,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
       labRechecks: defaultLabRechecks(),
       clock,
       backfillDays: config.followUpBackfillDays,
+      protocols,
     };
     // Follow-up subscribers handle several events at once: in order per encounter or per patient
     // (their order key), side by side across them — one at a time capped discharges at ~20/s.
@@ -162,11 +168,18 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     // Orders arriving after the discharge (RDE after the A03, a lab re-check ordered later) update its follow-up.
     subscriptions.subscribe('discharge-medication', 'MedicationRequest', dischargeOrderHandler(dischargeDeps), byEncounter);
     subscriptions.subscribe('discharge-lab-orders', 'ServiceRequest', dischargeOrderHandler(dischargeDeps), byEncounter);
-    subscriptions.subscribe('observation-alerts', 'Observation', observationAlertHandler({ store, fhir: transactionContext, logger, thresholds: defaultThresholds(), translator: codeTranslator }), byPatient);
     subscriptions.subscribe('follow-up-records', 'QuestionnaireResponse?status=completed', followUpRecordHandler({ store, fhir: transactionContext, logger, clock, timeZone: config.timeZone }), byPatient);
-    subscriptions.subscribe('follow-up-regrading', 'Observation', regradeHandler({ store, fhir: transactionContext }), byPatient);
     const sweepDeps = { store, fhir: transactionContext, logger, missedAfterDays: config.missedReportDays, translator: codeTranslator };
-    subscriptions.subscribe('missed-report-resolution', 'Observation', resolveMissedReports(sweepDeps), byPatient);
+    subscriptions.subscribe(
+      'observation-follow-up',
+      'Observation',
+      observationFollowUp({
+        alerts: observationAlertHandler({ store, fhir: transactionContext, logger, thresholds: defaultThresholds(), translator: codeTranslator, protocols }),
+        missedReports: resolveMissedReports(sweepDeps),
+        regrade: regradeHandler({ store, fhir: transactionContext }),
+      }),
+      byPatient,
+    );
     const scheduler = new Scheduler({ pool, logger, pollMs: 1_000, leaseMs: 10 * 60_000, ...(testClock ? { clock: testClock } : {}) });
     scheduler.handle('follow-up-sweep', async () => void (await sweep(sweepDeps, clock.now())));
     if (config.subscriptionEngine) {

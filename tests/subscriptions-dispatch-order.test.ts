@@ -19,7 +19,7 @@ describe('dispatch order', () => {
     const { rows: range } = await server.pool.query(`SELECT min(event_id)::int AS lo, max(event_id)::int AS hi FROM fhir_event WHERE resource_type = 'Observation'`);
     expect(range[0].lo).toBeLessThan(1000);
     expect(range[0].hi).toBeGreaterThanOrEqual(1000);
-    const subscriber = 'internal-observation-alerts';
+    const subscriber = 'internal-observation-follow-up';
     const deadline = Date.now() + 60_000;
     let state: { n: number; events: number; top: number } | undefined;
     for (;;) {

@@ -9,6 +9,7 @@
  */
 import type { Bundle, CarePlan, Extension, Observation, PlanDefinition, Task } from '@medplum/fhirtypes';
 import type { Logger } from 'pino';
+import type { ProtocolCache } from '../discharge/protocols.ts';
 import { withStandardCodes } from './standard-codes.ts';
 import type { CodeTranslator } from './standard-codes.ts';
 import { findMatches, runTransaction } from '../../fhir/index.ts';
@@ -25,6 +26,8 @@ export interface AlertDeps {
   thresholds: ThresholdTable;
   /** ConceptMap translation of local codes to LOINC (standard-codes.ts). */
   translator?: CodeTranslator;
+  /** The protocols (their threshold overrides), cached; read from the store when absent. */
+  protocols?: Pick<ProtocolCache, 'byId'>;
 }
 
 const format = (n: number) => String(Math.round(n * 10) / 10);
@@ -80,12 +83,12 @@ function overridesOf(resource: { extension?: Extension[] }): Map<string, { atLea
  * plans instantiate (PlanDefinition `threshold` extensions), overridden by the plans themselves
  * (CarePlan `threshold` extensions: per patient). An override replaces the rule's bounds.
  */
-async function effectiveThresholds(store: FhirStore, table: ThresholdTable, plans: readonly CarePlan[]): Promise<ThresholdTable> {
+async function effectiveThresholds(store: FhirStore, table: ThresholdTable, plans: readonly CarePlan[], protocols: AlertDeps['protocols']): Promise<ThresholdTable> {
   const overrides = new Map<string, { atLeast?: number; atMost?: number }>();
   const protocolIds = [...new Set(plans.flatMap((p) => p.instantiatesCanonical ?? []).map((c) => /\/PlanDefinition\/([^|/]+)/.exec(c)?.[1]).filter((id): id is string => !!id))];
   for (const id of protocolIds) {
-    const protocol = await store.read('PlanDefinition', id).catch(() => undefined);
-    if (protocol?.content) for (const [rule, bounds] of overridesOf(JSON.parse(protocol.content) as PlanDefinition)) overrides.set(rule, bounds);
+    const protocol = protocols ? await protocols.byId(id) : await store.read('PlanDefinition', id).then((v) => JSON.parse(v.content as string) as PlanDefinition, () => undefined);
+    if (protocol) for (const [rule, bounds] of overridesOf(protocol)) overrides.set(rule, bounds);
   }
   for (const plan of [...plans].reverse()) for (const [rule, bounds] of overridesOf(plan)) overrides.set(rule, bounds);
   if (!overrides.size) return table;
@@ -102,7 +105,7 @@ export function observationAlertHandler(deps: AlertDeps): (event: InternalEvent)
     if (!patient?.startsWith('Patient/')) return;
     const observation = await withStandardCodes(stored, deps.translator);
     const plans = (await findMatches(deps.store, 'CarePlan', new URLSearchParams([['subject', patient], ['status', 'active'], ['_sort', '-_lastUpdated']]), 20)).map((v) => JSON.parse(v.content as string) as CarePlan & { id: string });
-    const breaches = findBreaches(observation, await effectiveThresholds(deps.store, deps.thresholds, plans));
+    const breaches = findBreaches(observation, await effectiveThresholds(deps.store, deps.thresholds, plans, deps.protocols));
     const gain = await weightGain(deps.store, observation, patient);
     if (gain) breaches.push(gain);
     const pulse = await persistentTachycardia(deps.store, observation, patient);

@@ -25,6 +25,7 @@ import { laceScore } from '../risk/lace.ts';
 import { lengthOfStayDays } from '../risk/length-of-stay.ts';
 import { addBusinessDays, addDays } from './due-dates.ts';
 import { selectProtocols } from './protocols.ts';
+import type { ProtocolCache } from './protocols.ts';
 import type { HolidayCalendar } from './due-dates.ts';
 
 export const BASE = 'https://carebridge.dev/fhir';
@@ -42,6 +43,8 @@ export interface DischargeDeps {
   timeZone: string;
   /** Lab monitoring the discharge medication calls for (protocols/lab-rechecks.json). */
   labRechecks: LabRecheckTable;
+  /** The active protocols (PlanDefinitions), cached. */
+  protocols: ProtocolCache;
   /** "Now" for the backfill limit (the test clock under CAREBRIDGE_TEST_CLOCK). */
   clock: Clock;
   /** Discharges that ended more than this many days ago get no plan (FOLLOWUP_BACKFILL_DAYS). */
@@ -287,8 +290,7 @@ export async function followUpDischarge(deps: DischargeDeps, encounter: Encounte
   // service requests; active ones get reminders and re-checks, withdrawn ones lose theirs.
   const orders = await dischargeOrders(deps.store, encounter.id);
   // Protocols are read from the store each time, so edits and additions through the API apply.
-  const stored = (await searchAll(deps.store, 'PlanDefinition', new URLSearchParams({ status: 'active' }))).map((v) => JSON.parse(v.content as string) as PlanDefinition);
-  const protocols = selectProtocols(stored, icd10Codes(conditions));
+  const protocols = selectProtocols(await deps.protocols.active(), icd10Codes(conditions));
   if (!protocols.length) {
     deps.logger.warn({ encounter: encounter.id }, 'no follow-up protocol applies to this discharge (is transitional-care active?)');
     return;

@@ -5,7 +5,7 @@
 import type { PlanDefinition, Resource } from '@medplum/fhirtypes';
 import fs from 'node:fs';
 import type { FhirStore } from '../../fhir/index.ts';
-import { FhirError } from '../../fhir/index.ts';
+import { FhirError, searchAll } from '../../fhir/index.ts';
 
 const SHIPPED = ['transitional-care.json', 'hypertension.json', 'type-2-diabetes.json', 'heart-failure.json', 'staged-programme.json'];
 /** Other definitions shipped beside the protocols (the follow-up form). */
@@ -51,4 +51,41 @@ export function selectProtocols(protocols: readonly PlanDefinition[], diagnosisC
     const prefixes = (p.extension ?? []).filter((e) => e.url === `${EXT}/applies-to-diagnoses`).flatMap((e) => e.valueCodeableConcept?.coding ?? []).map((c) => normalise(c.code ?? '')).filter(Boolean);
     return prefixes.some((prefix) => codes.some((code) => code.startsWith(prefix)));
   });
+}
+
+/**
+ * The active PlanDefinitions, kept in memory: every discharge and every Observation (threshold
+ * overrides) needs them, and they change rarely. `invalidate()` is called after any commit that
+ * writes a PlanDefinition through this server process (server.ts), so an edit applies to the next
+ * event here; other server processes see it within `ttlMs`.
+ */
+export class ProtocolCache {
+  readonly #store: FhirStore;
+  readonly #ttlMs: number;
+  #loaded: { at: number; generation: number; protocols: PlanDefinition[] } | undefined;
+  #generation = 0;
+
+  constructor(store: FhirStore, ttlMs: number) {
+    this.#store = store;
+    this.#ttlMs = ttlMs;
+  }
+
+  invalidate(): void {
+    this.#generation++;
+    this.#loaded = undefined;
+  }
+
+  async active(): Promise<PlanDefinition[]> {
+    const hit = this.#loaded;
+    if (hit && hit.generation === this.#generation && Date.now() - hit.at < this.#ttlMs) return hit.protocols;
+    const generation = this.#generation;
+    const protocols = (await searchAll(this.#store, 'PlanDefinition', new URLSearchParams({ status: 'active' }))).map((v) => JSON.parse(v.content as string) as PlanDefinition);
+    // Invalidated while loading: the answer may be stale, do not keep it.
+    if (generation === this.#generation) this.#loaded = { at: Date.now(), generation, protocols };
+    return protocols;
+  }
+
+  async byId(id: string): Promise<PlanDefinition | undefined> {
+    return (await this.active()).find((p) => p.id === id);
+  }
 }
