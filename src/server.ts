@@ -32,7 +32,7 @@ import { chinaHolidayCalendar } from './care-plans/discharge/due-dates.ts';
 import { installProtocols, ProtocolCache } from './care-plans/discharge/protocols.ts';
 import { followUpRecordHandler } from './care-plans/follow-up/record.ts';
 import { regradeHandler } from './care-plans/follow-up/regrade.ts';
-import { resolveMissedReports, sweep } from './care-plans/reports/sweep.ts';
+import { reportCodes, resolveMissedReports, sweep } from './care-plans/reports/sweep.ts';
 import { defaultComorbidityTable } from './care-plans/risk/comorbidity.ts';
 import { SubscriptionEngine } from './subscriptions/engine/engine.ts';
 import { Scheduler } from './subscriptions/scheduler/scheduler.ts';
@@ -169,7 +169,14 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     subscriptions.subscribe('discharge-medication', 'MedicationRequest', dischargeOrderHandler(dischargeDeps), byEncounter);
     subscriptions.subscribe('discharge-lab-orders', 'ServiceRequest', dischargeOrderHandler(dischargeDeps), byEncounter);
     subscriptions.subscribe('follow-up-records', 'QuestionnaireResponse?status=completed', followUpRecordHandler({ store, fhir: transactionContext, logger, clock, timeZone: config.timeZone }), byPatient);
-    const sweepDeps = { store, fhir: transactionContext, logger, missedAfterDays: config.missedReportDays, translator: codeTranslator };
+    const sweepDeps = {
+      store,
+      fhir: transactionContext,
+      logger,
+      missedAfterDays: config.missedReportDays,
+      translator: codeTranslator,
+      monitored: async () => new Set((await protocols.monitoringCodes()).flatMap(reportCodes)),
+    };
     subscriptions.subscribe(
       'observation-follow-up',
       'Observation',

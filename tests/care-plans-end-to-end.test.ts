@@ -280,4 +280,23 @@ describe('follow-up end to end (HL7 → plan → alerts → silence → record),
     expect(await search(`CarePlan?subject=Patient/${old.id}`)).toHaveLength(0);
     expect(await search(`Task?patient=Patient/${old.id}`)).toHaveLength(0);
   });
+
+  it('a measurement added to the plan by hand: its missed report is raised, and completed by the next sweep after a reading', async () => {
+    const { meta: _meta, ...plan } = (await server.fhir(`CarePlan/${carePlan.id}`)).body;
+    const spo2 = { system: 'http://loinc.org', code: '59408-5', display: 'Oxygen saturation by pulse oximetry' };
+    plan.activity.push({ detail: { kind: 'ServiceRequest', code: { coding: [spo2] }, status: 'scheduled', description: 'SpO2 every day' } });
+    expect((await server.fhir(`CarePlan/${carePlan.id}`, { method: 'PUT', body: plan })).status).toBe(200);
+    await moveClock({ advanceBy: 'PT1H' });
+    const missed = (await tasksByType())['missed-report']!.find((t: any) => t.input[0].valueCoding.code === '59408-5');
+    expect(missed.status).toBe('requested');
+    const { now } = (await (await fetch(`${server.url}/admin/clock`)).json()) as { now: string };
+    const reading = (await server.fhir('Observation', { method: 'POST', body: {
+      resourceType: 'Observation', status: 'final', code: { coding: [spo2] }, subject: { reference: `Patient/${patient.id}` }, effectiveDateTime: now,
+      valueQuantity: { value: 97, unit: '%', system: 'http://unitsofmeasure.org', code: '%' },
+    } })).body;
+    // No protocol monitors SpO2, so the reading is not matched on arrival; the next sweep completes the Task.
+    await moveClock({ advanceBy: 'PT1H' });
+    const done = (await server.fhir(`Task/${missed.id}`)).body;
+    expect(done).toMatchObject({ status: 'completed', output: [{ valueReference: { reference: `Observation/${reading.id}` } }] });
+  });
 });

@@ -97,6 +97,19 @@ async function effectiveThresholds(store: FhirStore, table: ThresholdTable, plan
 
 const dropUndefined = <T extends object>(o: T): Partial<T> => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 
+/** The LOINC codes of an observation and of its components. */
+function loincCodes(observation: Observation): string[] {
+  return [observation.code, ...(observation.component ?? []).map((c) => c.code)].flatMap((concept) => concept?.coding?.filter((c) => c.system === 'http://loinc.org' && c.code).map((c) => c.code as string) ?? []);
+}
+
+const coveredCodes = new WeakMap<ThresholdTable, Set<string>>();
+/** Every code some alert rule looks at: the table's, the weight-gain and the heart-rate rules'. */
+function ruleCodes(table: ThresholdTable): Set<string> {
+  let codes = coveredCodes.get(table);
+  if (!codes) coveredCodes.set(table, (codes = new Set([...table.rules.flatMap((r) => r.codes), ...WEIGHT_GAIN_RULE.codes, ...TACHYCARDIA_RULE.codes])));
+  return codes;
+}
+
 export function observationAlertHandler(deps: AlertDeps): (event: InternalEvent) => Promise<void> {
   return async (event) => {
     const stored = event.resource as Observation | undefined;
@@ -104,6 +117,8 @@ export function observationAlertHandler(deps: AlertDeps): (event: InternalEvent)
     const patient = stored.subject?.reference;
     if (!patient?.startsWith('Patient/')) return;
     const observation = await withStandardCodes(stored, deps.translator);
+    // Most readings and lab results have no alert rule (temperature, haemoglobin…): no query for them.
+    if (!loincCodes(observation).some((code) => ruleCodes(deps.thresholds).has(code))) return;
     const plans = (await findMatches(deps.store, 'CarePlan', new URLSearchParams([['subject', patient], ['status', 'active'], ['_sort', '-_lastUpdated']]), 20)).map((v) => JSON.parse(v.content as string) as CarePlan & { id: string });
     const breaches = findBreaches(observation, await effectiveThresholds(deps.store, deps.thresholds, plans, deps.protocols));
     const gain = await weightGain(deps.store, observation, patient);

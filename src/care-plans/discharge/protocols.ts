@@ -2,10 +2,13 @@
  * The follow-up protocols CareBridge ships (protocols/*.json, PlanDefinition resources): created in
  * the store at start when missing, never overwritten — a deployment's edits through the API stay.
  */
-import type { PlanDefinition, Resource } from '@medplum/fhirtypes';
+import type { Coding, PlanDefinition, Resource } from '@medplum/fhirtypes';
 import fs from 'node:fs';
 import type { FhirStore } from '../../fhir/index.ts';
 import { FhirError, searchAll } from '../../fhir/index.ts';
+
+/** The extension on a protocol action naming what the patient measures at home. */
+export const MONITORING_CODE = 'https://carebridge.dev/fhir/StructureDefinition/monitoring-code';
 
 const SHIPPED = ['transitional-care.json', 'hypertension.json', 'type-2-diabetes.json', 'heart-failure.json', 'staged-programme.json'];
 /** Other definitions shipped beside the protocols (the follow-up form). */
@@ -83,6 +86,11 @@ export class ProtocolCache {
     // Invalidated while loading: the answer may be stale, do not keep it.
     if (generation === this.#generation) this.#loaded = { at: Date.now(), generation, protocols };
     return protocols;
+  }
+
+  /** What the protocols' home-monitoring actions measure (their `monitoring-code` extensions). */
+  async monitoringCodes(): Promise<Coding[]> {
+    return (await this.active()).flatMap((p) => (p.action ?? []).flatMap((a) => a.extension?.filter((e) => e.url === MONITORING_CODE && e.valueCoding).map((e) => e.valueCoding as Coding) ?? []));
   }
 
   async byId(id: string): Promise<PlanDefinition | undefined> {

@@ -14,7 +14,7 @@
  * Every Task it writes is keyed (plan + code + start of the silence, task + overdue), so sweeping
  * again writes nothing new.
  */
-import type { Bundle, BundleEntry, CarePlan, Observation, Task } from '@medplum/fhirtypes';
+import type { Bundle, BundleEntry, CarePlan, Coding, Observation, Task } from '@medplum/fhirtypes';
 import type { Logger } from 'pino';
 import { findMatches, runTransaction, searchAll } from '../../fhir/index.ts';
 import type { FhirStore, TransactionContext } from '../../fhir/index.ts';
@@ -33,6 +33,11 @@ export interface SweepDeps {
   adherenceWindowDays?: number;
   /** ConceptMap translation, so a reading with a local code resolves its missed report. */
   translator?: CodeTranslator;
+  /**
+   * The `system|code`s that report what the protocols monitor: a reading with none of them is not
+   * looked at on arrival (most are not reports; the sweep completes any it missed).
+   */
+  monitored?: () => Promise<ReadonlySet<string>>;
 }
 
 const TASK_TYPE = `${BASE}/CodeSystem/task-type`;
@@ -82,15 +87,25 @@ export async function sweep(deps: SweepDeps, now: Date): Promise<number> {
     const patient = plan.subject?.reference;
     const started = Date.parse(plan.period?.start ?? '');
     if (!patient || Number.isNaN(started)) continue;
-    for (const activity of plan.activity ?? []) {
-      const measured = activity.detail?.status === 'scheduled' ? activity.detail.code?.coding?.[0] : undefined;
-      if (!measured?.code) continue;
+    const monitored = (plan.activity ?? []).map((a) => (a.detail?.status === 'scheduled' ? { activity: a, measured: a.detail.code?.coding?.[0] } : undefined)).filter((m) => m?.measured?.code);
+    if (!monitored.length) continue;
+    const open = (await findMatches(deps.store, 'Task', new URLSearchParams([['based-on', `CarePlan/${plan.id}`], ['code', `${TASK_TYPE}|missed-report`], ['status', 'requested']]), 100)).map((v) => parse<Task & { id: string }>(v.content));
+    for (const { activity, measured } of monitored as Array<{ activity: NonNullable<CarePlan['activity']>[number]; measured: Coding }>) {
       // Silent since the latest report up to now, or since the plan began: stable from one sweep to
       // the next, so one Task per silence (keyed by its start), and a late-processed old reading
       // cannot resolve it.
       const [latest] = await findMatches(deps.store, 'Observation', new URLSearchParams([['subject', patient], ['code', reportCodes(measured).join(',')], ['date', `le${now.toISOString()}`], ['_sort', '-date']]), 1);
       const lastReport = latest ? reportedAt(parse<Observation>(latest.content)) : undefined;
       const silentSince = new Date(Math.max(started, lastReport ?? -Infinity));
+      // A missed report whose reading came (and was not matched on arrival — e.g. a code only a
+      // plan edit made expected) is completed here.
+      for (const task of open.filter((t) => t.input?.[0]?.valueCoding?.code === measured.code)) {
+        const since = Date.parse(task.input?.find((i) => i.type?.text === 'silent since')?.valueDateTime ?? '');
+        if (latest && lastReport !== undefined && lastReport > since) {
+          const { meta: _meta, ...rest } = task;
+          entries.push({ resource: { ...rest, status: 'completed', output: [{ type: { text: 'report' }, valueReference: { reference: `Observation/${latest.id}` } }] }, request: { method: 'PUT', url: `Task/${task.id}` } });
+        }
+      }
       if (now.getTime() - silentSince.getTime() < deps.missedAfterDays * DAY) continue;
       upsertTask(entries, `${plan.id}#missed#${measured.code}#${silentSince.toISOString()}`, {
         resourceType: 'Task',
@@ -174,7 +189,7 @@ export async function sweep(deps: SweepDeps, now: Date): Promise<number> {
 }
 
 /** Completes a patient's open missed-report Tasks for a kind of Observation when one arrives. */
-export function resolveMissedReports(deps: Pick<SweepDeps, 'store' | 'fhir' | 'translator'>): (event: InternalEvent) => Promise<void> {
+export function resolveMissedReports(deps: Pick<SweepDeps, 'store' | 'fhir' | 'translator' | 'monitored'>): (event: InternalEvent) => Promise<void> {
   return async (event) => {
     const stored = event.resource as Observation | undefined;
     const patient = stored?.subject?.reference;
@@ -182,6 +197,8 @@ export function resolveMissedReports(deps: Pick<SweepDeps, 'store' | 'fhir' | 't
     const observation = await withStandardCodes(stored, deps.translator);
     const codes = (observation.code?.coding ?? []).filter((c) => c.system && c.code);
     if (!codes.length) return;
+    const monitored = await deps.monitored?.();
+    if (monitored && !codes.some((c) => monitored.has(`${c.system}|${c.code}`))) return;
     const open = (await findMatches(deps.store, 'Task', new URLSearchParams([['patient', patient], ['status', 'requested'], ['code', `${TASK_TYPE}|missed-report`]]), 100)).map((v) => parse<Task & { id: string }>(v.content));
     const reported = new Set(codes.map((c) => `${c.system}|${c.code}`));
     const at = reportedAt(observation);
