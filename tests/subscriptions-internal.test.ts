@@ -5,7 +5,7 @@
 // canonical URL works as the criteria too (state-change topics, deletes without a resource).
 import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
-import { PgFhirStore } from '../src/fhir/index.ts';
+import { PgFhirStore, storeInTransaction } from '../src/fhir/index.ts';
 import { SubscriptionEngine } from '../src/subscriptions/engine/engine.ts';
 import type { InternalEvent } from '../src/subscriptions/subscription-model.ts';
 import { useTestServer } from './helpers/server.ts';
@@ -114,5 +114,35 @@ describe('internal subscribers', () => {
     // Every event delivered once, recorded as delivered.
     const { rows } = await server.pool.query(`SELECT status, count(*)::int AS n FROM subscription_notification WHERE subscription_id = 'internal-by-patient' GROUP BY status`);
     expect(rows).toEqual([{ status: 'delivered', n: 20 }]);
+  });
+
+  it('waits for a transaction still open: its event, committed later, comes before those after it', async () => {
+    // Subscribers are registered before start(): the previous test's engine stops, a third starts.
+    await parallel?.stop();
+    const order: string[] = [];
+    const third = new SubscriptionEngine({ pool: server.pool, store: new PgFhirStore(server.pool), logger: pino({ level: 'silent' }), pollMs: 20, timeoutMs: 1000, maxInFlight: 4, retryHorizonSeconds: 60, retry: { baseMs: 50, maxMs: 200 }, baseUrl: () => server.fhirBaseUrl });
+    third.subscribe('commit-order', 'Observation?category=commit-order', async (event) => void order.push((event.resource as { code: { text: string } }).code.text));
+    third.start();
+    try {
+      await new Promise((r) => setTimeout(r, 100));
+      const observation = (text: string) => ({ resourceType: 'Observation', status: 'final', category: [{ coding: [{ code: 'commit-order' }] }], code: { text }, subject: { reference: 'Patient/p-9' } });
+      const client = await server.pool.connect();
+      try {
+        await client.query('BEGIN');
+        await storeInTransaction(client).create(observation('first, committed last') as never);
+        // A later transaction commits while the first is still open: its event must wait.
+        expect((await server.fhir('Observation', { method: 'POST', body: observation('second') })).status).toBe(201);
+        await new Promise((r) => setTimeout(r, 400));
+        expect(order).toEqual([]);
+        await client.query('COMMIT');
+      } finally {
+        client.release();
+      }
+      const deadline = Date.now() + 10_000;
+      while (order.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(order).toEqual(['first, committed last', 'second']);
+    } finally {
+      await third.stop();
+    }
   });
 });

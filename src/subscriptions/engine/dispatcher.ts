@@ -3,9 +3,9 @@
  * resource write) into numbered notifications, one pass per database transaction:
  *
  * 1. lock the cursor row (dispatchers on several server processes take turns) and read the next
- *    events from transactions that have all finished (`transaction_id < pg_snapshot_xmin`), in
- *    (transaction id, event id) order — so an event committed late by a long transaction is never
- *    skipped, and each event is read once;
+ *    events from transactions that have all finished (`transaction_id` below the oldest
+ *    transaction still running, FINISHED_HORIZON), in (transaction id, event id) order — so an
+ *    event committed late by a long transaction is never skipped, and each event is read once;
  * 2. match them against every subscription that receives events: one search per subscription,
  *    its criteria AND `_id` = the batch's ids of that type — the search engine's own semantics;
  * 3. give each match the subscription's next event number (gap-free, monotonic) and store it;
@@ -40,6 +40,20 @@ interface EventRow {
   occurred_at: string;
 }
 
+
+/**
+ * The oldest transaction id that may still commit outbox events: the oldest one running, like
+ * pg_snapshot_xmin, but not counting autovacuum workers — an autovacuum ANALYZE holds an xid for
+ * seconds on a big search table (it writes pg_statistic) yet never writes an event, and waiting
+ * for it stalled every notification (seen as 2–5 s spikes under load). Where the database role
+ * cannot see other sessions' xids (pg_stat_activity needs pg_read_all_stats), nothing is left out
+ * and this is pg_snapshot_xmin exactly.
+ */
+const FINISHED_HORIZON = `(SELECT coalesce(
+      (SELECT min(running) FROM pg_snapshot_xip(snap) AS running
+        WHERE xid(running) NOT IN (SELECT backend_xid FROM pg_stat_activity WHERE backend_type = 'autovacuum worker' AND backend_xid IS NOT NULL)),
+      pg_snapshot_xmax(snap))
+    FROM pg_current_snapshot() AS snap)`;
 export interface DispatchResult {
   events: number;
   notifications: number;
@@ -73,7 +87,7 @@ export async function dispatchOnce(
       const { rows: read } = await client.query<EventRow>(
         `SELECT event_id::text, resource_type, resource_id, version_id, interaction, transaction_id::text, occurred_at::text
            FROM fhir_event
-          WHERE (transaction_id, event_id) > ($1::xid8, $2::bigint) AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+          WHERE (transaction_id, event_id) > ($1::xid8, $2::bigint) AND transaction_id < ${FINISHED_HORIZON}
           ORDER BY fhir_event.transaction_id, fhir_event.event_id -- the columns, not the ::text outputs of the same name
           LIMIT $3`,
         [cursor.transaction_id, cursor.event_id, batchSize],
@@ -269,7 +283,7 @@ async function storeNotifications(client: PoolClient, matched: ReadonlyMap<strin
  */
 async function skipAhead(client: PoolClient, cursor: { transaction_id: string; event_id: string }): Promise<DispatchResult> {
   const { rows } = await client.query<{ transaction_id: string; event_id: string; subscription: boolean }>(
-    `WITH finished AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin),
+    `WITH finished AS (SELECT ${FINISHED_HORIZON} AS xmin),
           first_subscription AS (
             SELECT transaction_id, event_id, true AS subscription FROM fhir_event, finished
              WHERE resource_type = 'Subscription' AND (transaction_id, event_id) > ($1::xid8, $2::bigint) AND transaction_id < finished.xmin
