@@ -6,7 +6,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import { deepEquals } from '@medplum/core';
-import { statementName } from '../../db/statement-names.ts';
 import type { Resource } from '@medplum/fhirtypes';
 import type { Pool, PoolClient, Queryable } from '../../db/pool.ts';
 import { errors, FhirError } from '../errors.ts';
@@ -345,7 +344,7 @@ export class PgFhirStore implements FhirStore {
     let previous: Cursor | undefined;
     if (!countOnly) {
       const page = searchPageSql(query);
-      const { rows } = await this.db.query<Record<string, string | null>>({ name: statementName(page.text), text: page.text, values: page.values });
+      const { rows } = await this.db.query<Record<string, string | null>>(page.text, page.values);
       const more = rows.length > query.count;
       const pageRows = rows.slice(0, query.count);
       if (query.cursor?.direction === 'previous') pageRows.reverse();
@@ -364,7 +363,7 @@ export class PgFhirStore implements FhirStore {
     let total: number | undefined;
     if (query.total === 'accurate' || (countOnly && query.total !== 'estimate' && query.total !== 'none')) {
       const count = searchCountSql(query);
-      const { rows } = await this.db.query<{ total: number }>({ name: statementName(count.text), text: count.text, values: count.values });
+      const { rows } = await this.db.query<{ total: number }>(count.text, count.values);
       total = rows[0]?.total ?? 0;
     } else if (query.total === 'estimate') {
       total = await this.estimate(query);
