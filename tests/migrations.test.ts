@@ -20,7 +20,7 @@ describe('migrate', () => {
   it('applies every migration exactly once when three nodes start at the same time', async () => {
     const all = await loadMigrations();
     const results = await Promise.all(pools.map((p) => migrate(p)));
-    expect(results.flat().sort()).toEqual(all.map((m) => m.version));
+    expect(results.flat().sort((a, b) => a - b)).toEqual(all.map((m) => m.version));
     const { rows } = await pools[0]!.query('SELECT version FROM schema_migration ORDER BY version');
     expect(rows.map((r) => r.version)).toEqual(all.map((m) => m.version));
     expect(await migrationsApplied(pools[0]!, all.length)).toBe(true);

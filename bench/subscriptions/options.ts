@@ -5,6 +5,7 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { numberEnv } from '../lib/format.ts';
 
 export const ALL_SCENARIOS = ['latency-spread', 'latency-all', 'burst', 'cost'] as const;
 export type Scenario = (typeof ALL_SCENARIOS)[number];
@@ -49,14 +50,6 @@ export interface SubscriptionBenchOptions {
 }
 
 const BENCH_DIR = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
-
-function numberEnv(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
-  const raw = env[name]?.trim();
-  if (!raw) return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value < min || value > max) throw new Error(`${name} must be a number from ${min} to ${max}, got "${raw}"`);
-  return value;
-}
 
 function listEnv<T extends string>(env: NodeJS.ProcessEnv, name: string, known: readonly T[], fallback: readonly T[] = known): T[] {
   const raw = env[name]?.trim();

@@ -13,6 +13,7 @@ import type { CpuUse } from './cpu.ts';
 import type { BacklogSummary, StageBreakdown } from './engine-state.ts';
 import type { SubscriptionBenchOptions } from './options.ts';
 import type { BurstRun, CostRun, DeliveryLatency, LatencyRun } from './scenarios.ts';
+import { formatNumber } from '../lib/format.ts';
 
 export interface SubscriptionBenchResults {
   startedAt: string;
@@ -36,14 +37,7 @@ export const TARGET_P99_MS = 100;
 export const TARGET_DELIVERED_PER_SECOND = 1000;
 export const TARGET_MAX_WRITE_DROP = 0.15;
 
-const num = (n: number | undefined, digits?: number): string => {
-  if (n === undefined || Number.isNaN(n)) return '–';
-  if (!Number.isFinite(n)) return '∞';
-  if (digits !== undefined) return n.toFixed(digits);
-  if (Math.abs(n) >= 100) return Math.round(n).toLocaleString('en-US');
-  if (Math.abs(n) >= 10) return n.toFixed(1);
-  return n.toFixed(2);
-};
+const num = formatNumber;
 const ok = (pass: boolean | undefined) => (pass === undefined ? 'n/a' : pass ? 'PASS' : 'FAIL');
 const pct = (r: number) => `${r >= 0 ? '+' : ''}${(r * 100).toFixed(1)} %`;
 const cpuText = (c: CpuUse) => `${num(c.server, 2)} / ${num(c.postgres, 2)} / ${num(c.bench, 2)}`;
