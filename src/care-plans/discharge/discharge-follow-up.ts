@@ -1,13 +1,15 @@
 /**
  * On discharge (an inpatient Encounter becomes finished), the follow-up for the episode, as one
- * idempotent transaction (issue 6): a LACE RiskAssessment with each component as an Observation,
- * one CarePlan from the protocols that apply (PlanDefinitions read from the store, so edits through
- * the API apply: transitional care for every discharge, disease protocols selected by the
- * discharge diagnoses), a Task per protocol action with its due date (home monitoring becomes a
- * standing CarePlan activity), and a Provenance naming the protocol versions and the inputs. Every resource is keyed on the encounter, so replaying the event
- * (or the HL7 message) writes nothing new, and a corrected encounter updates them.
+ * idempotent transaction (issue 6): LACE and, with discharge labs, HOSPITAL RiskAssessments with
+ * each component as an Observation; one CarePlan from the protocols that apply (PlanDefinitions
+ * from the store, so edits through the API apply: transitional care for every discharge, disease
+ * protocols selected by the discharge diagnoses); a Task per protocol action with its due date
+ * (home monitoring becomes a standing CarePlan activity); medication reminders and lab re-checks
+ * from the discharge orders; and a Provenance naming the protocol versions and the inputs. Every
+ * resource is keyed on the encounter, so replaying the event (or the HL7 message) writes nothing
+ * new, a corrected encounter or a later order updates them, and what happened since is kept.
  *
- * Runs as an internal subscriber of the subscription engine (at least once, in order).
+ * Runs as internal subscribers of the subscription engine (at least once; in order per encounter).
  */
 import type { Bundle, BundleEntry, CarePlan, CarePlanActivity, Condition, Encounter, Extension, MedicationRequest, Observation, PlanDefinition, PlanDefinitionAction, Provenance, Quantity, Reference, Resource, RiskAssessment, ServiceRequest, Task } from '@medplum/fhirtypes';
 import { randomUUID } from 'node:crypto';
@@ -289,7 +291,7 @@ export async function followUpDischarge(deps: DischargeDeps, encounter: Encounte
   // Discharge orders: the medication of the stay (HL7 RDE/OMP with the visit in PV1) and the
   // service requests; active ones get reminders and re-checks, withdrawn ones lose theirs.
   const orders = await dischargeOrders(deps.store, encounter.id);
-  // Protocols are read from the store each time, so edits and additions through the API apply.
+  // Protocols from the store (cached; a PlanDefinition write through the API clears the cache).
   const protocols = selectProtocols(await deps.protocols.active(), icd10Codes(conditions));
   if (!protocols.length) {
     deps.logger.warn({ encounter: encounter.id }, 'no follow-up protocol applies to this discharge (is transitional-care active?)');
