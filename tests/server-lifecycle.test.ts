@@ -64,7 +64,12 @@ describe('graceful stop', () => {
     const own = await startTestServer();
     const bundle = fs.readFileSync(new URL('./fixtures/synthea/Barry_Wolf_f0c0c377-be9c-4ca2-97c0-7cef574bdb45.json', import.meta.url), 'utf8');
     const inFlight = fetch(`${own.fhirBaseUrl}`, { method: 'POST', headers: { 'content-type': 'application/fhir+json', prefer: 'return=minimal' }, body: bundle });
-    await new Promise((r) => setTimeout(r, 30)); // the request is being processed
+    // Stop once the request is being processed — its first queries are running on this test's
+    // database — not after a fixed delay, which a busy machine outran (the stop came first: 503).
+    await new Promise((r) => setTimeout(r, 30));
+    const deadline = Date.now() + 10_000;
+    const busy = async () => (await own.pool.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND state = 'active' AND pid <> pg_backend_pid()`)).rows[0].n > 0;
+    while (!(await busy()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
     const stopped = own.stop();
     const res = await inFlight;
     expect(res.status).toBe(200);
