@@ -12,8 +12,8 @@
  */
 import type pg from 'pg';
 import { sleep } from '../lib/child-process.ts';
-import { percentile, summarize } from '../lib/load.ts';
-import type { LatencySummary } from '../lib/load.ts';
+import { latencyWithMissing, summarize } from '../lib/load.ts';
+import type { LatencySummary, LatencyWithMissing } from '../lib/load.ts';
 import { cpuUse, readCpuTimes } from '../subscriptions/cpu.ts';
 import type { CpuTimes, CpuUse } from '../subscriptions/cpu.ts';
 import { stageBreakdown } from '../subscriptions/engine-state.ts';
@@ -51,14 +51,7 @@ export interface PhaseContext {
 }
 
 /** Percentiles in ms where a discharge without a plan counts as +Infinity (JSON: null). */
-export interface PlanLatency {
-  p50: number;
-  p95: number;
-  p99: number;
-  max: number;
-  /** Over the discharges that got a plan. */
-  mean: number;
-}
+export type PlanLatency = LatencyWithMissing;
 
 export interface PhaseResult {
   name: 'baseline' | 'under load';
@@ -108,15 +101,6 @@ export interface PhaseResult {
   /** Cores used in the measured window: server Node.js process, its PostgreSQL, this bench process. */
   cpu: CpuUse | undefined;
   rssMaxMiB: number | undefined;
-}
-
-function planLatency(delivered: readonly number[], missing: number): PlanLatency {
-  const sorted = new Float64Array(delivered.length + missing);
-  sorted.set(delivered);
-  sorted.fill(Number.POSITIVE_INFINITY, delivered.length);
-  sorted.sort();
-  const mean = delivered.length ? delivered.reduce((a, b) => a + b, 0) / delivered.length : Number.NaN;
-  return { p50: percentile(sorted, 50), p95: percentile(sorted, 95), p99: percentile(sorted, 99), max: sorted.length ? (sorted[sorted.length - 1] as number) : Number.NaN, mean };
 }
 
 interface DischargeRecord {
@@ -218,7 +202,7 @@ export async function runPhase(ctx: PhaseContext, name: PhaseResult['name'], pat
   for (let from = 0; from < measuredSeconds; from += 10) {
     const inBucket = measured.filter((r) => r.at - measureFrom >= from * 1000 && r.at - measureFrom < (from + 10) * 1000);
     const got = inBucket.map((r) => latencyOf.get(r)).filter((x): x is number => x !== undefined);
-    const l = planLatency(got, inBucket.length - got.length);
+    const l = latencyWithMissing(got, inBucket.length - got.length);
     trend.push({ fromSecond: from, discharges: inBucket.length, p50: l.p50, p99: l.p99 });
   }
   const stats = loopStats(discharges.records, measureFrom, measureTo);
@@ -247,8 +231,8 @@ export async function runPhase(ctx: PhaseContext, name: PhaseResult['name'], pat
       complete: missing.length === 0,
       missingExamples: missing.slice(0, 5).map((r) => ({ mrn: r.patient.mrn, patientId: r.patient.id, ack: r.ackError ?? 'AA' })),
     },
-    latencyMs: planLatency(fromWrite, missing.length),
-    latencyFromDueMs: planLatency(fromDue, missing.length),
+    latencyMs: latencyWithMissing(fromWrite, missing.length),
+    latencyFromDueMs: latencyWithMissing(fromDue, missing.length),
     trend,
     other: (others?.loops ?? []).flatMap((l) =>
       l.names.map((n) => {

@@ -161,3 +161,26 @@ export async function runWorkQueue<T>(items: readonly T[], concurrency: number, 
   await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
   return { concurrency, items: items.length, errors, firstError, seconds: (performance.now() - started) / 1000, latencyMs: summarize(latencies) };
 }
+
+/** Latency percentiles where some operations never completed; those count as infinitely late. */
+export interface LatencyWithMissing {
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+  /** Over the completed ones only. */
+  mean: number;
+}
+
+/**
+ * Percentiles over `completed` latencies plus `missing` operations counted as +∞, so a p99 is
+ * never flattered by leaving the slowest out.
+ */
+export function latencyWithMissing(completed: readonly number[], missing: number): LatencyWithMissing {
+  const sorted = new Float64Array(completed.length + missing);
+  sorted.set(completed);
+  sorted.fill(Number.POSITIVE_INFINITY, completed.length);
+  sorted.sort();
+  const mean = completed.length ? completed.reduce((a, b) => a + b, 0) / completed.length : Number.NaN;
+  return { p50: percentile(sorted, 50), p95: percentile(sorted, 95), p99: percentile(sorted, 99), max: sorted.length ? (sorted[sorted.length - 1] as number) : Number.NaN, mean };
+}

@@ -4,8 +4,10 @@
  * was busy and the figures are noisy). Throughput on a 2-core box is not comparable with a
  * 16-core one, so every result carries this, and the git commit of the code measured.
  */
+import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import path from 'node:path';
 import os from 'node:os';
 import type pg from 'pg';
 
@@ -56,4 +58,22 @@ export function machineInfo(repoRoot: string): MachineInfo {
 export async function postgresVersion(db: Pick<pg.Pool, 'query'>): Promise<string> {
   const { rows } = await db.query<{ version: string }>('SELECT version()');
   return rows[0]?.version ?? 'unknown';
+}
+
+/**
+ * With uncommitted changes ("-dirty") the commit does not say what was measured: a hash of the
+ * diff of src/ against HEAD plus the untracked files under src/ tells two working trees apart.
+ * Undefined when src/ is as committed (or git is not available).
+ */
+export async function sourceFingerprint(repoRoot: string): Promise<string | undefined> {
+  try {
+    const git = (...args: string[]) => execFileSync('git', args, { cwd: repoRoot, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, stdio: ['ignore', 'pipe', 'ignore'] });
+    const hash = createHash('sha256').update(git('diff', 'HEAD', '--', 'src'));
+    const untracked = git('ls-files', '--others', '--exclude-standard', '--', 'src').split('\n').filter(Boolean).sort();
+    if (!untracked.length && hash.copy().digest('hex') === createHash('sha256').digest('hex')) return undefined;
+    for (const file of untracked) hash.update(file).update(await fs.promises.readFile(path.join(repoRoot, file)));
+    return `src/ differs from HEAD: ${untracked.length} untracked file(s), working-tree sha256 ${hash.digest('hex').slice(0, 12)}`;
+  } catch {
+    return undefined;
+  }
 }

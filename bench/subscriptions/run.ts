@@ -14,14 +14,12 @@
  * Markdown report on stdout, progress on stderr, raw numbers in
  * bench/results/subscriptions-<time>.json. See bench/subscriptions/RESULTS.md.
  */
-import { createHash } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
 import { profileMarkdown } from '../lib/cpu-profile.ts';
 import { HttpClient } from '../lib/http-client.ts';
-import { machineInfo, postgresVersion } from '../lib/machine.ts';
+import { machineInfo, postgresVersion, sourceFingerprint } from '../lib/machine.ts';
 import { startServerProcess } from '../lib/server-process.ts';
 import type { ServerProcess } from '../lib/server-process.ts';
 import { createPatient } from './fhir.ts';
@@ -52,23 +50,6 @@ function serverEnv(o: SubscriptionBenchOptions): Record<string, string> {
     SUBSCRIPTION_MAX_IN_FLIGHT: String(o.maxInFlight),
     LOG_LEVEL: 'warn',
   };
-}
-
-/**
- * With uncommitted changes ("-dirty") the commit does not say what was measured: a hash of the
- * diff of src/ against HEAD plus the untracked files under src/ tells two working trees apart.
- */
-async function sourceFingerprint(repoRoot: string): Promise<string | undefined> {
-  try {
-    const git = (...args: string[]) => execFileSync('git', args, { cwd: repoRoot, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, stdio: ['ignore', 'pipe', 'ignore'] });
-    const hash = createHash('sha256').update(git('diff', 'HEAD', '--', 'src'));
-    const untracked = git('ls-files', '--others', '--exclude-standard', '--', 'src').split('\n').filter(Boolean).sort();
-    if (!untracked.length && hash.copy().digest('hex') === createHash('sha256').digest('hex')) return undefined;
-    for (const file of untracked) hash.update(file).update(await fs.readFile(path.join(repoRoot, file)));
-    return `src/ differs from HEAD: ${untracked.length} untracked file(s), working-tree sha256 ${hash.digest('hex').slice(0, 12)}`;
-  } catch {
-    return undefined;
-  }
 }
 
 /** The newest .cpuprofile in a folder, summarised; undefined when there is none. */

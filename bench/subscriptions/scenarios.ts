@@ -16,8 +16,8 @@
 import type pg from 'pg';
 import { sleep } from '../lib/child-process.ts';
 import type { HttpClient } from '../lib/http-client.ts';
-import { percentile, runClosedLoop, summarize } from '../lib/load.ts';
-import type { LatencySummary, LoadResult } from '../lib/load.ts';
+import { latencyWithMissing, percentile, runClosedLoop, summarize } from '../lib/load.ts';
+import type { LatencySummary, LatencyWithMissing, LoadResult } from '../lib/load.ts';
 import type { ServerProcess } from '../lib/server-process.ts';
 import { cpuUse, readCpuTimes } from './cpu.ts';
 import type { CpuTimes, CpuUse } from './cpu.ts';
@@ -48,14 +48,7 @@ interface WriteRecord {
 }
 
 /** Percentiles where undelivered notifications count as +Infinity (serialised as null). */
-export interface DeliveryLatency {
-  p50: number;
-  p95: number;
-  p99: number;
-  max: number;
-  /** Over the delivered ones only. */
-  mean: number;
-}
+export type DeliveryLatency = LatencyWithMissing;
 
 export interface NotificationCounts {
   /** Notifications the measured writes should cause (sum of matching subscriptions). */
@@ -134,15 +127,6 @@ const fmt = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) :
 
 function describe(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
-}
-
-function lateSummary(delivered: readonly number[], missing: number): DeliveryLatency {
-  const sorted = new Float64Array(delivered.length + missing);
-  sorted.set(delivered);
-  sorted.fill(Number.POSITIVE_INFINITY, delivered.length);
-  sorted.sort();
-  const mean = delivered.length ? delivered.reduce((a, b) => a + b, 0) / delivered.length : Number.NaN;
-  return { p50: percentile(sorted, 50), p95: percentile(sorted, 95), p99: percentile(sorted, 99), max: sorted.length ? (sorted[sorted.length - 1] as number) : Number.NaN, mean };
 }
 
 /** How many subscriptions of the set each code has. */
@@ -266,7 +250,7 @@ function analyse(receipts: readonly Receipt[], writes: readonly WriteRecord[], m
     const entry = perWrite.get(w);
     return { delivered: entry?.fromDone ?? [], missing: Math.max(0, (matches.get(w.sign.code) ?? 0) - (entry?.fromDone.length ?? 0)) };
   };
-  return { counts, latencyMs: lateSummary(fromDone, missing), latencyFromSendMs: lateSummary(fromSend, missing), lateOf };
+  return { counts, latencyMs: latencyWithMissing(fromDone, missing), latencyFromSendMs: latencyWithMissing(fromSend, missing), lateOf };
 }
 
 function trendOf(measured: readonly WriteRecord[], measureStart: number, lateOf: (w: WriteRecord) => { delivered: number[]; missing: number }): LatencyRun['trend'] {
@@ -280,7 +264,7 @@ function trendOf(measured: readonly WriteRecord[], measureStart: number, lateOf:
     buckets.set(b, bucket);
   }
   return [...buckets].sort((a, b) => a[0] - b[0]).map(([fromSecond, b]) => {
-    const s = lateSummary(b.delivered, b.missing);
+    const s = latencyWithMissing(b.delivered, b.missing);
     return { fromSecond, p50: s.p50, p99: s.p99 };
   });
 }
