@@ -15,6 +15,7 @@ import { PgFhirStore, plainIdentifierCondition } from './store/pg-fhir-store.ts'
 
 export { ErrorCode, errors, FhirError, issue } from './errors.ts';
 export { parseEverythingQuery } from './operations/everything.ts';
+export { DerivedCache } from './derived-cache.ts';
 export { operationInputs, singleInput } from './operations/operation-inputs.ts';
 export { translate } from './operations/translate.ts';
 export type { FhirStore, StoredVersion } from './store/fhir-store.ts';

@@ -5,7 +5,7 @@
 import type { Coding, PlanDefinition, Resource } from '@medplum/fhirtypes';
 import fs from 'node:fs';
 import type { FhirStore } from '../../fhir/index.ts';
-import { FhirError, searchAll } from '../../fhir/index.ts';
+import { DerivedCache, FhirError, searchAll } from '../../fhir/index.ts';
 
 /** The extension on a protocol action naming what the patient measures at home. */
 export const MONITORING_CODE = 'https://carebridge.dev/fhir/StructureDefinition/monitoring-code';
@@ -58,39 +58,37 @@ export function selectProtocols(protocols: readonly PlanDefinition[], diagnosisC
 
 /**
  * The active PlanDefinitions, kept in memory: every discharge and every Observation (threshold
- * overrides) needs them, and they change rarely. `invalidate()` is called after any commit that
- * writes a PlanDefinition through this server process (server.ts), so an edit applies to the next
- * event here; other server processes see it within `ttlMs`.
+ * overrides, what is monitored) needs them, and they change rarely. `invalidate()` is called after
+ * any commit that writes a PlanDefinition through this server process (server.ts).
  */
 export class ProtocolCache {
   readonly #store: FhirStore;
-  readonly #ttlMs: number;
-  #loaded: { at: number; generation: number; protocols: PlanDefinition[] } | undefined;
-  #generation = 0;
+  readonly #cache: DerivedCache<{ protocols: PlanDefinition[]; monitoring: Coding[] }>;
 
   constructor(store: FhirStore, ttlMs: number) {
     this.#store = store;
-    this.#ttlMs = ttlMs;
+    this.#cache = new DerivedCache(ttlMs);
   }
 
   invalidate(): void {
-    this.#generation++;
-    this.#loaded = undefined;
+    this.#cache.invalidate();
+  }
+
+  #load(): Promise<{ protocols: PlanDefinition[]; monitoring: Coding[] }> {
+    return this.#cache.get('active', async () => {
+      const protocols = (await searchAll(this.#store, 'PlanDefinition', new URLSearchParams({ status: 'active' }))).map((v) => JSON.parse(v.content as string) as PlanDefinition);
+      const monitoring = protocols.flatMap((p) => (p.action ?? []).flatMap((a) => a.extension?.filter((e) => e.url === MONITORING_CODE && e.valueCoding).map((e) => e.valueCoding as Coding) ?? []));
+      return { protocols, monitoring };
+    });
   }
 
   async active(): Promise<PlanDefinition[]> {
-    const hit = this.#loaded;
-    if (hit && hit.generation === this.#generation && Date.now() - hit.at < this.#ttlMs) return hit.protocols;
-    const generation = this.#generation;
-    const protocols = (await searchAll(this.#store, 'PlanDefinition', new URLSearchParams({ status: 'active' }))).map((v) => JSON.parse(v.content as string) as PlanDefinition);
-    // Invalidated while loading: the answer may be stale, do not keep it.
-    if (generation === this.#generation) this.#loaded = { at: Date.now(), generation, protocols };
-    return protocols;
+    return (await this.#load()).protocols;
   }
 
-  /** What the protocols' home-monitoring actions measure (their `monitoring-code` extensions). */
-  async monitoringCodes(): Promise<Coding[]> {
-    return (await this.active()).flatMap((p) => (p.action ?? []).flatMap((a) => a.extension?.filter((e) => e.url === MONITORING_CODE && e.valueCoding).map((e) => e.valueCoding as Coding) ?? []));
+  /** What the protocols' home-monitoring actions measure (their `monitoring-code` extensions); the same array until the protocols change. */
+  async monitoringCodes(): Promise<readonly Coding[]> {
+    return (await this.#load()).monitoring;
   }
 
   async byId(id: string): Promise<PlanDefinition | undefined> {
