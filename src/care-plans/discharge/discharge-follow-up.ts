@@ -223,14 +223,15 @@ const SNOMED = 'http://snomed.info/sct';
 const LOINC = 'http://loinc.org';
 const WITHDRAWN_MEDICATION = new Set(['cancelled', 'stopped', 'entered-in-error']);
 const WITHDRAWN_SERVICE = new Set(['revoked', 'entered-in-error']);
+const OPEN_TASK = new Set(['requested', 'accepted', 'in-progress']);
 
-/** The orders of a stay that shape its follow-up, and the open Tasks of orders since withdrawn or done. */
+/** The orders of a stay that shape its follow-up, and those since withdrawn or done. */
 export interface DischargeOrders {
   medications: Array<MedicationRequest & { id: string }>;
   /** Laboratory ServiceRequests (category 108252007 or a LOINC code): each a lab re-check Task. */
   labOrders: Array<ServiceRequest & { id: string }>;
-  /** Open Tasks whose order was withdrawn (→ cancelled) or, for a lab order, completed (→ completed). */
-  closing: Array<{ task: Task & { id: string }; status: 'cancelled' | 'completed'; reason: string }>;
+  /** By order reference: withdrawn (its open Tasks → cancelled) or, a lab order, completed (→ completed). */
+  ended: Map<string, { status: 'cancelled' | 'completed'; reason: string }>;
 }
 
 const isLabOrder = (request: ServiceRequest) =>
@@ -241,20 +242,16 @@ async function dischargeOrders(store: FhirStore, encounterId: string): Promise<D
   const of = new URLSearchParams({ encounter: `Encounter/${encounterId}` });
   const medications = (await searchAll(store, 'MedicationRequest', of)).map((v) => JSON.parse(v.content as string) as MedicationRequest & { id: string });
   const services = (await searchAll(store, 'ServiceRequest', of)).map((v) => JSON.parse(v.content as string) as ServiceRequest & { id: string }).filter(isLabOrder);
-  const ended = [
-    ...medications.filter((m) => WITHDRAWN_MEDICATION.has(m.status)).map((m) => ({ focus: `MedicationRequest/${m.id}`, status: 'cancelled' as const, reason: `order ${m.status}` })),
-    ...services.filter((r) => WITHDRAWN_SERVICE.has(r.status)).map((r) => ({ focus: `ServiceRequest/${r.id}`, status: 'cancelled' as const, reason: `order ${r.status}` })),
-    ...services.filter((r) => r.status === 'completed').map((r) => ({ focus: `ServiceRequest/${r.id}`, status: 'completed' as const, reason: 'order completed' })),
-  ];
-  const closing: DischargeOrders['closing'] = [];
-  for (const end of ended) {
-    const open = await findMatches(store, 'Task', new URLSearchParams([['focus', end.focus], ['status', 'requested,accepted,in-progress']]), 100);
-    for (const v of open) closing.push({ task: JSON.parse(v.content as string) as Task & { id: string }, status: end.status, reason: end.reason });
+  const ended: DischargeOrders['ended'] = new Map();
+  for (const m of medications) if (WITHDRAWN_MEDICATION.has(m.status)) ended.set(`MedicationRequest/${m.id}`, { status: 'cancelled', reason: `order ${m.status}` });
+  for (const r of services) {
+    if (WITHDRAWN_SERVICE.has(r.status)) ended.set(`ServiceRequest/${r.id}`, { status: 'cancelled', reason: `order ${r.status}` });
+    else if (r.status === 'completed') ended.set(`ServiceRequest/${r.id}`, { status: 'completed', reason: 'order completed' });
   }
   return {
     medications: medications.filter((m) => m.status === 'active'),
     labOrders: services.filter((r) => r.status === 'active'),
-    closing,
+    ended,
   };
 }
 
@@ -317,20 +314,24 @@ export async function followUpDischarge(deps: DischargeDeps, encounter: Encounte
   deps.logger.info({ encounter: encounter.id, lace: lace.total, hospital: hospital?.total }, 'discharge follow-up generated');
 }
 
-/** The CarePlan and Tasks an earlier run wrote for this encounter, by `system|value` of their identifier. */
-async function writtenBefore(store: FhirStore, encounterId: string): Promise<Map<string, Resource>> {
-  const found = new Map<string, Resource>();
-  const plans = await findMatches(store, 'CarePlan', new URLSearchParams({ identifier: `${BASE}/NamingSystem/care-plan|${encounterId}` }), 1);
-  const tasks = await searchAll(store, 'Task', new URLSearchParams({ encounter: `Encounter/${encounterId}` }));
-  for (const version of [...plans, ...tasks]) {
-    const resource = JSON.parse(version.content as string) as CarePlan | Task;
-    for (const id of resource.identifier ?? []) if (id.system?.startsWith(`${BASE}/NamingSystem/`)) found.set(`${id.system}|${id.value}`, resource);
-  }
-  return found;
+/** What earlier runs wrote for this encounter: its Tasks, and those and the CarePlan by `system|value` of their identifier. */
+interface WrittenBefore {
+  byIdentifier: Map<string, Resource>;
+  tasks: Array<Task & { id: string }>;
 }
 
-function build(deps: DischargeDeps, encounter: Encounter & { id: string }, patient: Reference, protocols: PlanDefinition[], conditions: Condition[], scores: Score[], dischargedAt: string, orders: DischargeOrders, existing: ReadonlyMap<string, Resource>): Bundle {
-  const e = new Entries(existing);
+async function writtenBefore(store: FhirStore, encounterId: string): Promise<WrittenBefore> {
+  const byIdentifier = new Map<string, Resource>();
+  const plans = (await findMatches(store, 'CarePlan', new URLSearchParams({ identifier: `${BASE}/NamingSystem/care-plan|${encounterId}` }), 1)).map((v) => JSON.parse(v.content as string) as CarePlan);
+  const tasks = (await searchAll(store, 'Task', new URLSearchParams({ encounter: `Encounter/${encounterId}` }))).map((v) => JSON.parse(v.content as string) as Task & { id: string });
+  for (const resource of [...plans, ...tasks]) {
+    for (const id of resource.identifier ?? []) if (id.system?.startsWith(`${BASE}/NamingSystem/`)) byIdentifier.set(`${id.system}|${id.value}`, resource);
+  }
+  return { byIdentifier, tasks };
+}
+
+function build(deps: DischargeDeps, encounter: Encounter & { id: string }, patient: Reference, protocols: PlanDefinition[], conditions: Condition[], scores: Score[], dischargedAt: string, orders: DischargeOrders, existing: WrittenBefore): Bundle {
+  const e = new Entries(existing.byIdentifier);
   const medications = orders.medications;
   const key = encounter.id;
   const canonicalOf = (p: PlanDefinition) => `${p.url}|${p.version}`;
@@ -509,9 +510,11 @@ function build(deps: DischargeDeps, encounter: Encounter & { id: string }, patie
     );
   });
   // Tasks of orders withdrawn (or, for lab orders, done) since the last run: closed, with the reason.
-  for (const { task, status, reason } of orders.closing) {
+  for (const task of existing.tasks) {
+    const end = orders.ended.get(task.focus?.reference ?? '');
+    if (!end || !OPEN_TASK.has(task.status)) continue;
     const { meta: _meta, ...rest } = task;
-    e.put({ ...rest, status, statusReason: { text: reason } });
+    e.put({ ...rest, status: end.status, statusReason: { text: end.reason } });
   }
 
   const carePlan = e.upsert<CarePlan>(
