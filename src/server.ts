@@ -32,7 +32,7 @@ import { chinaHolidayCalendar } from './care-plans/discharge/due-dates.ts';
 import { installProtocols, ProtocolCache } from './care-plans/discharge/protocols.ts';
 import { followUpRecordHandler } from './care-plans/follow-up/record.ts';
 import { regradeHandler } from './care-plans/follow-up/regrade.ts';
-import { reportCodes, resolveMissedReports, sweep } from './care-plans/reports/sweep.ts';
+import { resolveMissedReports, sweep } from './care-plans/reports/sweep.ts';
 import { defaultComorbidityTable } from './care-plans/risk/comorbidity.ts';
 import { SubscriptionEngine } from './subscriptions/engine/engine.ts';
 import { Scheduler } from './subscriptions/scheduler/scheduler.ts';
@@ -174,14 +174,14 @@ export async function startServer(config: Config, logger: Logger = createLogger(
       fhir: transactionContext,
       logger,
       missedAfterDays: config.missedReportDays,
-      translator: codeTranslator,
-      monitored: async () => new Set((await protocols.monitoringCodes()).flatMap(reportCodes)),
+      monitored: () => protocols.monitoringCodes(),
     };
     subscriptions.subscribe(
       'observation-follow-up',
       'Observation',
       observationFollowUp({
-        alerts: observationAlertHandler({ store, fhir: transactionContext, logger, thresholds: defaultThresholds(), translator: codeTranslator, protocols }),
+        translator: codeTranslator,
+        alerts: observationAlertHandler({ store, fhir: transactionContext, logger, thresholds: defaultThresholds(), protocols }),
         missedReports: resolveMissedReports(sweepDeps),
         regrade: regradeHandler({ store, fhir: transactionContext }),
       }),

@@ -10,8 +10,6 @@
 import type { Bundle, CarePlan, Extension, Observation, PlanDefinition, Task } from '@medplum/fhirtypes';
 import type { Logger } from 'pino';
 import type { ProtocolCache } from '../discharge/protocols.ts';
-import { withStandardCodes } from './standard-codes.ts';
-import type { CodeTranslator } from './standard-codes.ts';
 import { findMatches, runTransaction } from '../../fhir/index.ts';
 import type { FhirStore, TransactionContext } from '../../fhir/index.ts';
 import type { InternalEvent } from '../../subscriptions/subscription-model.ts';
@@ -24,8 +22,6 @@ export interface AlertDeps {
   fhir: TransactionContext;
   logger: Logger;
   thresholds: ThresholdTable;
-  /** ConceptMap translation of local codes to LOINC (standard-codes.ts). */
-  translator?: CodeTranslator;
   /** The protocols (their threshold overrides), cached; read from the store when absent. */
   protocols?: Pick<ProtocolCache, 'byId'>;
 }
@@ -112,11 +108,11 @@ function ruleCodes(table: ThresholdTable): Set<string> {
 
 export function observationAlertHandler(deps: AlertDeps): (event: InternalEvent) => Promise<void> {
   return async (event) => {
-    const stored = event.resource as Observation | undefined;
-    if (!stored?.id || event.interaction === 'delete') return;
-    const patient = stored.subject?.reference;
+    // Local codes already carry their LOINC translations (observation-follow-up.ts).
+    const observation = event.resource as Observation | undefined;
+    if (!observation?.id || event.interaction === 'delete') return;
+    const patient = observation.subject?.reference;
     if (!patient?.startsWith('Patient/')) return;
-    const observation = await withStandardCodes(stored, deps.translator);
     // Most readings and lab results have no alert rule (temperature, haemoglobin…): no query for them.
     if (!loincCodes(observation).some((code) => ruleCodes(deps.thresholds).has(code))) return;
     const plans = (await findMatches(deps.store, 'CarePlan', new URLSearchParams([['subject', patient], ['status', 'active'], ['_sort', '-_lastUpdated']]), 20)).map((v) => JSON.parse(v.content as string) as CarePlan & { id: string });

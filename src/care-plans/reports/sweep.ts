@@ -20,8 +20,6 @@ import { findMatches, runTransaction, searchAll } from '../../fhir/index.ts';
 import type { FhirStore, TransactionContext } from '../../fhir/index.ts';
 import type { InternalEvent } from '../../subscriptions/subscription-model.ts';
 import { patientAdherence } from '../adherence/patient-adherence.ts';
-import { withStandardCodes } from '../alerts/standard-codes.ts';
-import type { CodeTranslator } from '../alerts/standard-codes.ts';
 import { BASE } from '../discharge/discharge-follow-up.ts';
 
 export interface SweepDeps {
@@ -31,13 +29,11 @@ export interface SweepDeps {
   missedAfterDays: number;
   /** Fills looked at for adherence: those of the last this many days (default 180). */
   adherenceWindowDays?: number;
-  /** ConceptMap translation, so a reading with a local code resolves its missed report. */
-  translator?: CodeTranslator;
   /**
-   * The `system|code`s that report what the protocols monitor: a reading with none of them is not
-   * looked at on arrival (most are not reports; the sweep completes any it missed).
+   * What the protocols monitor (the same array until they change): a reading that reports none of
+   * it is not looked at on arrival (most are not reports; the sweep completes any it missed).
    */
-  monitored?: () => Promise<ReadonlySet<string>>;
+  monitored?: () => Promise<readonly Coding[]>;
 }
 
 const TASK_TYPE = `${BASE}/CodeSystem/task-type`;
@@ -52,6 +48,14 @@ const REPORTED_AS: Record<string, readonly string[]> = {
   '85354-9': ['85354-9', '55284-4', '8480-6', '8462-4'],
   '2339-0': ['2339-0', '2345-7', '14743-9', '14749-6', '14770-2', '14771-0', '1558-6', '41653-7'],
 };
+
+const reportSets = new WeakMap<readonly Coding[], ReadonlySet<string>>();
+/** Every system|code that reports one of `measured`, built once per array. */
+function reportCodeSet(measured: readonly Coding[]): ReadonlySet<string> {
+  let set = reportSets.get(measured);
+  if (!set) reportSets.set(measured, (set = new Set(measured.flatMap(reportCodes))));
+  return set;
+}
 
 /** The system|code search values that count as reports of `measured`. */
 export function reportCodes(measured: { system?: string; code?: string }): string[] {
@@ -189,15 +193,15 @@ export async function sweep(deps: SweepDeps, now: Date): Promise<number> {
 }
 
 /** Completes a patient's open missed-report Tasks for a kind of Observation when one arrives. */
-export function resolveMissedReports(deps: Pick<SweepDeps, 'store' | 'fhir' | 'translator' | 'monitored'>): (event: InternalEvent) => Promise<void> {
+export function resolveMissedReports(deps: Pick<SweepDeps, 'store' | 'fhir' | 'monitored'>): (event: InternalEvent) => Promise<void> {
   return async (event) => {
-    const stored = event.resource as Observation | undefined;
-    const patient = stored?.subject?.reference;
-    if (!stored?.id || event.interaction === 'delete' || !patient?.startsWith('Patient/')) return;
-    const observation = await withStandardCodes(stored, deps.translator);
+    // Local codes already carry their LOINC translations (observation-follow-up.ts).
+    const observation = event.resource as Observation | undefined;
+    const patient = observation?.subject?.reference;
+    if (!observation?.id || event.interaction === 'delete' || !patient?.startsWith('Patient/')) return;
     const codes = (observation.code?.coding ?? []).filter((c) => c.system && c.code);
     if (!codes.length) return;
-    const monitored = await deps.monitored?.();
+    const monitored = deps.monitored && reportCodeSet(await deps.monitored());
     if (monitored && !codes.some((c) => monitored.has(`${c.system}|${c.code}`))) return;
     const open = (await findMatches(deps.store, 'Task', new URLSearchParams([['patient', patient], ['status', 'requested'], ['code', `${TASK_TYPE}|missed-report`]]), 100)).map((v) => parse<Task & { id: string }>(v.content));
     const reported = new Set(codes.map((c) => `${c.system}|${c.code}`));
