@@ -111,9 +111,11 @@ describe('internal subscribers', () => {
     expect(mostAtOnce).toBeGreaterThan(1);
     expect(mostAtOnce).toBeLessThanOrEqual(4);
     expect(failuresLeft).toBe(-1);
-    // Every event delivered once, recorded as delivered.
-    const { rows } = await server.pool.query(`SELECT status, count(*)::int AS n FROM subscription_notification WHERE subscription_id = 'internal-by-patient' GROUP BY status`);
-    expect(rows).toEqual([{ status: 'delivered', n: 20 }]);
+    // Every event delivered once, recorded as delivered (the marks are written when the batch ends,
+    // just after the last handler returns).
+    const statuses = async () => (await server.pool.query(`SELECT status, count(*)::int AS n FROM subscription_notification WHERE subscription_id = 'internal-by-patient' GROUP BY status`)).rows;
+    while ((await statuses()).length !== 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(await statuses()).toEqual([{ status: 'delivered', n: 20 }]);
   });
 
   it('waits for a transaction still open: its event, committed later, comes before those after it', async () => {
