@@ -208,8 +208,9 @@ export class DeliveryWorker {
     );
     const rows = [head, ...more.sort((a, b) => Number(a.event_number) - Number(b.event_number))];
     const groups = new Map<string, Array<{ row: Claimed; event: InternalEvent }>>();
-    for (const row of rows) {
-      const event = await this.#internalEvent(sub, row);
+    // The versions are read side by side (each once, through the version cache), then grouped.
+    const events = await Promise.all(rows.map(async (row) => ({ row, event: await this.#internalEvent(sub, row) })));
+    for (const { row, event } of events) {
       const key = channel.orderKey?.(event) ?? `${row.resource_type}/${row.resource_id}`;
       groups.set(key, [...(groups.get(key) ?? []), { row, event }]);
     }
