@@ -148,12 +148,14 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     const testClock = config.testClock ? new TestClock() : undefined;
     const clock = testClock ?? systemClock;
     if (testClock) logger.warn('CAREBRIDGE_TEST_CLOCK is on: POST /admin/clock moves the follow-up clock (tests and demos only)');
+    const calendar = chinaHolidayCalendar();
+    if (calendar.provisionalYears.length) logger.warn({ years: calendar.provisionalYears }, 'holiday calendar: statutory holidays only for these years (no State Council notice in protocols/holidays-cn.json yet); bridging days off and make-up working days are missing');
     const dischargeDeps = {
       store,
       fhir: transactionContext,
       logger,
       comorbidities: defaultComorbidityTable(),
-      calendar: chinaHolidayCalendar(),
+      calendar,
       timeZone: config.timeZone,
       labRechecks: defaultLabRechecks(),
       clock,

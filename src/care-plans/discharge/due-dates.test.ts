@@ -45,4 +45,17 @@ describe('due dates', () => {
     // National Day 1–7 October off, Saturday 10 October worked: Wednesday 30 September → Thursday 8, Friday 9.
     expect(addBusinessDays('2026-09-30', 3, calendar)).toBe('2026-10-10');
   });
+
+  it('ships 2027 as provisional: the statutory holidays only, until the State Council notice', () => {
+    const calendar = chinaHolidayCalendar();
+    expect(calendar.provisionalYears).toEqual(['2027']);
+    // 除夕 and 初三 of the Year of the Goat (New Year's Day Saturday 6 February 2027) are weekdays off.
+    expect(isBusinessDay('2027-02-05', calendar)).toBe(false);
+    expect(isBusinessDay('2027-02-08', calendar)).toBe(false);
+    expect(isBusinessDay('2027-02-09', calendar)).toBe(true);
+    // New Year, Qingming (Monday 5 April), Dragon Boat (Wednesday 9 June), Mid-Autumn (Wednesday 15 September), National Day.
+    for (const day of ['2027-01-01', '2027-04-05', '2027-06-09', '2027-09-15', '2027-10-01']) expect(isBusinessDay(day, calendar)).toBe(false);
+    // Discharged Thursday 4 February 2027: Friday 5th and Monday 8th are off → Tuesday 9th, Wednesday 10th.
+    expect(addBusinessDays('2027-02-04', 2, calendar)).toBe('2027-02-10');
+  });
 });

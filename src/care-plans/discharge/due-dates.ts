@@ -14,12 +14,24 @@ export interface HolidayCalendar {
 
 export const NO_HOLIDAYS: HolidayCalendar = { daysOff: new Set(), workingDays: new Set() };
 
-/** The China public-holiday calendar shipped as data (protocols/holidays-cn.json, replaceable). */
-export function chinaHolidayCalendar(): HolidayCalendar & { years: string[] } {
-  const data = JSON.parse(fs.readFileSync(new URL('../protocols/holidays-cn.json', import.meta.url), 'utf8')) as { years: Record<string, { daysOff: string[]; workingDays: string[] }> };
+interface CalendarYear {
+  daysOff: string[];
+  workingDays: string[];
+  /** Set while a year holds only what the law fixes in advance, before its State Council notice. */
+  provisional?: string;
+}
+
+/**
+ * The China public-holiday calendar shipped as data (protocols/holidays-cn.json, replaceable).
+ * `provisionalYears` lists the years whose days off are the statutory ones only (no notice yet):
+ * due dates there may land on a bridging day off or miss a make-up working day.
+ */
+export function chinaHolidayCalendar(): HolidayCalendar & { years: string[]; provisionalYears: string[] } {
+  const data = JSON.parse(fs.readFileSync(new URL('../protocols/holidays-cn.json', import.meta.url), 'utf8')) as { years: Record<string, CalendarYear> };
   const years = Object.keys(data.years).sort();
   return {
     years,
+    provisionalYears: years.filter((y) => data.years[y]!.provisional),
     daysOff: new Set(years.flatMap((y) => data.years[y]!.daysOff)),
     workingDays: new Set(years.flatMap((y) => data.years[y]!.workingDays)),
   };
