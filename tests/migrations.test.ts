@@ -53,4 +53,12 @@ describe('migrate', () => {
     ].join('\n');
     expect(schema).toMatchSnapshot();
   });
+
+  it('keeps the token MCV list short enough to plan with cheaply', async () => {
+    // 2,000 (type, code, value) combinations cost 1.3 ms of planning per token filter (migration 0011).
+    const { rows } = await pools[0]!.query<{ name: string; kinds: string; target: number | null }>(
+      `SELECT stxname AS name, array_to_string(stxkind, '') AS kinds, stxstattarget AS target FROM pg_statistic_ext WHERE stxname = 'search_token_stats'`,
+    );
+    expect(rows).toEqual([{ name: 'search_token_stats', kinds: 'fm', target: 200 }]);
+  });
 });
