@@ -14,6 +14,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { profileMarkdown } from '../lib/cpu-profile.ts';
 import { runClosedLoop } from '../lib/load.ts';
 import type { LoadResult } from '../lib/load.ts';
 import { machineInfo, postgresVersion } from '../lib/machine.ts';
@@ -42,6 +43,8 @@ const options = {
   baseline: process.env.BENCH_BASELINE !== '0',
   dbPoolSize: numberEnv('DB_POOL_SIZE', 20),
   seed: numberEnv('BENCH_SEED', 1),
+  // BENCH_CPU_PROF=1 profiles the server (node --cpu-prof) into bench/results/profiles, or the path given.
+  cpuProfDir: ((prof) => (prof && prof !== '0' ? (prof === '1' ? path.join(repoRoot, 'bench', 'results', 'profiles') : path.resolve(prof)) : undefined))(process.env.BENCH_CPU_PROF?.trim()),
 };
 
 let server: ServerProcess | undefined;
@@ -111,7 +114,7 @@ const fmt = (n: number, digits = 1) => n.toFixed(digits);
 async function main(): Promise<void> {
   const machine = machineInfo(repoRoot);
   log(`machine: ${machine.cpuModel}, ${machine.cores} cores; load average ${machine.loadAverage.join(' ')}`);
-  server = await startServerProcess({ repoRoot, dbPoolSize: options.dbPoolSize, env: { HL7_RECOVERY_INTERVAL_MS: '5000' } });
+  server = await startServerProcess({ repoRoot, dbPoolSize: options.dbPoolSize, cpuProfDir: options.cpuProfDir, env: { HL7_RECOVERY_INTERVAL_MS: '5000' } });
   const rss = new RssSampler(server.pid);
   const admin = new pg.Pool({ connectionString: server.postgresUrl, max: 2 });
   const runId = `B${Date.now().toString(36)}`;
@@ -168,7 +171,13 @@ async function main(): Promise<void> {
   } finally {
     rss.stop();
     await admin.end().catch(() => undefined);
-    await stopAll();
+    await stopAll(); // the server writes its CPU profile as it exits
+  }
+  if (options.cpuProfDir) {
+    const profiles = (await fs.readdir(options.cpuProfDir)).filter((f) => f.endsWith('.cpuprofile'));
+    const stats = await Promise.all(profiles.map(async (f) => ({ f, t: (await fs.stat(path.join(options.cpuProfDir!, f))).mtimeMs })));
+    const newest = stats.sort((a, b) => b.t - a.t)[0];
+    if (newest) process.stdout.write(`\n${profileMarkdown(path.join(options.cpuProfDir, newest.f))}\n`);
   }
 }
 
