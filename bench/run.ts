@@ -16,7 +16,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { loadDefinitions } from '../src/fhir/definitions.ts';
 import { BaselineDb } from './lib/baseline-sql.ts';
-import { profileMarkdown } from './lib/cpu-profile.ts';
+import { newestProfile, profileMarkdown } from './lib/cpu-profile.ts';
 import { machineInfo, postgresVersion } from './lib/machine.ts';
 import { loadOptions, syntheaAvailable } from './lib/options.ts';
 import { checkTargets, reportMarkdown } from './lib/report.ts';
@@ -62,13 +62,6 @@ for (const event of ['uncaughtException', 'unhandledRejection'] as const) {
     log(`${event}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     void cleanup().finally(() => process.exit(1));
   });
-}
-
-async function newestProfile(dir: string, since: number): Promise<string | undefined> {
-  const files = await fs.readdir(dir).catch(() => [] as string[]);
-  const stats = await Promise.all(files.filter((f) => f.endsWith('.cpuprofile')).map(async (f) => ({ f, t: (await fs.stat(path.join(dir, f))).mtimeMs })));
-  const newest = stats.filter((s) => s.t >= since).sort((a, b) => b.t - a.t)[0];
-  return newest && path.join(dir, newest.f);
 }
 
 async function main(): Promise<void> {

@@ -14,7 +14,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { profileMarkdown } from '../lib/cpu-profile.ts';
+import { cpuProfileDir, newestProfile, profileMarkdown } from '../lib/cpu-profile.ts';
 import { runClosedLoop } from '../lib/load.ts';
 import type { LoadResult } from '../lib/load.ts';
 import { machineInfo, postgresVersion } from '../lib/machine.ts';
@@ -44,7 +44,7 @@ const options = {
   dbPoolSize: numberEnv('DB_POOL_SIZE', 20),
   seed: numberEnv('BENCH_SEED', 1),
   // BENCH_CPU_PROF=1 profiles the server (node --cpu-prof) into bench/results/profiles, or the path given.
-  cpuProfDir: ((prof) => (prof && prof !== '0' ? (prof === '1' ? path.join(repoRoot, 'bench', 'results', 'profiles') : path.resolve(prof)) : undefined))(process.env.BENCH_CPU_PROF?.trim()),
+  cpuProfDir: cpuProfileDir(process.env, path.join(repoRoot, 'bench', 'results')),
 };
 
 let server: ServerProcess | undefined;
@@ -112,6 +112,7 @@ async function soak(srv: ServerProcess, generator: AdtA03Generator): Promise<Soa
 const fmt = (n: number, digits = 1) => n.toFixed(digits);
 
 async function main(): Promise<void> {
+  const startedAt = Date.now();
   const machine = machineInfo(repoRoot);
   log(`machine: ${machine.cpuModel}, ${machine.cores} cores; load average ${machine.loadAverage.join(' ')}`);
   server = await startServerProcess({ repoRoot, dbPoolSize: options.dbPoolSize, cpuProfDir: options.cpuProfDir, env: { HL7_RECOVERY_INTERVAL_MS: '5000' } });
@@ -173,12 +174,8 @@ async function main(): Promise<void> {
     await admin.end().catch(() => undefined);
     await stopAll(); // the server writes its CPU profile as it exits
   }
-  if (options.cpuProfDir) {
-    const profiles = (await fs.readdir(options.cpuProfDir)).filter((f) => f.endsWith('.cpuprofile'));
-    const stats = await Promise.all(profiles.map(async (f) => ({ f, t: (await fs.stat(path.join(options.cpuProfDir!, f))).mtimeMs })));
-    const newest = stats.sort((a, b) => b.t - a.t)[0];
-    if (newest) process.stdout.write(`\n${profileMarkdown(path.join(options.cpuProfDir, newest.f))}\n`);
-  }
+  const profile = options.cpuProfDir && (await newestProfile(options.cpuProfDir, startedAt));
+  if (profile) process.stdout.write(`\n${profileMarkdown(profile)}\n`);
 }
 
 function renderReport(input: { machine: ReturnType<typeof machineInfo>; rows: Array<{ target: string; result: LoadResult; rssMiB?: number }>; soak: SoakResult | undefined; statuses: Array<{ status: string; n: string }>; seeded: { patients: number; seconds: number } | undefined }): string {

@@ -4,6 +4,7 @@
  * load without opening a profiler UI. Also usable alone: `node bench/lib/cpu-profile.ts <file>`.
  */
 import fs from 'node:fs';
+import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -57,6 +58,20 @@ export function summarizeProfile(file: string, top = 25): { functions: ProfileEn
       .slice(0, top)
       .map(([name, us]) => ({ name, selfPercent: (100 * us) / (total || 1) }));
   return { functions: sorted(functions), owners: sorted(owners), totalMs: total / 1000 };
+}
+
+/** Where BENCH_CPU_PROF asks for the server's profiles: `1` → `<resultsDir>/profiles`, a path, or none. */
+export function cpuProfileDir(env: NodeJS.ProcessEnv, resultsDir: string): string | undefined {
+  const prof = env.BENCH_CPU_PROF?.trim();
+  return prof && prof !== '0' ? (prof === '1' ? path.join(resultsDir, 'profiles') : path.resolve(prof)) : undefined;
+}
+
+/** The newest .cpuprofile in `dir` written at or after `since` (ms since the epoch). */
+export async function newestProfile(dir: string, since: number): Promise<string | undefined> {
+  const files = await fsp.readdir(dir).catch(() => [] as string[]);
+  const stats = await Promise.all(files.filter((f) => f.endsWith('.cpuprofile')).map(async (f) => ({ f, t: (await fsp.stat(path.join(dir, f))).mtimeMs })));
+  const newest = stats.filter((s) => s.t >= since).sort((a, b) => b.t - a.t)[0];
+  return newest && path.join(dir, newest.f);
 }
 
 export function profileMarkdown(file: string, top = 25): string {

@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cpuProfileDir } from './cpu-profile.ts';
 
 export type Scenario = 'create' | 'read' | 'update' | 'ingest';
 export const ALL_SCENARIOS: readonly Scenario[] = ['create', 'read', 'update', 'ingest'];
@@ -87,7 +88,6 @@ export function loadOptions(env: NodeJS.ProcessEnv = process.env, argv: readonly
     if (!ALL_SCENARIOS.includes(s as Scenario)) throw new Error(`BENCH_SCENARIOS: unknown scenario "${s}" (known: ${ALL_SCENARIOS.join(', ')})`);
   }
   const syntheaDir = path.resolve(argValue(argv, '--synthea-dir') ?? (env.SYNTHEA_DIR?.trim() || path.join(REPO_ROOT, '..', 'shared', 'fixtures', 'fhir', 'synthea-r4')));
-  const prof = env.BENCH_CPU_PROF?.trim();
   const resultsDir = path.join(BENCH_DIR, 'results');
   return {
     seconds,
@@ -99,7 +99,7 @@ export function loadOptions(env: NodeJS.ProcessEnv = process.env, argv: readonly
     analyze: flag(env, 'BENCH_ANALYZE'),
     syntheaDir,
     dbPoolSize: Math.floor(positiveNumber(env, 'DB_POOL_SIZE', 20)),
-    cpuProfDir: prof && prof !== '0' ? (prof === '1' ? path.join(resultsDir, 'profiles') : path.resolve(prof)) : undefined,
+    cpuProfDir: cpuProfileDir(env, resultsDir),
     seed: Math.floor(positiveNumber(env, 'BENCH_SEED', 1)),
     resultsDir,
     repoRoot: REPO_ROOT,
