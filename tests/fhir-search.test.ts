@@ -83,6 +83,12 @@ describe('token parameters', () => {
     expect(await searchIds(q('Observation', ['code', 'urn:tok:a|']))).toEqual(sorted([aT100, aT200]));
     expect(await searchIds(q('Observation', ['code', 'T-100']))).toEqual(sorted([aT100, bT100, noSystemT100]));
     expect(await searchIds(q('Observation', ['code', 'urn:tok:a|T-100,urn:tok:c|T-300']))).toEqual(sorted([aT100, cT300]));
+    // Values of one form are one index condition (value = ANY): bare codes, codes of one system.
+    expect(await searchIds(q('Observation', ['code', 'T-100,T-200']))).toEqual(sorted([aT100, bT100, noSystemT100, aT200]));
+    expect(await searchIds(q('Observation', ['code', 'urn:tok:a|T-100,urn:tok:a|T-200']))).toEqual(sorted([aT100, aT200]));
+    expect(await searchIds(q('Observation', ['code', 'urn:tok:a|T-300,urn:tok:a|T-400']))).toEqual([]);
+    expect(await searchIds(q('Observation', ['code', 'urn:tok:a|T-200,T-300']))).toEqual(sorted([aT200, cT300]));
+    expect(await searchIds(q('Observation', ['code', 'urn:tok:b|,urn:tok:b|T-200']))).toEqual([bT100]);
     expect(await searchIds(q('Observation', ['code', 'urn:tok:c|T-100']))).toEqual([]);
     expect(await searchIds(q('Observation', ['code', 't-100']))).toEqual([]); // codes are case-sensitive
   });
