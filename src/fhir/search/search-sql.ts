@@ -220,7 +220,7 @@ function compositeSecond(p: Params, type: FilterType, v: FilterValue): string {
 }
 
 /** True when the filter's matches can be listed from the index tables alone (no row of fhir_resource needed). */
-function listable(f: SearchFilter): boolean {
+export function listable(f: SearchFilter): boolean {
   return f.kind !== 'param' || (f.type !== 'id' && f.type !== 'lastUpdated' && f.modifier !== 'not' && f.modifier !== 'missing');
 }
 
@@ -229,7 +229,7 @@ function listable(f: SearchFilter): boolean {
  * filter. Index rows exist only for current, non-deleted versions, so listable filters need no
  * join with fhir_resource; the others are checked on it.
  */
-function matchingIds(p: Params, resourceType: string, typeSql: string, f: SearchFilter): string {
+export function matchingIds(p: Params, resourceType: string, typeSql: string, f: SearchFilter): string {
   if (!listable(f)) {
     const x = p.alias();
     return `SELECT ${x}.id FROM fhir_resource ${x} WHERE ${x}.resource_type = ${typeSql} AND NOT ${x}.deleted AND ${filterCondition(p, resourceType, typeSql, x, f)}`;
@@ -364,7 +364,7 @@ function sortExpression(p: Params, typeParam: string, rule: SortRule): { sql: st
  * Keyset condition: rows strictly after (or before) the cursor in the sort order, nulls last.
  * Sort values come back as text and are cast to the expression's type.
  */
-function cursorCondition(p: Params, keys: Array<{ sql: string; cast: string; descending: boolean }>, cursor: Cursor): string {
+export function cursorCondition(p: Params, keys: Array<{ sql: string; cast: string; descending: boolean }>, cursor: Cursor): string {
   const forward = cursor.direction === 'next';
   const after = (k: { sql: string; cast: string; descending: boolean }, v: string | null): string => {
     const greater = forward !== k.descending ? '>' : '<';

@@ -14,6 +14,8 @@ import { parseSearchQuery } from '../search/search-query.ts';
 import type { Cursor, SearchQuery, SearchResult } from '../search/search-query.ts';
 import { resolveIncludes } from '../search/includes.ts';
 import { searchCountSql, searchPageSql } from '../search/search-sql.ts';
+import { searchWalkSql, WALK_LIMITS, walkCandidate, walkChosen, walkProbeSql } from '../search/walk-sql.ts';
+import type { WalkLimits } from '../search/walk-sql.ts';
 import { isResourceType } from '../definitions.ts';
 import { isValidId, validate } from '../validation.ts';
 import type { CreateOptions, DeleteOptions, EverythingQuery, FhirStore, HistoryQuery, PlannedWrite, StoredVersion, UpdateOptions, WriteOutcome } from './fhir-store.ts';
@@ -132,6 +134,8 @@ export interface PgFhirStoreOptions {
    * resource for updates. Not called for deletes.
    */
   checkWrite?: (resource: Resource, current: Resource | undefined) => void;
+  /** When id-ordered pages are walked instead of planned (search/walk-sql.ts); WALK_LIMITS by default. */
+  searchWalk?: WalkLimits;
 }
 
 export class PgFhirStore implements FhirStore {
@@ -343,8 +347,7 @@ export class PgFhirStore implements FhirStore {
     let next: Cursor | undefined;
     let previous: Cursor | undefined;
     if (!countOnly) {
-      const page = searchPageSql(query);
-      const { rows } = await this.db.query<Record<string, string | null>>(page.text, page.values);
+      const rows = (await this.walkedPage(query)) ?? (await this.db.query<Record<string, string | null>>(searchPageSql(query))).rows;
       const more = rows.length > query.count;
       const pageRows = rows.slice(0, query.count);
       if (query.cursor?.direction === 'previous') pageRows.reverse();
@@ -372,6 +375,19 @@ export class PgFhirStore implements FhirStore {
     }
     const { included, warnings } = query.include.length && versions.length ? await resolveIncludes(this.db, query.include, versions) : { included: [], warnings: [] };
     return { versions, included, total, next, previous, warnings };
+  }
+
+  /**
+   * The page by walking ids when no filter is selective on its own (search/walk-sql.ts explains why the
+   * server decides this, not the planner); undefined when a walk does not suit or fell short.
+   */
+  private async walkedPage(query: SearchQuery): Promise<Array<Record<string, string | null>> | undefined> {
+    if (!walkCandidate(query)) return undefined;
+    const limits = this.options.searchWalk ?? WALK_LIMITS;
+    const probe = await this.db.query<Record<string, number>>(walkProbeSql(query, limits));
+    if (!walkChosen(Object.values(probe.rows[0] ?? {}), limits)) return undefined;
+    const { rows } = await this.db.query<Record<string, string | null>>(searchWalkSql(query, limits));
+    return rows.length > query.count ? rows : undefined;
   }
 
   /** `_total=estimate`: the planner's row estimate, cheap at any size. */
