@@ -1,9 +1,9 @@
-// Id-ordered pages walked instead of planned (src/fhir/search/walk-sql.ts): when every
-// filter matches many resources, the store walks live ids in order and checks each one. The walk
-// must give exactly the planner's answer — pages, next links, offsets, every filter kind — and
-// fall back to the planner when its budget runs out or a filter is selective. Small limits make
-// the walk happen on a few dozen resources; the planner's answer comes from a store that never
-// walks.
+// Id-ordered pages the server plans itself (src/fhir/search/walk-sql.ts): when every filter
+// matches many resources the store walks live ids in order and checks each one; when one filter
+// matches few it lists that filter's ids and checks those. Both must give exactly the planner's
+// answer — pages, next links, offsets, every filter kind — and a walk must fall back to the
+// planner when its budget runs out. Small limits make this happen on a few dozen resources; the
+// planner's answer comes from a store that never lists and whose walks never fill a page.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { PgFhirStore } from '../src/fhir/index.ts';
 import { parseSearchQuery } from '../src/fhir/search/search-query.ts';
@@ -39,7 +39,8 @@ let deleted: string;
 beforeAll(async () => {
   walking = recording(server.pool);
   walkStore = new PgFhirStore(walking.pool, { searchWalk: { probeCap: 3, budget: 40 } });
-  plannerStore = new PgFhirStore(server.pool, { searchWalk: { probeCap: Number.MAX_SAFE_INTEGER, budget: 1 } });
+  // A cap of 0: no count is below it (no list) and the walk's budget of 0 ids never fills a page.
+  plannerStore = new PgFhirStore(server.pool, { searchWalk: { probeCap: 0, budget: 0 } });
   const store = new PgFhirStore(server.pool);
   for (let i = 0; i < 30; i++) {
     const patient = await store.create({ resourceType: 'Patient', gender: i % 3 === 0 ? 'female' : 'male', birthDate: `19${50 + i}-01-01` } as never);
@@ -56,15 +57,16 @@ beforeAll(async () => {
 });
 
 
-const walkSent = () => walking.sent.filter((sql) => sql.includes('OFFSET 0) AND') || /EXISTS \(SELECT 1 FROM \(/.test(sql)).length;
+/** Which of the server's page plans the walking store sent for the last search. */
+const sentPlans = () => walking.sent.map((sql) => (sql.includes('ORDER BY w.id ASC LIMIT') ? 'walk' : sql.includes(') AS m(id) WHERE true') ? 'list' : 'other'));
 
 async function both(type: string, params: Array<[string, string]>) {
   const query = () => parseSearchQuery(type, new URLSearchParams(params), true);
-  const before = walkSent();
+  const before = walking.sent.length;
   const walked = await walkStore.search(query());
-  const usedWalk = walkSent() > before;
+  const plans = sentPlans().slice(before);
   const planned = await plannerStore.search(query());
-  return { walked, planned, usedWalk };
+  return { walked, planned, usedWalk: plans.includes('walk'), usedList: plans.includes('list') };
 }
 
 const ids = (r: { versions: Array<{ id: string }> }) => r.versions.map((v) => v.id);
@@ -118,15 +120,42 @@ describe('walked pages', () => {
     expect(ids(walked).sort()).toEqual(patients.filter((_, i) => i % 6 === 0).sort());
   });
 
-  it('leaves selective filters, _id lists and sorted pages to the planner', async () => {
-    const selective = await both('Patient', [['_id', patients.slice(0, 5).join(',')], ['gender', 'male']]);
-    expect(selective.usedWalk).toBe(false);
-    expect(ids(selective.walked)).toEqual(ids(selective.planned));
-    const sorted = await both('Patient', [['gender', 'male'], ['_sort', 'birthdate'], ['_count', '5']]);
-    expect(sorted.usedWalk).toBe(false);
-    expect(ids(sorted.walked)).toEqual(ids(sorted.planned));
+  it('lists the ids of a filter that matches few, and leaves _id lists and sorted pages to the planner', async () => {
     const rare = await both('Patient', [['gender', 'male'], ['birthdate', 'eq1951-01-01']]);
+    expect(rare.usedList).toBe(true);
     expect(rare.usedWalk).toBe(false);
     expect(ids(rare.walked)).toEqual([patients[1]]);
+    const fewFemale = await both('Patient', [['gender', 'female'], ['birthdate', 'le1951'], ['_count', '1']]);
+    expect(fewFemale.usedList).toBe(true);
+    expect(ids(fewFemale.walked)).toEqual(ids(fewFemale.planned));
+    expect(fewFemale.walked.next).toEqual(fewFemale.planned.next);
+    const selective = await both('Patient', [['_id', patients.slice(0, 5).join(',')], ['gender', 'male']]);
+    expect(selective.usedWalk || selective.usedList).toBe(false);
+    expect(ids(selective.walked)).toEqual(ids(selective.planned));
+    const sorted = await both('Patient', [['gender', 'male'], ['_sort', 'birthdate'], ['_count', '5']]);
+    expect(sorted.usedWalk || sorted.usedList).toBe(false);
+    expect(ids(sorted.walked)).toEqual(ids(sorted.planned));
+  });
+
+  it('starts code + value-quantity searches from the composite rows they imply, with the same answer', async () => {
+    const store = new PgFhirStore(server.pool);
+    const obs = (code: string, value: number, unit = 'mg/dL') =>
+      store.create({ resourceType: 'Observation', status: 'final', code: { coding: [{ system: 'urn:walk:loinc', code }, { system: 'urn:walk:local', code: `L-${code}` }] }, valueQuantity: { value, unit, system: 'http://unitsofmeasure.org', code: unit } } as never);
+    const high: string[] = [];
+    for (let i = 0; i < 12; i++) {
+      const glucose = await obs('G', i % 6 === 0 ? 250 + i : 90 + i);
+      if (i % 6 === 0) high.push(glucose.version.id);
+      await obs('P', 300 + i); // another code, every value above the threshold
+    }
+    const q = await both('Observation', [['code', 'urn:walk:loinc|G'], ['value-quantity', 'gt200']]);
+    expect(q.usedList).toBe(true); // from the composite: 2 rows, under the cap of 3
+    expect(ids(q.walked).sort()).toEqual(high.sort());
+    expect(ids(q.planned).sort()).toEqual(high.sort());
+    // The local coding of the same code finds the same Observations; a unit leaves the filters as asked.
+    expect(ids(await walkStore.search(parseSearchQuery('Observation', new URLSearchParams([['code', 'urn:walk:local|L-G'], ['value-quantity', 'gt200']]), true))).sort()).toEqual(high.sort());
+    const withUnit = await both('Observation', [['code', 'urn:walk:loinc|G'], ['value-quantity', 'gt200|http://unitsofmeasure.org|mg/dL']]);
+    expect(ids(withUnit.walked).sort()).toEqual(high.sort());
+    const total = await walkStore.search({ ...parseSearchQuery('Observation', new URLSearchParams([['code', 'urn:walk:loinc|G'], ['value-quantity', 'le200']]), true), total: 'accurate' });
+    expect(total.total).toBe(10);
   });
 });

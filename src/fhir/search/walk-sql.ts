@@ -15,8 +15,9 @@ import type { SearchFilter, SearchQuery } from './search-query.ts';
  * of *all* resource types in fhir_resource (it does not narrow the outer side of a semi-join to
  * one type). So `Encounter?status=finished&date=ge…` (11,610 matches) was planned for 18 and its
  * matches listed and sorted: 48 ms, against 0.3 ms walked. The server therefore measures: a probe
- * counts each filter's index entries up to a cap (WALK_LIMITS), and only when every filter reaches it
- * (no filter is selective on its own) is the page walked, with the checks as per-id lookups.
+ * counts each filter's index entries up to a cap (WALK_LIMITS). When every filter reaches it (no
+ * filter is selective on its own) the page is walked; otherwise it is listed from the filter that
+ * matched fewest. Either way the other filters are checked by per-id lookups.
  */
 export interface WalkLimits {
   /** Index entries a probe counts per filter; a filter with fewer is selective enough for the planner. */
@@ -68,33 +69,53 @@ function probedFilter(resourceType: string, f: SearchFilter): [string, SearchFil
   return [resourceType, f];
 }
 
-/** Whether the probe's counts call for a walk: every filter matched at least the cap. */
-export function walkChosen(counts: readonly number[], limits: WalkLimits = WALK_LIMITS): boolean {
-  return counts.length > 0 && counts.every((n) => n >= limits.probeCap);
+/**
+ * How to page by id: walk the live ids when every filter matched at least the cap; otherwise list
+ * the ids of the filter that matched fewest (at most the cap, so the page costs at most that many
+ * checks) — unless that is a reverse chain, whose targets may be deleted: then the planner's plan.
+ * `counts` are the probe's, for the listable filters in query order.
+ */
+export type PagePlan = { kind: 'walk' } | { kind: 'list'; driver: SearchFilter };
+
+export function choosePagePlan(query: SearchQuery, counts: readonly number[], limits: WalkLimits = WALK_LIMITS): PagePlan | undefined {
+  const probed = query.filters.filter(listable);
+  if (!probed.length || counts.length !== probed.length) return undefined;
+  if (counts.every((n) => n >= limits.probeCap)) return { kind: 'walk' };
+  const fewest = counts.indexOf(Math.min(...counts));
+  const driver = probed[fewest]!;
+  return driver.kind === 'has' ? undefined : { kind: 'list', driver };
 }
 
 /**
- * The page by walking at most `limits.budget` live ids in id order, each checked against the filters
- * by index lookups on it (EXISTS … OFFSET 0 keeps PostgreSQL from turning them back into joins
- * over every match); the walk stops as soon as the page and one more row are found. Only a full
- * answer (count + 1 rows) is complete: a shorter one may have run out of budget, and the caller
- * runs the planner's query instead.
+ * The page from a plan. A walk looks at most `limits.budget` live ids in id order; a list takes
+ * the driver filter's ids (live resources only: index rows exist for current versions alone), in
+ * id order. Each id is checked against the other filters by index lookups on it (EXISTS … OFFSET 0
+ * keeps PostgreSQL from turning them back into joins over every match), and the scan stops as soon
+ * as the page and one more row are found. A list is complete; a walk is only when it returns
+ * count + 1 rows — a shorter one may have run out of budget, and the caller runs the planner's
+ * query instead.
  */
-export function searchWalkSql(query: SearchQuery, limits: WalkLimits = WALK_LIMITS): SearchSql {
+export function searchPlannedPageSql(query: SearchQuery, plan: PagePlan, limits: WalkLimits = WALK_LIMITS): SearchSql {
   const p = new Params();
   const typeParam = p.add(query.resourceType); // $1, also in the final join
-  const walkConditions = [`w.resource_type = ${typeParam}`, 'NOT w.deleted'];
-  if (query.cursor) walkConditions.push(cursorCondition(p, [{ sql: 'w.id', cast: 'text', descending: false }], query.cursor));
-  const checks = query.filters.map((f) =>
-    listable(f) ? `EXISTS (SELECT 1 FROM (${matchingIds(p, query.resourceType, typeParam, f)}) AS m(id) WHERE m.id = r.id OFFSET 0)` : filterCondition(p, query.resourceType, typeParam, 'r', f),
-  );
-  // The walk's ORDER BY … LIMIT keeps its id order, so the page needs no sort and stops early.
-  // It reads the live-id index alone unless a _lastUpdated condition needs the row.
-  const lastUpdated = query.filters.some((f) => f.kind === 'param' && f.type === 'lastUpdated') ? ', w.last_updated' : '';
+  const cursor = (column: string) => (query.cursor ? ` AND ${cursorCondition(p, [{ sql: column, cast: 'text', descending: false }], query.cursor)}` : '');
+  // Either way the source keeps its id order, so the page needs no sort and stops early. A walk
+  // reads the live-id index alone unless a _lastUpdated condition needs the row.
+  let source: string;
+  if (plan.kind === 'walk') {
+    const lastUpdated = query.filters.some((f) => f.kind === 'param' && f.type === 'lastUpdated') ? ', w.last_updated' : '';
+    source = `(SELECT w.resource_type, w.id${lastUpdated} FROM fhir_resource w WHERE w.resource_type = ${typeParam} AND NOT w.deleted${cursor('w.id')} ORDER BY w.id ASC LIMIT ${p.add(limits.budget)}) r`;
+  } else {
+    const needsRow = query.filters.some((f) => f.kind === 'param' && (f.type === 'lastUpdated' || f.modifier === 'missing'));
+    const ids = `(SELECT DISTINCT m.id FROM (${matchingIds(p, query.resourceType, typeParam, plan.driver)}) AS m(id) WHERE true${cursor('m.id')} ORDER BY m.id ASC)`;
+    source = needsRow ? `(SELECT w.resource_type, w.id, w.last_updated FROM ${ids} AS d JOIN fhir_resource w ON w.resource_type = ${typeParam} AND w.id = d.id ORDER BY w.id ASC) r` : `${ids} r`;
+  }
+  const checks = query.filters
+    .filter((f) => plan.kind === 'walk' || f !== plan.driver)
+    .map((f) => (listable(f) ? `EXISTS (SELECT 1 FROM (${matchingIds(p, query.resourceType, typeParam, f)}) AS m(id) WHERE m.id = r.id OFFSET 0)` : filterCondition(p, query.resourceType, typeParam, 'r', f)));
   const text = `WITH page AS MATERIALIZED (
   SELECT r.id, row_number() OVER (ORDER BY r.id ASC) AS n
-  FROM (SELECT w.resource_type, w.id${lastUpdated} FROM fhir_resource w WHERE ${walkConditions.join(' AND ')} ORDER BY w.id ASC LIMIT ${p.add(limits.budget)}) r
-  WHERE ${checks.join('\n  AND ')}
+  FROM ${source}${checks.length ? `\n  WHERE ${checks.join('\n  AND ')}` : ''}
   ORDER BY r.id ASC
   LIMIT ${p.add(query.count + 1)} OFFSET ${p.add(query.cursor ? 0 : query.offset)}
 )

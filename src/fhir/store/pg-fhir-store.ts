@@ -13,8 +13,9 @@ import { emptyIndexRows, extractIndexRows } from '../search/index-rows.ts';
 import { parseSearchQuery } from '../search/search-query.ts';
 import type { Cursor, SearchQuery, SearchResult } from '../search/search-query.ts';
 import { resolveIncludes } from '../search/includes.ts';
+import { withImpliedFilters } from '../search/implied-filters.ts';
 import { searchCountSql, searchPageSql } from '../search/search-sql.ts';
-import { searchWalkSql, WALK_LIMITS, walkCandidate, walkChosen, walkProbeSql } from '../search/walk-sql.ts';
+import { choosePagePlan, searchPlannedPageSql, WALK_LIMITS, walkCandidate, walkProbeSql } from '../search/walk-sql.ts';
 import type { WalkLimits } from '../search/walk-sql.ts';
 import { isResourceType } from '../definitions.ts';
 import { isValidId, validate } from '../validation.ts';
@@ -341,13 +342,14 @@ export class PgFhirStore implements FhirStore {
     return { outcome: version.interaction === 'create' ? 'created' : 'updated', version: storedFromPending(version) };
   }
 
-  async search(query: SearchQuery): Promise<SearchResult> {
+  async search(asked: SearchQuery): Promise<SearchResult> {
+    const query = withImpliedFilters(asked);
     const countOnly = query.summary === 'count' || query.count === 0;
     let versions: StoredVersion[] = [];
     let next: Cursor | undefined;
     let previous: Cursor | undefined;
     if (!countOnly) {
-      const rows = (await this.walkedPage(query)) ?? (await this.db.query<Record<string, string | null>>(searchPageSql(query))).rows;
+      const rows = (await this.plannedPage(query)) ?? (await this.db.query<Record<string, string | null>>(searchPageSql(query))).rows;
       const more = rows.length > query.count;
       const pageRows = rows.slice(0, query.count);
       if (query.cursor?.direction === 'previous') pageRows.reverse();
@@ -378,16 +380,18 @@ export class PgFhirStore implements FhirStore {
   }
 
   /**
-   * The page by walking ids when no filter is selective on its own (search/walk-sql.ts explains why the
-   * server decides this, not the planner); undefined when a walk does not suit or fell short.
+   * The page by walking ids or listing the most selective filter's, as the probe decides
+   * (search/walk-sql.ts explains why the server decides this, not the planner); undefined when
+   * neither suits, or a walk fell short.
    */
-  private async walkedPage(query: SearchQuery): Promise<Array<Record<string, string | null>> | undefined> {
+  private async plannedPage(query: SearchQuery): Promise<Array<Record<string, string | null>> | undefined> {
     if (!walkCandidate(query)) return undefined;
     const limits = this.options.searchWalk ?? WALK_LIMITS;
     const probe = await this.db.query<Record<string, number>>(walkProbeSql(query, limits));
-    if (!walkChosen(Object.values(probe.rows[0] ?? {}), limits)) return undefined;
-    const { rows } = await this.db.query<Record<string, string | null>>(searchWalkSql(query, limits));
-    return rows.length > query.count ? rows : undefined;
+    const plan = choosePagePlan(query, Object.values(probe.rows[0] ?? {}), limits);
+    if (!plan) return undefined;
+    const { rows } = await this.db.query<Record<string, string | null>>(searchPlannedPageSql(query, plan, limits));
+    return plan.kind === 'list' || rows.length > query.count ? rows : undefined;
   }
 
   /** `_total=estimate`: the planner's row estimate, cheap at any size. */
