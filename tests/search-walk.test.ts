@@ -38,9 +38,9 @@ let deleted: string;
 
 beforeAll(async () => {
   walking = recording(server.pool);
-  walkStore = new PgFhirStore(walking.pool, { searchWalk: { probeCap: 3, budget: 40 } });
-  // A cap of 0: no count is below it (no list) and the walk's budget of 0 ids never fills a page.
-  plannerStore = new PgFhirStore(server.pool, { searchWalk: { probeCap: 0, budget: 0 } });
+  walkStore = new PgFhirStore(walking.pool, { searchWalk: { walkFrom: 3, listUpTo: 6, budget: 40 } });
+  // No count reaches walkFrom (no walk) or is under listUpTo 0 (no list).
+  plannerStore = new PgFhirStore(server.pool, { searchWalk: { walkFrom: Number.MAX_SAFE_INTEGER, listUpTo: 0, budget: 0 } });
   const store = new PgFhirStore(server.pool);
   for (let i = 0; i < 30; i++) {
     const patient = await store.create({ resourceType: 'Patient', gender: i % 3 === 0 ? 'female' : 'male', birthDate: `19${50 + i}-01-01` } as never);
@@ -120,6 +120,17 @@ describe('walked pages', () => {
     expect(ids(walked).sort()).toEqual(patients.filter((_, i) => i % 6 === 0).sort());
   });
 
+  it('lists after a walk comes back short, when a filter is small enough to list', async () => {
+    // Both filters reach walkFrom (3), so a walk is tried; it finds 2 of the 3 rows it needs, and
+    // birthdate (4 entries, under listUpTo) is listed instead.
+    const { walked, planned, usedWalk, usedList } = await both('Patient', [['gender', 'female'], ['birthdate', 'le1953'], ['_count', '2']]);
+    expect(usedWalk).toBe(true);
+    expect(usedList).toBe(true);
+    expect(ids(walked)).toEqual(ids(planned));
+    expect(ids(walked).sort()).toEqual([patients[0], patients[3]].sort());
+    expect(walked.next).toBeUndefined();
+  });
+
   it('lists the ids of a filter that matches few, and leaves _id lists and sorted pages to the planner', async () => {
     const rare = await both('Patient', [['gender', 'male'], ['birthdate', 'eq1951-01-01']]);
     expect(rare.usedList).toBe(true);
@@ -148,7 +159,7 @@ describe('walked pages', () => {
       await obs('P', 300 + i); // another code, every value above the threshold
     }
     const q = await both('Observation', [['code', 'urn:walk:loinc|G'], ['value-quantity', 'gt200']]);
-    expect(q.usedList).toBe(true); // from the composite: 2 rows, under the cap of 3
+    expect(q.usedList).toBe(true); // from the composite: 2 rows, under walkFrom and listUpTo
     expect(ids(q.walked).sort()).toEqual(high.sort());
     expect(ids(q.planned).sort()).toEqual(high.sort());
     // The local coding of the same code finds the same Observations; a unit leaves the filters as asked.

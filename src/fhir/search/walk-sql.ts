@@ -15,18 +15,19 @@ import type { SearchFilter, SearchQuery } from './search-query.ts';
  * of *all* resource types in fhir_resource (it does not narrow the outer side of a semi-join to
  * one type). So `Encounter?status=finished&date=ge…` (11,610 matches) was planned for 18 and its
  * matches listed and sorted: 48 ms, against 0.3 ms walked. The server therefore measures: a probe
- * counts each filter's index entries up to a cap (WALK_LIMITS). When every filter reaches it (no
- * filter is selective on its own) the page is walked; otherwise it is listed from the filter that
- * matched fewest. Either way the other filters are checked by per-id lookups.
+ * counts each filter's index entries (up to WALK_LIMITS.listUpTo) and picks the plan from the
+ * counts (choosePagePlan). Either way the other filters are checked by per-id lookups.
  */
 export interface WalkLimits {
-  /** Index entries a probe counts per filter; a filter with fewer is selective enough for the planner. */
-  probeCap: number;
-  /** Live ids a walk looks at before giving up on filling the page (then the planner's plan runs). */
+  /** A walk is tried when every filter has at least this many index entries (none is selective). */
+  walkFrom: number;
+  /** Index entries a probe counts per filter; a page can be listed from a filter with fewer. */
+  listUpTo: number;
+  /** Live ids a walk looks at before giving up on filling the page. */
   budget: number;
 }
 
-export const WALK_LIMITS: WalkLimits = { probeCap: 2000, budget: 1000 };
+export const WALK_LIMITS: WalkLimits = { walkFrom: 2000, listUpTo: 10_000, budget: 1000 };
 
 /** True when a walk is worth probing for: an id-ordered page with filters that list their ids. */
 export function walkCandidate(query: SearchQuery): boolean {
@@ -52,7 +53,7 @@ export function walkProbeSql(query: SearchQuery, limits: WalkLimits = WALK_LIMIT
   // alone never names the searched type, and an unused parameter has no type PostgreSQL can infer.
   const typeParams = new Map<string, string>();
   const typeSql = (type: string) => typeParams.get(type) ?? typeParams.set(type, p.add(type)).get(type)!;
-  const cap = p.add(limits.probeCap);
+  const cap = p.add(limits.listUpTo);
   const counts = query.filters.filter(listable).map((f, i) => {
     // A reverse chain or chain is as selective as what it looks for, counted without the join
     // (counting the joined rows cost 9 ms for 2,000 Conditions; their codes alone 0.4 ms).
@@ -70,20 +71,24 @@ function probedFilter(resourceType: string, f: SearchFilter): [string, SearchFil
 }
 
 /**
- * How to page by id: walk the live ids when every filter matched at least the cap; otherwise list
- * the ids of the filter that matched fewest (at most the cap, so the page costs at most that many
- * checks) — unless that is a reverse chain, whose targets may be deleted: then the planner's plan.
- * `counts` are the probe's, for the listable filters in query order.
+ * How to page by id, in the order to try: walk the live ids when every filter matched at least
+ * `walkFrom` (cheap when the page fills early; it gives up after `budget` ids); list the ids of
+ * the filter that matched fewest when that is under `listUpTo` (the page then costs at most that
+ * many checks and a sort) — except a reverse chain, whose targets may be deleted. Neither: the
+ * planner's plan. `counts` are the probe's, for the listable filters in query order.
  */
-export type PagePlan = { kind: 'walk' } | { kind: 'list'; driver: SearchFilter };
+export interface PagePlan {
+  walk: boolean;
+  list: SearchFilter | undefined;
+}
 
-export function choosePagePlan(query: SearchQuery, counts: readonly number[], limits: WalkLimits = WALK_LIMITS): PagePlan | undefined {
+export function choosePagePlan(query: SearchQuery, counts: readonly number[], limits: WalkLimits = WALK_LIMITS): PagePlan {
   const probed = query.filters.filter(listable);
-  if (!probed.length || counts.length !== probed.length) return undefined;
-  if (counts.every((n) => n >= limits.probeCap)) return { kind: 'walk' };
+  if (!probed.length || counts.length !== probed.length) return { walk: false, list: undefined };
+  const walk = counts.every((n) => n >= limits.walkFrom);
   const fewest = counts.indexOf(Math.min(...counts));
-  const driver = probed[fewest]!;
-  return driver.kind === 'has' ? undefined : { kind: 'list', driver };
+  const driver = counts[fewest]! < limits.listUpTo && probed[fewest]!.kind !== 'has' ? probed[fewest] : undefined;
+  return { walk, list: driver };
 }
 
 /**
@@ -95,7 +100,7 @@ export function choosePagePlan(query: SearchQuery, counts: readonly number[], li
  * count + 1 rows — a shorter one may have run out of budget, and the caller runs the planner's
  * query instead.
  */
-export function searchPlannedPageSql(query: SearchQuery, plan: PagePlan, limits: WalkLimits = WALK_LIMITS): SearchSql {
+export function searchPlannedPageSql(query: SearchQuery, plan: { kind: 'walk' } | { kind: 'list'; driver: SearchFilter }, limits: WalkLimits = WALK_LIMITS): SearchSql {
   const p = new Params();
   const typeParam = p.add(query.resourceType); // $1, also in the final join
   const cursor = (column: string) => (query.cursor ? ` AND ${cursorCondition(p, [{ sql: column, cast: 'text', descending: false }], query.cursor)}` : '');

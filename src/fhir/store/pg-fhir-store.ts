@@ -382,16 +382,19 @@ export class PgFhirStore implements FhirStore {
   /**
    * The page by walking ids or listing the most selective filter's, as the probe decides
    * (search/walk-sql.ts explains why the server decides this, not the planner); undefined when
-   * neither suits, or a walk fell short.
+   * neither suits (a walk that fell short and nothing to list): then the planner's plan.
    */
   private async plannedPage(query: SearchQuery): Promise<Array<Record<string, string | null>> | undefined> {
     if (!walkCandidate(query)) return undefined;
     const limits = this.options.searchWalk ?? WALK_LIMITS;
     const probe = await this.db.query<Record<string, number>>(walkProbeSql(query, limits));
     const plan = choosePagePlan(query, Object.values(probe.rows[0] ?? {}), limits);
-    if (!plan) return undefined;
-    const { rows } = await this.db.query<Record<string, string | null>>(searchPlannedPageSql(query, plan, limits));
-    return plan.kind === 'list' || rows.length > query.count ? rows : undefined;
+    if (plan.walk) {
+      const { rows } = await this.db.query<Record<string, string | null>>(searchPlannedPageSql(query, { kind: 'walk' }, limits));
+      if (rows.length > query.count) return rows;
+    }
+    if (!plan.list) return undefined;
+    return (await this.db.query<Record<string, string | null>>(searchPlannedPageSql(query, { kind: 'list', driver: plan.list }, limits))).rows;
   }
 
   /** `_total=estimate`: the planner's row estimate, cheap at any size. */
