@@ -15,8 +15,8 @@ import type { Cursor, SearchQuery, SearchResult } from '../search/search-query.t
 import { resolveIncludes } from '../search/includes.ts';
 import { withImpliedFilters } from '../search/implied-filters.ts';
 import { searchCountSql, searchPageSql } from '../search/search-sql.ts';
-import { choosePagePlan, searchPlannedPageSql, WALK_LIMITS, walkCandidate, walkProbeSql } from '../search/walk-sql.ts';
-import type { WalkLimits } from '../search/walk-sql.ts';
+import { listDriver, searchPlannedPageSql, WALK_LIMITS, walkCandidate, walkFirst, walkProbeSql } from '../search/walk-sql.ts';
+import type { PagePlan, WalkLimits } from '../search/walk-sql.ts';
 import { isResourceType } from '../definitions.ts';
 import { isValidId, validate } from '../validation.ts';
 import type { CreateOptions, DeleteOptions, EverythingQuery, FhirStore, HistoryQuery, PlannedWrite, StoredVersion, UpdateOptions, WriteOutcome } from './fhir-store.ts';
@@ -387,14 +387,16 @@ export class PgFhirStore implements FhirStore {
   private async plannedPage(query: SearchQuery): Promise<Array<Record<string, string | null>> | undefined> {
     if (!walkCandidate(query)) return undefined;
     const limits = this.options.searchWalk ?? WALK_LIMITS;
-    const probe = await this.db.query<Record<string, number>>(walkProbeSql(query, limits));
-    const plan = choosePagePlan(query, Object.values(probe.rows[0] ?? {}), limits);
-    if (plan.walk) {
-      const { rows } = await this.db.query<Record<string, string | null>>(searchPlannedPageSql(query, { kind: 'walk' }, limits));
+    const probe = async (upTo: number) => Object.values((await this.db.query<Record<string, number>>(walkProbeSql(query, upTo))).rows[0] ?? {});
+    const page = async (plan: PagePlan) => (await this.db.query<Record<string, string | null>>(searchPlannedPageSql(query, plan, limits))).rows;
+    let counts = await probe(limits.walkFrom);
+    if (walkFirst(counts, limits)) {
+      const rows = await page({ kind: 'walk' });
       if (rows.length > query.count) return rows;
+      counts = await probe(limits.listUpTo);
     }
-    if (!plan.list) return undefined;
-    return (await this.db.query<Record<string, string | null>>(searchPlannedPageSql(query, { kind: 'list', driver: plan.list }, limits))).rows;
+    const driver = listDriver(query, counts, limits);
+    return driver ? page({ kind: 'list', driver }) : undefined;
   }
 
   /** `_total=estimate`: the planner's row estimate, cheap at any size. */
