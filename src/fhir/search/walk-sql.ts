@@ -40,8 +40,12 @@ export function walkCandidate(query: SearchQuery): boolean {
   return query.filters.some(listable);
 }
 
-/** A filter that alone keeps few resources: an id list, a reference to one resource, an identifier. */
+/**
+ * A filter that alone keeps few resources: an id list, a reference to one resource, an
+ * identifier — or a chain to such a filter (`subject.identifier=…`).
+ */
 function bounding(f: SearchFilter): boolean {
+  if (f.kind === 'chain') return f.branches.every((b) => bounding(b.inner));
   if (f.kind !== 'param' || f.modifier === 'not' || f.modifier === 'missing') return false;
   return f.type === 'id' || f.type === 'reference' || (f.type === 'token' && f.code === 'identifier');
 }
