@@ -188,6 +188,18 @@ describe('date parameters', () => {
     expect(await bd('1962')).toEqual([]);
   });
 
+  it('ap matches dates within 10 % of their distance from now (at least a day)', async () => {
+    const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
+    // Searching 100 days back widens the range by 10 days each side.
+    const at = await create({ resourceType: 'Patient', birthDate: day(-100) });
+    const near = await create({ resourceType: 'Patient', birthDate: day(-106) });
+    const far = await create({ resourceType: 'Patient', birthDate: day(-125) });
+    const later = await create({ resourceType: 'Patient', birthDate: day(-75) });
+    const universe = [at, near, far, later];
+    expect(await searchAmong(q('Patient', ['birthdate', `ap${day(-100)}`]), universe)).toEqual(sorted([at, near]));
+    expect(await searchAmong(q('Patient', ['birthdate', `eq${day(-100)}`]), universe)).toEqual([at]);
+  });
+
   it('matches Periods that overlap the range given by ge and le (AND of two values)', async () => {
     const encounter = (start: string, end?: string): Json => ({
       resourceType: 'Encounter',
@@ -233,6 +245,10 @@ describe('number parameters', () => {
     expect(await p('ge0.8')).toEqual(sorted([high, certain]));
     expect(await p('le0.25')).toEqual([low]);
     expect(await p('ne0.8')).toEqual(sorted([low, certain]));
+    // ap: within 10 % of the value.
+    expect(await p('ap0.85')).toEqual([high]);
+    expect(await p('ap1.05')).toEqual([certain]);
+    expect(await p('ap0.5')).toEqual([]);
     expect(await p('0.25,1.00')).toEqual(sorted([low, certain]));
   });
 });
