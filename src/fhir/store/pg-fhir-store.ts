@@ -135,7 +135,7 @@ export interface PgFhirStoreOptions {
    * resource for updates. Not called for deletes.
    */
   checkWrite?: (resource: Resource, current: Resource | undefined) => void;
-  /** When id-ordered pages are walked instead of planned (search/walk-sql.ts); WALK_LIMITS by default. */
+  /** When id-ordered pages are walked or listed instead of planned (search/walk-sql.ts); WALK_LIMITS by default. */
   searchWalk?: WalkLimits;
 }
 
