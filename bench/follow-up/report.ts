@@ -14,7 +14,7 @@ import type { FollowUpBenchOptions } from './options.ts';
 import type { PhaseResult } from './phase.ts';
 import type { PrimeResult } from './prime.ts';
 import type { SeedResult } from './seed.ts';
-import { formatNumber } from '../lib/format.ts';
+import { formatCores, formatLatency, formatNumber } from '../lib/format.ts';
 
 export const TARGET_P99_MS = 2000;
 export const TARGET_DISCHARGE_RATE = 20;
@@ -50,7 +50,7 @@ export interface TargetCheck {
 const num = formatNumber;
 const ok = (pass: boolean | undefined) => (pass === undefined ? 'n/a' : pass ? '**PASS**' : '**FAIL**');
 /** A plan latency; missing plans make it "> drain". JSON stores +Infinity as null. */
-const late = (ms: number | null, drainSeconds: number) => (ms === null || !Number.isFinite(ms) ? `> ${num(drainSeconds, 0)} s¹` : num(ms));
+const late = formatLatency;
 const triple = (x: { p50: number; p99: number; max: number } | undefined) => (x ? `${num(x.p50)} / ${num(x.p99)} / ${num(x.max)}` : '–');
 
 export function checkTargets(r: Pick<FollowUpBenchResults, 'phases' | 'options'>): TargetCheck[] {
@@ -80,7 +80,7 @@ function phaseTable(phases: readonly PhaseResult[], drain: number): string {
   const rows = phases.map((p) => {
     const d = p.discharges;
     const l = p.latencyMs;
-    const cpu = p.cpu ? `${num(p.cpu.server, 2)} / ${num(p.cpu.postgres, 2)} / ${num(p.cpu.bench, 2)}` : '–';
+    const cpu = formatCores(p.cpu);
     return `| ${p.name} | ${p.otherLoad ? 'yes' : 'no'} | ${num(p.targetRate, 0)} / ${num(d.ackedPerSecond, 1)} | ${d.measured.toLocaleString('en-US')} (+${d.warmup} warm-up) | ${d.ackErrors} | ${p.carePlans.received.toLocaleString('en-US')} / ${p.carePlans.missing} | ${late(l.p50, drain)} | ${late(l.p95, drain)} | **${late(l.p99, drain)}** | ${late(l.max, drain)} | ${num(d.ackLatencyMs.p50)} / ${num(d.ackLatencyMs.p99)} | ${num(d.latenessMs.p99)} / ${num(d.latenessMs.max)} | ${num(p.carePlans.drainSeconds, 1)} | ${num(p.rssMaxMiB, 0)} | ${cpu} |`;
   });
   return [...head, ...rows].join('\n');

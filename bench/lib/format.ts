@@ -21,3 +21,13 @@ export function formatNumber(n: number | undefined, digits?: number): string {
   if (Math.abs(n) >= 10) return n.toFixed(1);
   return n.toFixed(2);
 }
+
+/** A latency that may not have happened within the drain period: "> N s¹" then (the reports footnote it). */
+export function formatLatency(ms: number | null, drainSeconds: number): string {
+  return ms === null || !Number.isFinite(ms) ? `> ${formatNumber(drainSeconds, 0)} s¹` : formatNumber(ms);
+}
+
+/** Cores used by the server, its PostgreSQL and the bench ("–" when not measured). */
+export function formatCores(c: { server: number | undefined; postgres: number | undefined; bench: number } | undefined): string {
+  return c ? `${formatNumber(c.server, 2)} / ${formatNumber(c.postgres, 2)} / ${formatNumber(c.bench, 2)}` : '–';
+}

@@ -9,11 +9,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { MachineInfo } from '../lib/machine.ts';
 import { machineMarkdown } from '../lib/report.ts';
-import type { CpuUse } from './cpu.ts';
 import type { BacklogSummary, StageBreakdown } from './engine-state.ts';
 import type { SubscriptionBenchOptions } from './options.ts';
 import type { BurstRun, CostRun, DeliveryLatency, LatencyRun } from './scenarios.ts';
-import { formatNumber } from '../lib/format.ts';
+import { formatCores, formatLatency, formatNumber } from '../lib/format.ts';
 
 export interface SubscriptionBenchResults {
   startedAt: string;
@@ -40,9 +39,9 @@ export const TARGET_MAX_WRITE_DROP = 0.15;
 const num = formatNumber;
 const ok = (pass: boolean | undefined) => (pass === undefined ? 'n/a' : pass ? 'PASS' : 'FAIL');
 const pct = (r: number) => `${r >= 0 ? '+' : ''}${(r * 100).toFixed(1)} %`;
-const cpuText = (c: CpuUse) => `${num(c.server, 2)} / ${num(c.postgres, 2)} / ${num(c.bench, 2)}`;
+const cpuText = formatCores;
 /** A latency that may be "not delivered within the drain period". */
-const late = (ms: number, drain: number) => (Number.isFinite(ms) ? num(ms) : `> ${num(drain, 0)} s¹`);
+const late = formatLatency;
 
 function latencyTable(runs: readonly LatencyRun[], drainSeconds: number): string {
   const head = [
