@@ -178,17 +178,14 @@ export async function startServer(config: Config, logger: Logger = createLogger(
       missedAfterDays: config.missedReportDays,
       monitored: () => protocols.monitoringCodes(),
     };
-    subscriptions.subscribe(
-      'observation-follow-up',
-      'Observation',
-      observationFollowUp({
-        translator: codeTranslator,
-        alerts: observationAlertHandler({ store, fhir: transactionContext, logger, thresholds: defaultThresholds(), protocols }),
-        missedReports: resolveMissedReports(sweepDeps),
-        regrade: regradeHandler({ store, fhir: transactionContext }),
-      }),
-      byPatient,
-    );
+    const observationChecks = observationFollowUp({
+      store,
+      translator: codeTranslator,
+      alerts: observationAlertHandler({ store, fhir: transactionContext, logger, thresholds: defaultThresholds(), protocols }),
+      missedReports: resolveMissedReports(sweepDeps),
+      regrade: regradeHandler({ store, fhir: transactionContext }),
+    });
+    subscriptions.subscribe('observation-follow-up', 'Observation', observationChecks.handle, { ...byPatient, handleGroup: observationChecks.handleGroup });
     const scheduler = new Scheduler({ pool, logger, pollMs: 1_000, leaseMs: 10 * 60_000, ...(testClock ? { clock: testClock } : {}) });
     scheduler.handle('follow-up-sweep', async () => void (await sweep(sweepDeps, clock.now())));
     if (config.subscriptionEngine) {

@@ -235,6 +235,35 @@ describe('discharge follow-up', () => {
     expect((await server.fhir(`Task/${next.id}`)).body.restriction.period.end).toBe('2024-04-17'); // already sooner: unchanged
   });
 
+  it('readings that arrive together are checked in order: the first ends a missed report, the next sees it ended', async () => {
+    // Several readings of one patient in one batch share one read of the patient's plans and open
+    // tasks (observation-follow-up.ts); what a reading's check writes must be seen by the next.
+    const [patient] = await search('Patient?identifier=urn:oid:2.16.156.10011.1.12|ZY2024001234');
+    const [carePlan] = await search(`CarePlan?subject=Patient/${patient.id}&status=active`);
+    const bp = { system: 'http://loinc.org', code: '85354-9' };
+    const missed = (await server.fhir('Task', { method: 'POST', body: {
+      resourceType: 'Task', status: 'requested', intent: 'order', priority: 'routine', code: { coding: [{ system: 'https://carebridge.dev/fhir/CodeSystem/task-type', code: 'missed-report' }] },
+      for: { reference: `Patient/${patient.id}` }, basedOn: [{ reference: `CarePlan/${carePlan.id}` }],
+      input: [{ type: { text: 'expected report' }, valueCoding: bp }, { type: { text: 'silent since' }, valueDateTime: '2024-05-01T00:00:00Z' }],
+    } })).body;
+    const reading = (day: string, sbp: number) => ({
+      resource: { resourceType: 'Observation', status: 'final', code: { coding: [bp] }, subject: { reference: `Patient/${patient.id}` }, effectiveDateTime: `2024-05-${day}T08:00:00+08:00`, component: [{ code: { coding: [{ system: 'http://loinc.org', code: '8480-6' }] }, valueQuantity: { value: sbp, code: 'mm[Hg]', system: 'http://unitsofmeasure.org' } }] },
+      request: { method: 'POST', url: 'Observation' },
+    });
+    const written = (await server.fhir('', { method: 'POST', body: { resourceType: 'Bundle', type: 'transaction', entry: [reading('05', 128), reading('06', 126), reading('07', 131)] } })).body;
+    const first = written.entry[0].response.location.split('/')[1];
+    const completed = await until('the missed report completed', async () => {
+      const t = (await server.fhir(`Task/${missed.id}`)).body;
+      return t.status === 'completed' ? t : undefined;
+    });
+    // Give the later readings' checks time to run: they must not complete it again.
+    await until('every reading checked', async () => ((await server.pool.query(`SELECT count(*)::int AS n FROM subscription_notification WHERE subscription_id = 'internal-observation-follow-up' AND status = 'pending'`)).rows[0].n === 0 ? true : undefined));
+    const after = (await server.fhir(`Task/${missed.id}`)).body;
+    expect(after.meta.versionId).toBe(completed.meta.versionId);
+    expect(after.meta.versionId).toBe('2');
+    expect(after.output).toEqual([{ type: { text: 'report' }, valueReference: { reference: `Observation/${first}` } }]);
+  });
+
   it('answers the population questions for a practitioner: $follow-up-indicators', async () => {
     const [a] = await search('Patient?identifier=urn:oid:2.16.156.10011.1.12|ZY2024001234');
     await server.fhir('Practitioner/gp-1', { method: 'PUT', body: { resourceType: 'Practitioner', id: 'gp-1', name: [{ text: '王医生' }] } });

@@ -118,6 +118,45 @@ describe('internal subscribers', () => {
     expect(await statuses()).toEqual([{ status: 'delivered', n: 20 }]);
   });
 
+  it('with handleGroup: the events of one key in a batch come in one call, in order; a failure runs the group again', async () => {
+    await parallel?.stop();
+    const groups: Array<{ patient: string; values: number[] }> = [];
+    let failuresLeft = 1;
+    const grouped = new SubscriptionEngine({ pool: server.pool, store: new PgFhirStore(server.pool), logger: pino({ level: 'silent' }), pollMs: 20, timeoutMs: 1000, maxInFlight: 4, retryHorizonSeconds: 60, retry: { baseMs: 100, maxMs: 100 }, baseUrl: () => server.fhirBaseUrl });
+    const subjectOf = (event: InternalEvent) => (event.resource as { subject: { reference: string } }).subject.reference;
+    grouped.subscribe('grouped', 'Observation?category=group-test', async () => { throw new Error('handleGroup is used instead'); }, {
+      concurrency: 2,
+      orderKey: subjectOf,
+      handleGroup: async (events) => {
+        const patients = new Set(events.map(subjectOf));
+        expect(patients.size).toBe(1);
+        const patient = [...patients][0]!;
+        if (patient === 'Patient/g-1' && failuresLeft-- > 0) throw new Error('not yet');
+        groups.push({ patient, values: events.map((e) => (e.resource as { valueInteger: number }).valueInteger) });
+      },
+    });
+    grouped.start();
+    try {
+      await new Promise((r) => setTimeout(r, 100));
+      // Three readings for each of two patients in one transaction: one batch of six events.
+      const reading = (p: string, n: number) => ({ resource: { resourceType: 'Observation', status: 'final', category: [{ coding: [{ code: 'group-test' }] }], code: { text: 'reading' }, subject: { reference: `Patient/${p}` }, valueInteger: n }, request: { method: 'POST', url: 'Observation' } });
+      const entry = [1, 2, 3].flatMap((n) => [reading('g-1', n), reading('g-2', n)]);
+      expect((await server.fhir('', { method: 'POST', body: { resourceType: 'Bundle', type: 'transaction', entry } })).status).toBe(200);
+      const deadline = Date.now() + 15_000;
+      const handled = (p: string) => groups.filter((g) => g.patient === `Patient/${p}`).flatMap((g) => g.values);
+      while ((handled('g-1').length < 3 || handled('g-2').length < 3) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      // Each patient's readings in one call, in order; g-1's group failed once and came back whole.
+      expect(groups).toEqual(expect.arrayContaining([{ patient: 'Patient/g-1', values: [1, 2, 3] }, { patient: 'Patient/g-2', values: [1, 2, 3] }]));
+      expect(groups).toHaveLength(2);
+      expect(failuresLeft).toBe(-1);
+      const statuses = async () => (await server.pool.query(`SELECT status, count(*)::int AS n FROM subscription_notification WHERE subscription_id = 'internal-grouped' GROUP BY status`)).rows;
+      while ((await statuses()).length !== 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(await statuses()).toEqual([{ status: 'delivered', n: 6 }]);
+    } finally {
+      await grouped.stop();
+    }
+  });
+
   it('waits for a transaction still open: its event, committed later, comes before those after it', async () => {
     // Subscribers are registered before start(): the previous test's engine stops, a third starts.
     await parallel?.stop();

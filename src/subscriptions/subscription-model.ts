@@ -96,9 +96,17 @@ export interface InternalChannel {
    */
   concurrency?: number;
   orderKey?: (event: InternalEvent) => string;
+  /**
+   * With concurrency above 1: one call for all of a key's events in a batch (in event order)
+   * instead of one per event, so a subscriber can share work between them (a patient's records
+   * read once for several readings). When it throws, the key's first event is retried with
+   * backoff and the later ones are given back: the whole group runs again, so it must be
+   * idempotent as a whole.
+   */
+  handleGroup?: (events: InternalEvent[]) => Promise<void>;
 }
 
-export type InternalOptions = Pick<InternalChannel, 'concurrency' | 'orderKey'>;
+export type InternalOptions = Pick<InternalChannel, 'concurrency' | 'orderKey' | 'handleGroup'>;
 
 export type ParsedSubscription = { ok: true; subscription: ServedSubscription } | { ok: false; problem: string };
 

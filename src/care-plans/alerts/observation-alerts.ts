@@ -12,7 +12,8 @@ import type { Logger } from 'pino';
 import type { ProtocolCache } from '../discharge/protocols.ts';
 import { findMatches, runTransaction } from '../../fhir/index.ts';
 import type { FhirStore, TransactionContext } from '../../fhir/index.ts';
-import type { InternalEvent } from '../../subscriptions/subscription-model.ts';
+import type { ObservationStep } from '../observation-follow-up.ts';
+import { PatientCareRecords } from '../patient-care-records.ts';
 import { BASE } from '../discharge/discharge-follow-up.ts';
 import { findBreaches } from './thresholds.ts';
 import type { Breach, ThresholdRule, ThresholdTable } from './thresholds.ts';
@@ -106,8 +107,8 @@ function ruleCodes(table: ThresholdTable): Set<string> {
   return codes;
 }
 
-export function observationAlertHandler(deps: AlertDeps): (event: InternalEvent) => Promise<void> {
-  return async (event) => {
+export function observationAlertHandler(deps: AlertDeps): ObservationStep {
+  return async (event, shared) => {
     // Local codes already carry their LOINC translations (observation-follow-up.ts).
     const observation = event.resource as Observation | undefined;
     if (!observation?.id || event.interaction === 'delete') return;
@@ -115,7 +116,8 @@ export function observationAlertHandler(deps: AlertDeps): (event: InternalEvent)
     if (!patient?.startsWith('Patient/')) return;
     // Most readings and lab results have no alert rule (temperature, haemoglobin…): no query for them.
     if (!loincCodes(observation).some((code) => ruleCodes(deps.thresholds).has(code))) return;
-    const plans = (await findMatches(deps.store, 'CarePlan', new URLSearchParams([['subject', patient], ['status', 'active'], ['_sort', '-_lastUpdated']]), 20)).map((v) => JSON.parse(v.content as string) as CarePlan & { id: string });
+    const records = shared?.patient === patient ? shared : new PatientCareRecords(deps.store, patient);
+    const plans = await records.activePlans();
     const breaches = findBreaches(observation, await effectiveThresholds(deps.store, deps.thresholds, plans, deps.protocols));
     const gain = await weightGain(deps.store, observation, patient);
     if (gain) breaches.push(gain);
@@ -144,6 +146,7 @@ export function observationAlertHandler(deps: AlertDeps): (event: InternalEvent)
     });
     const bundle: Bundle = { resourceType: 'Bundle', type: 'transaction', entry: entries };
     await runTransaction(deps.fhir, deps.store, bundle);
+    records.invalidate();
     deps.logger.info({ observation: observation.id, alerts: breaches.map((b) => b.rule.id) }, 'urgent value: alert task written');
   };
 }

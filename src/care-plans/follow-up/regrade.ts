@@ -5,11 +5,11 @@
  * within 14 days of the reading ("not controlled: follow up within 2 weeks"); a Task already due
  * sooner is left alone. Idempotent: the same reading moves nothing twice.
  */
-import type { BundleEntry, Observation, Task } from '@medplum/fhirtypes';
-import { findMatches, runTransaction } from '../../fhir/index.ts';
+import type { BundleEntry, Observation } from '@medplum/fhirtypes';
+import { runTransaction } from '../../fhir/index.ts';
 import type { FhirStore, TransactionContext } from '../../fhir/index.ts';
-import type { InternalEvent } from '../../subscriptions/subscription-model.ts';
-import { BASE } from '../discharge/discharge-follow-up.ts';
+import type { ObservationStep } from '../observation-follow-up.ts';
+import { PatientCareRecords } from '../patient-care-records.ts';
 import { addDays } from '../discharge/due-dates.ts';
 
 const LOINC = 'http://loinc.org';
@@ -32,8 +32,8 @@ export function notControlled(observation: Observation): string | undefined {
   return undefined;
 }
 
-export function regradeHandler(deps: { store: FhirStore; fhir: TransactionContext }): (event: InternalEvent) => Promise<void> {
-  return async (event) => {
+export function regradeHandler(deps: { store: FhirStore; fhir: TransactionContext }): ObservationStep {
+  return async (event, shared) => {
     const observation = event.resource as Observation | undefined;
     const patient = observation?.subject?.reference;
     const when = observation?.effectiveDateTime?.slice(0, 10);
@@ -41,7 +41,8 @@ export function regradeHandler(deps: { store: FhirStore; fhir: TransactionContex
     const reason = notControlled(observation);
     if (!reason) return;
     const latest = addDays(when, 14);
-    const open = (await findMatches(deps.store, 'Task', new URLSearchParams([['patient', patient], ['status', 'requested'], ['code', `${BASE}/CodeSystem/task-type|follow-up`]]), 100)).map((v) => JSON.parse(v.content as string) as Task & { id: string });
+    const records = shared?.patient === patient ? shared : new PatientCareRecords(deps.store, patient);
+    const open = await records.openTasks('follow-up');
     const later = open.filter((t) => (t.restriction?.period?.end ?? '') > latest);
     if (!later.length) return;
     const entries: BundleEntry[] = later.map((task) => {
@@ -57,5 +58,6 @@ export function regradeHandler(deps: { store: FhirStore; fhir: TransactionContex
       };
     });
     await runTransaction(deps.fhir, deps.store, { resourceType: 'Bundle', type: 'transaction', entry: entries });
+    records.invalidate();
   };
 }

@@ -18,7 +18,8 @@ import type { Bundle, BundleEntry, CarePlan, Coding, Observation, Task } from '@
 import type { Logger } from 'pino';
 import { findMatches, runTransaction, searchAll } from '../../fhir/index.ts';
 import type { FhirStore, TransactionContext } from '../../fhir/index.ts';
-import type { InternalEvent } from '../../subscriptions/subscription-model.ts';
+import type { ObservationStep } from '../observation-follow-up.ts';
+import { PatientCareRecords } from '../patient-care-records.ts';
 import { patientAdherence } from '../adherence/patient-adherence.ts';
 import { BASE } from '../discharge/discharge-follow-up.ts';
 
@@ -193,8 +194,8 @@ export async function sweep(deps: SweepDeps, now: Date): Promise<number> {
 }
 
 /** Completes a patient's open missed-report Tasks for a kind of Observation when one arrives. */
-export function resolveMissedReports(deps: Pick<SweepDeps, 'store' | 'fhir' | 'monitored'>): (event: InternalEvent) => Promise<void> {
-  return async (event) => {
+export function resolveMissedReports(deps: Pick<SweepDeps, 'store' | 'fhir' | 'monitored'>): ObservationStep {
+  return async (event, shared) => {
     // Local codes already carry their LOINC translations (observation-follow-up.ts).
     const observation = event.resource as Observation | undefined;
     const patient = observation?.subject?.reference;
@@ -203,7 +204,8 @@ export function resolveMissedReports(deps: Pick<SweepDeps, 'store' | 'fhir' | 'm
     if (!codes.length) return;
     const monitored = deps.monitored && reportCodeSet(await deps.monitored());
     if (monitored && !codes.some((c) => monitored.has(`${c.system}|${c.code}`))) return;
-    const open = (await findMatches(deps.store, 'Task', new URLSearchParams([['patient', patient], ['status', 'requested'], ['code', `${TASK_TYPE}|missed-report`]]), 100)).map((v) => parse<Task & { id: string }>(v.content));
+    const records = shared?.patient === patient ? shared : new PatientCareRecords(deps.store, patient);
+    const open = await records.openTasks('missed-report');
     const reported = new Set(codes.map((c) => `${c.system}|${c.code}`));
     const at = reportedAt(observation);
     const resolved = open.filter((t) => {
@@ -218,5 +220,6 @@ export function resolveMissedReports(deps: Pick<SweepDeps, 'store' | 'fhir' | 'm
       return { resource: { ...rest, status: 'completed', output: [{ type: { text: 'report' }, valueReference: { reference: `Observation/${observation.id}` } }] }, request: { method: 'PUT', url: `Task/${task.id}` } };
     });
     await runTransaction(deps.fhir, deps.store, { resourceType: 'Bundle', type: 'transaction', entry: entries });
+    records.invalidate();
   };
 }

@@ -88,6 +88,14 @@ export interface FhirStore {
    */
   findByIdentifiers(lookups: ReadonlyArray<{ resourceType: string; system: string; value: string }>): Promise<StoredVersion[][]>;
   /**
+   * Current resources that refer to `target` (`Type/id`) through a reference search parameter,
+   * for several (type, parameter) pairs at once, and when `statuses` is given only those whose
+   * `status` is one of them: what `Type?param=Target/id&status=…` finds for each pair, unpaged,
+   * in one statement with no planning per call. For small, hot sets (a patient's care plans and
+   * open tasks, read for every reading the follow-up engine checks), not for open-ended ones.
+   */
+  findReferencing(target: string, sources: ReadonlyArray<{ resourceType: string; param: string }>, statuses?: readonly string[]): Promise<StoredVersion[]>;
+  /**
    * Resolves and locks a transaction's conditions up front, in as few round trips as possible:
    * identifier conditions are looked up together, and only conditions that match nothing are
    * locked (all at once, in a fixed order). Only inside transaction(); later findConditional calls

@@ -17,10 +17,10 @@ import { withImpliedFilters } from '../search/implied-filters.ts';
 import { searchCountSql, searchPageSql } from '../search/search-sql.ts';
 import { listDriver, searchPlannedPageSql, WALK_LIMITS, walkCandidate, walkFirst, walkProbeSql } from '../search/walk-sql.ts';
 import type { PagePlan, WalkLimits } from '../search/walk-sql.ts';
-import { isResourceType } from '../definitions.ts';
+import { isResourceType, searchParamsFor } from '../definitions.ts';
 import { isValidId, validate } from '../validation.ts';
 import type { CreateOptions, DeleteOptions, EverythingQuery, FhirStore, HistoryQuery, PlannedWrite, StoredVersion, UpdateOptions, WriteOutcome } from './fhir-store.ts';
-import { lockCondition, lockConditions as lockConditionsSql, lockCurrent, selectByIdentifiers, selectCurrent, selectEverything, selectHistory, selectVersion, toStoredVersion } from './sql.ts';
+import { lockCondition, lockConditions as lockConditionsSql, lockCurrent, selectByIdentifiers, selectCurrent, selectReferencing, selectEverything, selectHistory, selectVersion, toStoredVersion } from './sql.ts';
 import type { PendingVersion } from './write-versions.ts';
 import { WriteRaceError, writeVersions } from './write-versions.ts';
 
@@ -164,6 +164,17 @@ export class PgFhirStore implements FhirStore {
   async findByIdentifiers(lookups: ReadonlyArray<{ resourceType: string; system: string; value: string }>): Promise<StoredVersion[][]> {
     for (const l of lookups) assertType(l.resourceType);
     return lookups.length ? selectByIdentifiers(this.db, lookups) : [];
+  }
+
+  async findReferencing(target: string, sources: ReadonlyArray<{ resourceType: string; param: string }>, statuses?: readonly string[]): Promise<StoredVersion[]> {
+    const [, targetType, targetId] = /^([A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/.exec(target) ?? [];
+    if (!targetType || !targetId || !isResourceType(targetType)) throw errors.invalidSearch(`"${target}" is not a Type/id reference`);
+    for (const s of sources) {
+      assertType(s.resourceType);
+      if (searchParamsFor(s.resourceType).get(s.param)?.type !== 'reference') throw errors.invalidSearch(`${s.param} is not a reference search parameter of ${s.resourceType}`);
+    }
+    if (!sources.length || statuses?.length === 0) return [];
+    return selectReferencing(this.db, { resourceType: targetType, id: targetId }, sources, statuses);
   }
 
   /**

@@ -118,6 +118,38 @@ export async function selectByIdentifiers(db: Queryable, lookups: ReadonlyArray<
   return out;
 }
 
+/**
+ * Current resources that refer to one target through a reference search parameter, for several
+ * (type, parameter) pairs at once, optionally only those whose `status` token is one of
+ * `statuses`. The same as searching `Type?param=Target/id(&status=…)` for each pair, unpaged.
+ *
+ * Named (prepared once per connection), because this runs for every reading the follow-up engine
+ * checks and planning it cost more than running it. A cached generic plan is safe here, unlike
+ * for searches: the statement has one shape and one sensible plan — the reference index for the
+ * target, the resource by primary key, its status checked on the per-resource token index. The
+ * status code is a literal so that PostgreSQL knows it is a frequent code and never drives the
+ * lookup from the status values (which would read every Task with that status).
+ */
+export async function selectReferencing(
+  db: Queryable,
+  target: { resourceType: string; id: string },
+  sources: ReadonlyArray<{ resourceType: string; param: string }>,
+  statuses: readonly string[] | undefined,
+): Promise<StoredVersion[]> {
+  const { rows } = await db.query<VersionRow>({
+    name: 'cb_select_referencing',
+    text: `SELECT DISTINCT ON (r.resource_type, r.id) ${R_VERSION_COLUMNS}
+             FROM unnest($1::text[], $2::text[]) AS c(resource_type, code)
+             JOIN search_reference s ON s.resource_type = c.resource_type AND s.code = c.code AND s.target_id = $4 AND s.target_type = $3
+             JOIN fhir_resource r ON r.resource_type = s.resource_type AND r.id = s.resource_id AND NOT r.deleted
+            WHERE $5::text[] IS NULL
+               OR EXISTS (SELECT 1 FROM search_token t WHERE t.resource_type = r.resource_type AND t.resource_id = r.id AND t.code = 'status' AND t.value = ANY($5::text[]))
+            ORDER BY r.resource_type, r.id`,
+    values: [sources.map((s) => s.resourceType), sources.map((s) => s.param), target.resourceType, target.id, statuses ?? null],
+  });
+  return rows.map(toStoredVersion);
+}
+
 /** Several condition locks in one round trip, taken in the order given. */
 export async function lockConditions(db: Queryable, keys: readonly string[]): Promise<void> {
   await db.query({ name: 'cb_lock_conditions', text: 'SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0))) FROM unnest($1::text[]) AS k', values: [keys] });

@@ -185,7 +185,9 @@ export class DeliveryWorker {
    * order, as far as they are due; up to 4 × concurrency), handled `concurrency` order keys at a
    * time, each key's events one after another in event order. A failure retries that event with
    * backoff and gives the key's later events back untried — it is the subscription's lowest
-   * pending event now, so nothing of that key overtakes it; events of other keys are done.
+   * pending event now, so nothing of that key overtakes it; events of other keys are done. A
+   * subscriber with handleGroup gets each key's events in one call (a failure: the same, from the
+   * key's first event).
    */
   async #deliverInternalBatch(sub: ServedSubscription, channel: InternalChannel, head: Claimed, started: number): Promise<void> {
     const concurrency = channel.concurrency ?? 1;
@@ -218,6 +220,19 @@ export class DeliveryWorker {
     const queue = [...groups.values()];
     await Promise.all(Array.from({ length: Math.min(concurrency, queue.length) }, async () => {
       for (let group = queue.shift(); group; group = queue.shift()) {
+        if (channel.handleGroup) {
+          const t0 = performance.now();
+          try {
+            await channel.handleGroup(group.map((g) => g.event));
+            delivered.push(...group.map((g) => g.row.event_number));
+            for (const _ of group) this.#o.observe?.({ subscription: sub.id, ok: true, seconds: (performance.now() - t0) / 1000 / group.length });
+          } catch (err) {
+            this.#o.observe?.({ subscription: sub.id, ok: false, seconds: (performance.now() - t0) / 1000 });
+            await this.#recordFailure(sub, group[0]!.row, err);
+            for (const later of group.slice(1)) await this.#release(later.row);
+          }
+          continue;
+        }
         for (const [i, { row, event }] of group.entries()) {
           const t0 = performance.now();
           try {
