@@ -69,6 +69,12 @@ export interface EverythingQuery {
 export interface FhirStore {
   read(resourceType: string, id: string): Promise<StoredVersion>;
   vread(resourceType: string, id: string, versionId: string): Promise<StoredVersion>;
+  /**
+   * Several versions at once, in one statement: one entry per key, in order — the version (a
+   * delete's too, with null content) or undefined when it does not exist. For readers of many
+   * known versions (subscription deliveries), not a REST interaction.
+   */
+  vreadMany(keys: ReadonlyArray<{ resourceType: string; id: string; versionId: number }>): Promise<Array<StoredVersion | undefined>>;
   create(resource: Resource, options?: CreateOptions): Promise<WriteOutcome>;
   update(resource: Resource, options?: UpdateOptions): Promise<WriteOutcome>;
   delete(resourceType: string, id: string, options?: DeleteOptions): Promise<WriteOutcome>;

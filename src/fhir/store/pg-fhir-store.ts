@@ -20,7 +20,7 @@ import type { PagePlan, WalkLimits } from '../search/walk-sql.ts';
 import { isResourceType, searchParamsFor } from '../definitions.ts';
 import { isValidId, validate } from '../validation.ts';
 import type { CreateOptions, DeleteOptions, EverythingQuery, FhirStore, HistoryQuery, PlannedWrite, StoredVersion, UpdateOptions, WriteOutcome } from './fhir-store.ts';
-import { lockCondition, lockConditions as lockConditionsSql, lockCurrent, selectByIdentifiers, selectCurrent, selectReferencing, selectEverything, selectHistory, selectVersion, toStoredVersion } from './sql.ts';
+import { lockCondition, lockConditions as lockConditionsSql, lockCurrent, selectByIdentifiers, selectCurrent, selectReferencing, selectEverything, selectHistory, selectVersion, selectVersions, toStoredVersion } from './sql.ts';
 import type { PendingVersion } from './write-versions.ts';
 import { WriteRaceError, writeVersions } from './write-versions.ts';
 
@@ -247,6 +247,11 @@ export class PgFhirStore implements FhirStore {
     if (!version) throw errors.notFound(resourceType, id, versionId);
     if (version.deleted) throw errors.deleted(resourceType, id, version.versionId);
     return version;
+  }
+
+  async vreadMany(keys: ReadonlyArray<{ resourceType: string; id: string; versionId: number }>): Promise<Array<StoredVersion | undefined>> {
+    for (const k of keys) assertType(k.resourceType);
+    return keys.length ? selectVersions(this.db, keys) : [];
   }
 
   async create(resource: Resource, options: CreateOptions = {}): Promise<WriteOutcome> {

@@ -62,6 +62,26 @@ export async function selectVersion(db: Queryable, resourceType: string, id: str
   return rows[0] && toStoredVersion(rows[0]);
 }
 
+/**
+ * Several versions by (type, id, version) in one statement, one entry per key in order (undefined
+ * when there is no such version). Named: primary-key lookups only, so the cached plan is right.
+ */
+export async function selectVersions(db: Queryable, keys: ReadonlyArray<{ resourceType: string; id: string; versionId: number }>): Promise<Array<StoredVersion | undefined>> {
+  const { rows } = await db.query<VersionRow & { n: number }>({
+    name: 'cb_select_versions',
+    text: `SELECT k.n::int AS n, v.* FROM unnest($1::text[], $2::text[], $3::int[]) WITH ORDINALITY AS k(resource_type, id, version_id, n)
+           CROSS JOIN LATERAL (
+             SELECT ${VERSION_COLUMNS} FROM fhir_resource r WHERE r.resource_type = k.resource_type AND r.id = k.id AND r.version_id = k.version_id
+             UNION ALL
+             SELECT ${VERSION_COLUMNS} FROM fhir_resource_history h WHERE h.resource_type = k.resource_type AND h.id = k.id AND h.version_id = k.version_id
+           ) v`,
+    values: [keys.map((k) => k.resourceType), keys.map((k) => k.id), keys.map((k) => k.versionId)],
+  });
+  const out: Array<StoredVersion | undefined> = keys.map(() => undefined);
+  for (const row of rows) out[row.n - 1] = toStoredVersion(row);
+  return out;
+}
+
 /** A total order, the same in each branch and overall, so pages neither repeat nor skip versions with equal timestamps. */
 const HISTORY_ORDER = 'last_updated DESC, resource_type, id, version_id DESC';
 
