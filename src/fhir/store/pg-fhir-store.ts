@@ -345,14 +345,17 @@ export class PgFhirStore implements FhirStore {
       pending.push(version);
       return { outcome: 'deleted', version: storedFromPending(version) };
     }
-    validate(w.resource);
-    if (this.options.checkWrite) this.options.checkWrite(w.resource, current && !current.deleted && current.content ? (JSON.parse(current.content) as Resource) : undefined);
     if (w.kind === 'update') {
       if (w.ifMatch !== undefined && current?.versionId !== w.ifMatch) {
         throw errors.versionConflict(w.resource.resourceType, w.resource.id, String(w.ifMatch), current?.versionId ?? 0);
       }
+      // Equal to the stored version, which was valid and allowed when written: nothing to check
+      // (HL7 messages repeat most of a patient's resources; validation is the write path's
+      // largest CPU cost).
       if (current && isUnchanged(w.resource, current)) return { outcome: 'unchanged', version: current };
     }
+    validate(w.resource);
+    if (this.options.checkWrite) this.options.checkWrite(w.resource, current && !current.deleted && current.content ? (JSON.parse(current.content) as Resource) : undefined);
     const version = prepareVersion(w.resource, w.resource.id, current, lastUpdated);
     pending.push(version);
     return { outcome: version.interaction === 'create' ? 'created' : 'updated', version: storedFromPending(version) };
