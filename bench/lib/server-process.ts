@@ -45,11 +45,13 @@ export interface ServerProcess {
 
 /** Reads the embedded server's port (line 4 of postmaster.pid) and the credentials CareBridge stored. */
 async function embeddedPostgresUrl(dataDir: string): Promise<string> {
-  const pidFile = await fs.readFile(path.join(dataDir, 'postgres', 'postmaster.pid'), 'utf8');
-  const port = Number(pidFile.split('\n')[3]);
+  const pidFile = (await fs.readFile(path.join(dataDir, 'postgres', 'postmaster.pid'), 'utf8')).split('\n');
+  const port = Number(pidFile[3]);
   if (!Number.isInteger(port) || port <= 0) throw new Error(`cannot read the PostgreSQL port from ${dataDir}/postgres/postmaster.pid`);
+  // Line 5: the Unix-domain socket directory, when the server has one — the server connects through it too.
+  const socketDir = pidFile[4]?.trim();
   const { user, password } = JSON.parse(await fs.readFile(path.join(dataDir, 'postgres-credentials.json'), 'utf8')) as { user: string; password: string };
-  return `postgresql://${encodeURIComponent(user)}:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres?options=${encodeURIComponent('-c TimeZone=UTC')}`;
+  return `postgresql://${encodeURIComponent(user)}:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres?options=${encodeURIComponent('-c TimeZone=UTC')}${socketDir ? `&host=${encodeURIComponent(socketDir)}` : ''}`;
 }
 
 async function waitUntilReady(url: string, child: ChildProcess, timeoutMs: number, output: () => string): Promise<void> {
