@@ -20,7 +20,7 @@ import type { PagePlan, WalkLimits } from '../search/walk-sql.ts';
 import { isResourceType, searchParamsFor } from '../definitions.ts';
 import { isValidId, validate } from '../validation.ts';
 import type { CreateOptions, DeleteOptions, EverythingQuery, FhirStore, HistoryQuery, PlannedWrite, StoredVersion, UpdateOptions, WriteOutcome } from './fhir-store.ts';
-import { lockCondition, lockConditions as lockConditionsSql, lockCurrent, selectByIdentifiers, selectCurrent, selectReferencing, selectEverything, selectHistory, selectVersion, selectVersions, toStoredVersion } from './sql.ts';
+import { lockCondition, lockCurrent, resolveConditions, selectByIdentifiers, selectCurrent, selectReferencing, selectEverything, selectHistory, selectVersion, selectVersions, toStoredVersion } from './sql.ts';
 import type { PendingVersion } from './write-versions.ts';
 import { WriteRaceError, writeVersions } from './write-versions.ts';
 
@@ -182,33 +182,32 @@ export class PgFhirStore implements FhirStore {
    * on a condition exists to stop two transactions from both finding nothing and both creating a
    * resource; when a condition already matches, updates of that resource are serialised by its
    * row lock instead. So plain `identifier=system|value` conditions are first looked up together
-   * without locks; only those that match nothing (and every other condition) are locked — sorted,
-   * in one statement — and the unmatched ones looked up again under the lock, in a new statement
-   * that sees whatever a transaction we waited for committed.
+   * without locks; only those that match nothing (and every other condition) are locked, sorted,
+   * and the unmatched ones looked up again under the lock, in a new snapshot that sees whatever a
+   * transaction we waited for committed. All in one round trip: a database function whose
+   * statements each take their own snapshot (migration 0013).
    */
   async lockConditions(conditions: ReadonlyArray<{ resourceType: string; params: URLSearchParams }>): Promise<void> {
     if (this.pool) throw new Error('lockConditions must run inside a transaction');
-    const lookups = new Map<string, { resourceType: string; system: string; value: string }>();
-    const toLock = new Set<string>();
+    const lookups = new Map<string, { resourceType: string; system: string; value: string; lockKey: string }>();
+    const others = new Set<string>();
     for (const c of conditions) {
       const key = conditionKey(c.resourceType, c.params);
-      if (this.locked.has(key)) continue;
+      if (this.locked.has(key) || this.prefetched.has(key)) continue;
       const identifier = plainIdentifierCondition(c.resourceType, c.params);
-      if (identifier) lookups.set(key, identifier);
-      else toLock.add(key);
+      if (identifier) lookups.set(key, { ...identifier, lockKey: key });
+      else others.add(key);
     }
-    const resolve = async (keys: string[]) => {
-      const found = await selectByIdentifiers(this.db, keys.map((k) => lookups.get(k)!));
-      keys.forEach((key, i) => this.prefetched.set(key, found[i] ?? []));
-    };
-    if (lookups.size) await resolve([...lookups.keys()]);
-    const unmatched = [...lookups.keys()].filter((k) => !this.prefetched.get(k)?.length);
-    for (const k of unmatched) toLock.add(k);
-    if (!toLock.size) return;
-    const keys = [...toLock].sort();
-    await lockConditionsSql(this.db, keys);
-    for (const k of keys) this.locked.add(k);
-    if (unmatched.length) await resolve(unmatched);
+    if (!lookups.size && !others.size) return;
+    // One round trip (sql.ts resolveConditions): look up, lock the unmatched and the others, look
+    // the unmatched up again after the locks.
+    const resolved = await resolveConditions(this.db, [...lookups.values()], [...others]);
+    [...lookups.keys()].forEach((key, i) => {
+      const { matches, locked } = resolved[i]!;
+      this.prefetched.set(key, matches);
+      if (locked) this.locked.add(key);
+    });
+    for (const key of others) this.locked.add(key);
   }
 
   async transaction<T>(fn: (store: FhirStore) => Promise<T>): Promise<T> {

@@ -113,28 +113,48 @@ export async function selectHistory(db: Queryable, q: HistoryQuery): Promise<Sto
   return rows.map(toStoredVersion);
 }
 
-/** Serialises concurrent conditional writes with the same condition until the transaction ends. */
+type IdentifierLookup = { resourceType: string; system: string; value: string };
+
 /**
  * Current resources by identifier, for many (type, system, value) at once: one list per lookup,
  * in order. The same as searching `identifier=system|value` for each (exact token match on the
- * token index, deleted resources excluded).
+ * token index, deleted resources excluded). The lookup is the SQL function cb_identifier_matches
+ * (migration 0013), which PostgreSQL inlines.
  */
-export async function selectByIdentifiers(db: Queryable, lookups: ReadonlyArray<{ resourceType: string; system: string; value: string }>): Promise<StoredVersion[][]> {
-  const { rows } = await db.query<VersionRow & { n: number }>({
-    // Unnamed, so each call is planned with its arrays: a cached generic plan cannot see how many
-    // identifiers there are and chose scans of the whole token index (100× slower). LATERAL keeps
-    // it one index lookup per identifier.
-    text: `SELECT c.n::int AS n, ${R_VERSION_COLUMNS}
-             FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS c(resource_type, system, value, n)
-             CROSS JOIN LATERAL (
-               SELECT DISTINCT t.resource_id FROM search_token t
-                WHERE t.resource_type = c.resource_type AND t.code = 'identifier' AND t.value = c.value AND t.system = c.system
-             ) AS t
-             JOIN fhir_resource r ON r.resource_type = c.resource_type AND r.id = t.resource_id AND NOT r.deleted`,
-    values: [lookups.map((l) => l.resourceType), lookups.map((l) => l.system), lookups.map((l) => l.value)],
-  });
+export async function selectByIdentifiers(db: Queryable, lookups: readonly IdentifierLookup[]): Promise<StoredVersion[][]> {
+  // Unnamed, so each call is planned with its arrays: a cached generic plan cannot see how many
+  // identifiers there are and chose scans of the whole token index (100× slower).
+  const { rows } = await db.query<VersionRow & { n: number }>(
+    'SELECT * FROM cb_identifier_matches($1::text[], $2::text[], $3::text[])',
+    [lookups.map((l) => l.resourceType), lookups.map((l) => l.system), lookups.map((l) => l.value)],
+  );
   const out: StoredVersion[][] = lookups.map(() => []);
   for (const row of rows) out[row.n - 1]?.push(toStoredVersion(row));
+  return out;
+}
+
+/**
+ * A transaction's conditions resolved in one round trip (cb_resolve_conditions, migration 0013):
+ * the identifier lookups without locks; the advisory locks of those that found nothing (their
+ * `lockKey`) and of `otherKeys`, sorted; those lookups again in a snapshot taken after the locks.
+ * Returns each lookup's matches and whether its lock was taken.
+ */
+export async function resolveConditions(
+  db: Queryable,
+  lookups: ReadonlyArray<IdentifierLookup & { lockKey: string }>,
+  otherKeys: readonly string[],
+): Promise<Array<{ matches: StoredVersion[]; locked: boolean }>> {
+  const { rows } = await db.query<VersionRow & { n: number; pass: number }>(
+    'SELECT * FROM cb_resolve_conditions($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])',
+    [lookups.map((l) => l.resourceType), lookups.map((l) => l.system), lookups.map((l) => l.value), lookups.map((l) => l.lockKey), otherKeys],
+  );
+  const out = lookups.map(() => ({ matches: [] as StoredVersion[], locked: true }));
+  for (const row of rows) {
+    const entry = out[row.n - 1];
+    if (!entry) continue;
+    entry.matches.push(toStoredVersion(row));
+    if (row.pass === 1) entry.locked = false;
+  }
   return out;
 }
 
@@ -170,11 +190,7 @@ export async function selectReferencing(
   return rows.map(toStoredVersion);
 }
 
-/** Several condition locks in one round trip, taken in the order given. */
-export async function lockConditions(db: Queryable, keys: readonly string[]): Promise<void> {
-  await db.query({ name: 'cb_lock_conditions', text: 'SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0))) FROM unnest($1::text[]) AS k', values: [keys] });
-}
-
+/** Serialises concurrent conditional writes with the same condition until the transaction ends. */
 export async function lockCondition(db: Queryable, key: string): Promise<void> {
   await db.query({ name: 'cb_lock_condition', text: 'SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', values: [key] });
 }
