@@ -302,6 +302,19 @@ describe('reference parameters', () => {
     expect(await s(['patient', 'ref-pa'])).toEqual([toPa]);
     expect(await s(['subject:missing', 'true'])).toEqual([noSubject]);
   });
+
+  it('matches an absolute URL or a canonical by its exact text, never a relative reference', async () => {
+    const obs = (reference: string): Json => ({ resourceType: 'Observation', status: 'final', code: { coding: [{ system: 'urn:abs', code: 'x' }] }, subject: { reference } });
+    const absolute = await create(obs('http://other.example/fhir/Patient/abs-1'));
+    const relativeOne = await create(obs('Patient/abs-1'));
+    const universe = [absolute, relativeOne];
+    const s = (...pairs: Array<[string, string]>) => searchAmong(q('Observation', ...pairs), universe);
+    expect(await s(['subject', 'http://other.example/fhir/Patient/abs-1'])).toEqual([absolute]);
+    expect(await s(['subject', 'Patient/abs-1'])).toEqual([relativeOne]);
+    expect(await s(['subject', 'http://other.example/fhir/Patient/abs-2'])).toEqual([]);
+    const response = await create({ resourceType: 'QuestionnaireResponse', status: 'completed', questionnaire: 'https://example.org/Questionnaire/abs-q|2' });
+    expect(await searchAmong(q('QuestionnaireResponse', ['questionnaire', 'https://example.org/Questionnaire/abs-q|2']), [response])).toEqual([response]);
+  });
 });
 
 describe('uri parameters', () => {

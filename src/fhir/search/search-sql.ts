@@ -133,7 +133,9 @@ function referenceCondition(p: Params, v: FilterValue, typeModifier: string | un
   if (/^[A-Za-z0-9\-.]{1,64}$/.test(value)) {
     return typeModifier ? `(target_type = ${p.add(typeModifier)} AND target_id = ${p.add(value)})` : `target_id = ${p.add(value)}`;
   }
-  return `reference = ${p.add(value)}`;
+  // Only a reference that did not parse as relative can equal it (its target_id is null): the
+  // condition says so, which lets the partial index on reference serve it (migration 0014).
+  return `(target_id IS NULL AND reference = ${p.add(value)})`;
 }
 
 function stringCondition(p: Params, v: FilterValue, modifier: string | undefined, column = 'value', raw = 'raw'): string {
