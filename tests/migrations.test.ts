@@ -47,9 +47,15 @@ describe('migrate', () => {
        WHERE table_schema = 'public' ORDER BY table_name, ordinal_position`,
     );
     const indexes = await client.query(`SELECT indexdef FROM pg_indexes WHERE schemaname = 'public' ORDER BY indexname`);
+    // Functions with their settings (the lookups' forced generic plans are part of their contract).
+    const functions = await client.query(
+      `SELECT p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ') ' || l.lanname || ' ' || p.provolatile::text || coalesce(' ' || array_to_string(p.proconfig, ' '), '') AS f
+         FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang WHERE p.pronamespace = 'public'::regnamespace ORDER BY 1`,
+    );
     const schema = [
       ...columns.rows.map((r) => `${r.table_name}.${r.column_name} ${r.data_type}${r.is_nullable === 'NO' ? ' NOT NULL' : ''}`),
       ...indexes.rows.map((r) => r.indexdef),
+      ...functions.rows.map((r) => r.f),
     ].join('\n');
     expect(schema).toMatchSnapshot();
   });

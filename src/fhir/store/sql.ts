@@ -119,13 +119,12 @@ type IdentifierLookup = { resourceType: string; system: string; value: string };
  * Current resources by identifier, for many (type, system, value) at once: one list per lookup,
  * in order. The same as searching `identifier=system|value` for each (exact token match on the
  * token index, deleted resources excluded). The lookup is the SQL function cb_identifier_matches
- * (migration 0013), which PostgreSQL inlines.
+ * (migration 0013).
  */
 export async function selectByIdentifiers(db: Queryable, lookups: readonly IdentifierLookup[]): Promise<StoredVersion[][]> {
-  // Unnamed, so each call is planned with its arrays: a cached generic plan cannot see how many
-  // identifiers there are and chose scans of the whole token index (100× slower).
+  // Through PL/pgSQL, which caches the lookup's plan (migration 0013).
   const { rows } = await db.query<VersionRow & { n: number }>(
-    'SELECT * FROM cb_identifier_matches($1::text[], $2::text[], $3::text[])',
+    'SELECT * FROM cb_find_by_identifiers($1::text[], $2::text[], $3::text[])',
     [lookups.map((l) => l.resourceType), lookups.map((l) => l.system), lookups.map((l) => l.value)],
   );
   const out: StoredVersion[][] = lookups.map(() => []);
