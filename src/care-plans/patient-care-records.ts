@@ -2,7 +2,7 @@
  * A patient's active CarePlans and open (requested) Tasks: what the follow-up engine's checks of a
  * new reading look at — the plans for threshold overrides and the alert's basedOn, the open
  * follow-up and missed-report Tasks to bring forward or complete. Read together in one statement
- * (FhirStore.findReferencing, no planning per call) the first time a check needs them and shared
+ * (FhirStore.findReferencing) the first time a check needs them and shared
  * by the checks of the readings of one batch (observation-follow-up.ts): three searches per
  * reading before, each costing more to plan than to run. A check that writes calls invalidate(),
  * so the next reading sees what it wrote.

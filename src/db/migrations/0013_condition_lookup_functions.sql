@@ -25,25 +25,14 @@ RETURNS SETOF cb_identifier_match LANGUAGE sql STABLE AS $$
     JOIN fhir_resource r ON r.resource_type = c.resource_type AND r.id = t.resource_id AND NOT r.deleted
 $$;
 
--- cb_identifier_matches through PL/pgSQL with its generic plan, cached: planning it at every call
--- cost 0.2 ms, more than running it. The plan is one index lookup per identifier whatever the
--- arrays hold (LATERAL), so the generic plan is the one a plan for the values would be (checked on
--- the 1M-resource search benchmark data); left to choose, PostgreSQL kept planning for the values
--- because it cannot know that. PgFhirStore.findByIdentifiers and the HL7 mappers use this.
-CREATE FUNCTION cb_find_by_identifiers(lookup_types text[], lookup_systems text[], lookup_values text[])
-RETURNS SETOF cb_identifier_match LANGUAGE plpgsql STABLE SET plan_cache_mode = force_generic_plan AS $$
-BEGIN
-  RETURN QUERY SELECT * FROM cb_identifier_matches(lookup_types, lookup_systems, lookup_values);
-END
-$$;
-
 -- Resolves a transaction's conditions: every identifier lookup without locks; then the advisory
 -- locks (sorted, so concurrent callers take them in one order) on the lookups that found nothing
 -- (`lookup_keys`: each lookup's lock key) and on `other_keys` (conditions of other shapes); then
--- the unfound lookups again, in a new snapshot. Its statements' plans are generic and cached, as
--- above (each has one sensible plan).
+-- the unfound lookups again, in a new snapshot. Its lookups are planned at each call, for the
+-- values (force_custom_plan): a plan cached on a new, nearly empty database read all of
+-- fhir_resource per identifier once the tables had grown (seen as 1 s per call while loading).
 CREATE FUNCTION cb_resolve_conditions(lookup_types text[], lookup_systems text[], lookup_values text[], lookup_keys text[], other_keys text[])
-RETURNS SETOF cb_identifier_match LANGUAGE plpgsql VOLATILE SET plan_cache_mode = force_generic_plan AS $$
+RETURNS SETOF cb_identifier_match LANGUAGE plpgsql VOLATILE SET plan_cache_mode = force_custom_plan AS $$
 DECLARE
   found cb_identifier_match[];
   missing int[];

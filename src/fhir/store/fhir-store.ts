@@ -97,7 +97,7 @@ export interface FhirStore {
    * Current resources that refer to `target` (`Type/id`) through a reference search parameter,
    * for several (type, parameter) pairs at once, and when `statuses` is given only those whose
    * `status` is one of them: what `Type?param=Target/id&status=…` finds for each pair, unpaged,
-   * in one statement with no planning per call. For small, hot sets (a patient's care plans and
+   * in one statement of a fixed, cheap-to-plan shape. For small, hot sets (a patient's care plans and
    * open tasks, read for every reading the follow-up engine checks), not for open-ended ones.
    */
   findReferencing(target: string, sources: ReadonlyArray<{ resourceType: string; param: string }>, statuses?: readonly string[]): Promise<StoredVersion[]>;

@@ -64,11 +64,11 @@ export async function selectVersion(db: Queryable, resourceType: string, id: str
 
 /**
  * Several versions by (type, id, version) in one statement, one entry per key in order (undefined
- * when there is no such version). Named: primary-key lookups only, so the cached plan is right.
+ * when there is no such version). Unnamed, as selectReferencing (a generic plan made on an empty
+ * database scans fhir_resource for every key).
  */
 export async function selectVersions(db: Queryable, keys: ReadonlyArray<{ resourceType: string; id: string; versionId: number }>): Promise<Array<StoredVersion | undefined>> {
   const { rows } = await db.query<VersionRow & { n: number }>({
-    name: 'cb_select_versions',
     text: `SELECT k.n::int AS n, v.* FROM unnest($1::text[], $2::text[], $3::int[]) WITH ORDINALITY AS k(resource_type, id, version_id, n)
            CROSS JOIN LATERAL (
              SELECT ${VERSION_COLUMNS} FROM fhir_resource r WHERE r.resource_type = k.resource_type AND r.id = k.id AND r.version_id = k.version_id
@@ -122,9 +122,10 @@ type IdentifierLookup = { resourceType: string; system: string; value: string };
  * (migration 0013).
  */
 export async function selectByIdentifiers(db: Queryable, lookups: readonly IdentifierLookup[]): Promise<StoredVersion[][]> {
-  // Through PL/pgSQL, which caches the lookup's plan (migration 0013).
+  // Unnamed, so each call is planned with its arrays and the tables as they are now: a cached
+  // generic plan made on a nearly empty database scanned whole tables once they had grown.
   const { rows } = await db.query<VersionRow & { n: number }>(
-    'SELECT * FROM cb_find_by_identifiers($1::text[], $2::text[], $3::text[])',
+    'SELECT * FROM cb_identifier_matches($1::text[], $2::text[], $3::text[])',
     [lookups.map((l) => l.resourceType), lookups.map((l) => l.system), lookups.map((l) => l.value)],
   );
   const out: StoredVersion[][] = lookups.map(() => []);
@@ -162,12 +163,11 @@ export async function resolveConditions(
  * (type, parameter) pairs at once, optionally only those whose `status` token is one of
  * `statuses`. The same as searching `Type?param=Target/id(&status=…)` for each pair, unpaged.
  *
- * Named (prepared once per connection), because this runs for every reading the follow-up engine
- * checks and planning it cost more than running it. A cached generic plan is safe here, unlike
- * for searches: the statement has one shape and one sensible plan — the reference index for the
- * target, the resource by primary key, its status checked on the per-resource token index. The
- * status code is a literal so that PostgreSQL knows it is a frequent code and never drives the
- * lookup from the status values (which would read every Task with that status).
+ * The status code is a literal so that PostgreSQL knows it is a frequent code and never drives the
+ * lookup from the status values (which would read every Task with that status). Unnamed, so each
+ * call is planned for the tables as they are: a cached generic plan made while the database was
+ * nearly empty scans whole tables (seen with the identifier lookups while loading; on full tables
+ * the generic plan is the right one, but nothing replaces it until ANALYZE).
  */
 export async function selectReferencing(
   db: Queryable,
@@ -176,7 +176,6 @@ export async function selectReferencing(
   statuses: readonly string[] | undefined,
 ): Promise<StoredVersion[]> {
   const { rows } = await db.query<VersionRow>({
-    name: 'cb_select_referencing',
     text: `SELECT DISTINCT ON (r.resource_type, r.id) ${R_VERSION_COLUMNS}
              FROM unnest($1::text[], $2::text[]) AS c(resource_type, code)
              JOIN search_reference s ON s.resource_type = c.resource_type AND s.code = c.code AND s.target_id = $4 AND s.target_type = $3
