@@ -1,6 +1,6 @@
 // The embedded PostgreSQL is reached through a Unix-domain socket in its cluster directory (a
-// round trip costs less than half of one over loopback TCP), and a data directory too deep for a
-// socket path still works, over TCP.
+// round trip costs less than half of one over loopback TCP); a data directory too deep for a
+// socket path, or one where the socket cannot be made, still works, over TCP.
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -36,6 +36,23 @@ describe('embedded PostgreSQL connection', () => {
     expect(new URL(url).searchParams.get('host')).toMatch(/postgres$/);
     expect(await serverAddress(url)).toBeNull(); // no inet address: a Unix-domain socket
   });
+
+  it('when the socket cannot be made, PostgreSQL starts again over TCP', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'carebridge-nosock-'));
+    await fs.chmod(dir, 0o755);
+    // A directory that does not exist: PostgreSQL refuses to start with that socket.
+    const lines: string[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => void lines.push(line) });
+    const db = await startEmbeddedPostgres(dir, logger, { socketDir: path.join(dir, 'missing') });
+    try {
+      expect(lines.join('')).toContain('could not start with a Unix-domain socket; using TCP only');
+      expect(new URL(db.url).searchParams.get('host')).toBeNull();
+      expect(await serverAddress(db.url)).toBe('127.0.0.1/32');
+    } finally {
+      await db.stop();
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 
   it('a data directory too deep for a socket path starts and is reached over TCP', async () => {
     deep = await fs.mkdtemp(path.join(os.tmpdir(), 'carebridge-deep-'));

