@@ -53,8 +53,8 @@ BEGIN
   IF cardinality(missing) = 0 THEN
     RETURN;
   END IF;
-  -- Plain variables as the arguments, so the lookup is inlined and its plan cached (a subquery
-  -- argument made PostgreSQL run the function apart, planning it at every call).
+  -- Plain variables as the arguments, so the lookup is inlined into this statement (a subquery
+  -- argument made PostgreSQL run the function apart and plan its body a second time).
   SELECT array_agg(lookup_types[i] ORDER BY o), array_agg(lookup_systems[i] ORDER BY o), array_agg(lookup_values[i] ORDER BY o)
     INTO again_types, again_systems, again_values
     FROM unnest(missing) WITH ORDINALITY AS u(i, o);
