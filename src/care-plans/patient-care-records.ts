@@ -28,6 +28,11 @@ export class PatientCareRecords {
     this.#patient = patient;
   }
 
+  /** The records a caller shares when they are this patient's, else the patient's own. */
+  static of(store: FhirStore, patient: string, shared: PatientCareRecords | undefined): PatientCareRecords {
+    return shared?.patient === patient ? shared : new PatientCareRecords(store, patient);
+  }
+
   get patient(): string {
     return this.#patient;
   }

@@ -116,7 +116,7 @@ export function observationAlertHandler(deps: AlertDeps): ObservationStep {
     if (!patient?.startsWith('Patient/')) return;
     // Most readings and lab results have no alert rule (temperature, haemoglobin…): no query for them.
     if (!loincCodes(observation).some((code) => ruleCodes(deps.thresholds).has(code))) return;
-    const records = shared?.patient === patient ? shared : new PatientCareRecords(deps.store, patient);
+    const records = PatientCareRecords.of(deps.store, patient, shared);
     const plans = await records.activePlans();
     const breaches = findBreaches(observation, await effectiveThresholds(deps.store, deps.thresholds, plans, deps.protocols));
     const gain = await weightGain(deps.store, observation, patient);

@@ -41,7 +41,7 @@ export function regradeHandler(deps: { store: FhirStore; fhir: TransactionContex
     const reason = notControlled(observation);
     if (!reason) return;
     const latest = addDays(when, 14);
-    const records = shared?.patient === patient ? shared : new PatientCareRecords(deps.store, patient);
+    const records = PatientCareRecords.of(deps.store, patient, shared);
     const open = await records.openTasks('follow-up');
     const later = open.filter((t) => (t.restriction?.period?.end ?? '') > latest);
     if (!later.length) return;

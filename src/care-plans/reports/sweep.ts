@@ -204,7 +204,7 @@ export function resolveMissedReports(deps: Pick<SweepDeps, 'store' | 'fhir' | 'm
     if (!codes.length) return;
     const monitored = deps.monitored && reportCodeSet(await deps.monitored());
     if (monitored && !codes.some((c) => monitored.has(`${c.system}|${c.code}`))) return;
-    const records = shared?.patient === patient ? shared : new PatientCareRecords(deps.store, patient);
+    const records = PatientCareRecords.of(deps.store, patient, shared);
     const open = await records.openTasks('missed-report');
     const reported = new Set(codes.map((c) => `${c.system}|${c.code}`));
     const at = reportedAt(observation);

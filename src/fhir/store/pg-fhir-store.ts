@@ -9,7 +9,7 @@ import { deepEquals } from '@medplum/core';
 import type { Resource } from '@medplum/fhirtypes';
 import type { Pool, PoolClient, Queryable } from '../../db/pool.ts';
 import { errors, FhirError } from '../errors.ts';
-import { emptyIndexRows, extractIndexRows } from '../search/index-rows.ts';
+import { emptyIndexRows, extractIndexRows, parseRelativeReference } from '../search/index-rows.ts';
 import { parseSearchQuery } from '../search/search-query.ts';
 import type { Cursor, SearchQuery, SearchResult } from '../search/search-query.ts';
 import { resolveIncludes } from '../search/includes.ts';
@@ -167,14 +167,15 @@ export class PgFhirStore implements FhirStore {
   }
 
   async findReferencing(target: string, sources: ReadonlyArray<{ resourceType: string; param: string }>, statuses?: readonly string[]): Promise<StoredVersion[]> {
-    const [, targetType, targetId] = /^([A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/.exec(target) ?? [];
-    if (!targetType || !targetId || !isResourceType(targetType)) throw errors.invalidSearch(`"${target}" is not a Type/id reference`);
+    // Read as a search's reference value is (search-sql.ts referenceCondition).
+    const relative = parseRelativeReference(target);
+    if (!relative || !isResourceType(relative.type)) throw errors.invalidSearch(`"${target}" is not a Type/id reference`);
     for (const s of sources) {
       assertType(s.resourceType);
       if (searchParamsFor(s.resourceType).get(s.param)?.type !== 'reference') throw errors.invalidSearch(`${s.param} is not a reference search parameter of ${s.resourceType}`);
     }
     if (!sources.length || statuses?.length === 0) return [];
-    return selectReferencing(this.db, { resourceType: targetType, id: targetId }, sources, statuses);
+    return selectReferencing(this.db, { resourceType: relative.type, id: relative.id }, sources, statuses);
   }
 
   /**
