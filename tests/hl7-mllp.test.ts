@@ -90,6 +90,29 @@ describe('MLLP listener', () => {
     expect(await rows('DUP-1')).toHaveLength(2);
   });
 
+  it('the same message sent at once on two connections is applied once and both get the same ACK', async () => {
+    const text = simple('DUP-RACE').replace('123^^^HOSP^MR||DOE^JOHN', 'RACE-1^^^HOSP^MR||DOE^JANE');
+    const [a, b] = await Promise.all([send(text), send(text)]);
+    expect(a.message.get('MSA-1')).toBe('AA');
+    expect(Buffer.compare(a.bytes, b.bytes)).toBe(0);
+    const [row, ...more] = await rows('DUP-RACE');
+    expect(more).toHaveLength(0);
+    expect(row).toMatchObject({ status: 'processed', attempts: 1 });
+    const patients = (await server.fhir('Patient?identifier=RACE-1')).body.entry;
+    expect(patients).toHaveLength(1);
+    expect(patients[0].resource.meta.versionId).toBe('1');
+  });
+
+  it('one control id sent at once for two patients (a sender bug) is applied once; the other gets the stored ACK', async () => {
+    const first = simple('DUP-RACE2').replace('123^^^HOSP^MR||DOE^JOHN', 'RACE-2A^^^HOSP^MR||DOE^ANN');
+    const second = simple('DUP-RACE2').replace('123^^^HOSP^MR||DOE^JOHN', 'RACE-2B^^^HOSP^MR||DOE^BEN');
+    const [a, b] = await Promise.all([send(first), send(second)]);
+    expect(Buffer.compare(a.bytes, b.bytes)).toBe(0);
+    expect(await rows('DUP-RACE2')).toHaveLength(1);
+    const written = await Promise.all(['RACE-2A', 'RACE-2B'].map(async (mrn) => (await server.fhir(`Patient?identifier=${mrn}`)).body.entry?.length ?? 0));
+    expect(written.sort()).toEqual([0, 1]); // the one not stored changed nothing
+  });
+
   it('after setStatus records a processed ACK, a duplicate gets that ACK (message-log.ts)', async () => {
     await send(simple('LOG-1'));
     const [row] = await rows('LOG-1');

@@ -50,4 +50,27 @@ describe('recovery of stored but unapplied messages', () => {
     expect(rows[0].n).toBe(1);
     expect((await server.fhir('Patient?identifier=MR-REC3')).body.entry).toHaveLength(1);
   });
+
+  it('a new original-mode message applies its patient\'s earlier unapplied message first, in the same commit', async () => {
+    await insertReceived(server.pool, stored('REC-4', 'MR-REC4'));
+    const changed = message('REC-5', 'MR-REC4').replace('||19700101|M', '||19700101|F');
+    const reply = await sendTo(server.mllpPort, changed);
+    expect([reply.message.get('MSA-1'), reply.message.get('MSA-2')]).toEqual(['AA', 'REC-5']);
+    const { rows } = await server.pool.query(`SELECT control_id, status, resources FROM hl7_message WHERE control_id IN ('REC-4', 'REC-5') ORDER BY id`);
+    expect(rows.map((r) => [r.control_id, r.status])).toEqual([['REC-4', 'processed'], ['REC-5', 'processed']]);
+    // Arrival order: REC-4 created the Patient, REC-5 changed it.
+    expect(rows.map((r) => r.resources.find((x: string) => x.startsWith('Patient/')).split('/')[3])).toEqual(['1', '2']);
+    expect((await server.fhir('Patient?identifier=MR-REC4')).body.entry[0].resource.gender).toBe('female');
+  });
+
+  it('an earlier message that cannot be applied is recorded as failed and does not hold back the new one', async () => {
+    // No PID-3: cannot be applied (AE 101) once it is reached.
+    await insertReceived(server.pool, { ...stored('REC-6', 'MR-REC6'), raw: Buffer.from(message('REC-6', 'MR-REC6').replace('PID|1||MR-REC6^^^HR^MR|', 'PID|1|||'), 'utf8') });
+    const reply = await sendTo(server.mllpPort, message('REC-7', 'MR-REC6'));
+    expect(reply.message.get('MSA-1')).toBe('AA');
+    const { rows } = await server.pool.query(`SELECT control_id, status, error, attempts FROM hl7_message WHERE control_id IN ('REC-6', 'REC-7') ORDER BY id`);
+    expect(rows.map((r) => [r.control_id, r.status, r.attempts])).toEqual([['REC-6', 'failed', 1], ['REC-7', 'processed', 1]]);
+    expect(rows[0].error).toMatch(/PID-3/);
+    expect((await server.fhir('Patient?identifier=MR-REC6')).body.entry).toHaveLength(1);
+  });
 });

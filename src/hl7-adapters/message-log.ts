@@ -82,6 +82,80 @@ export async function insertReceived(db: Queryable, m: ReceivedMessage): Promise
   throw new Error('hl7_message insert kept conflicting with a row that disappeared');
 }
 
+/** How an original-mode message's transaction starts (cb_hl7_begin, migration 0015). */
+export type OriginalModeStart =
+  /** New: the id it will be stored under, and whether its patient has earlier messages still pending. */
+  | { duplicate: false; id: string; earlierPending: boolean }
+  /** The sender already sent this control id: the stored row. */
+  | { duplicate: true; id: string; status: Hl7MessageStatus; ack: Buffer | null };
+
+/**
+ * In one statement, inside the message's transaction: takes the advisory lock `lockKey` (the
+ * patient's; none when null), then — in a snapshot taken after the lock — finds a duplicate or
+ * else tells whether the patient has earlier pending messages and hands out the new row's id.
+ * Nothing is written: the row is inserted with its outcome by insertWithOutcome.
+ */
+export async function beginOriginalMode(db: Queryable, m: ReceivedMessage, lockKey: string | null): Promise<OriginalModeStart> {
+  const { rows } = await db.query<{ new_id: string | null; duplicate_id: string | null; duplicate_status: Hl7MessageStatus | null; duplicate_ack: Buffer | null; earlier_pending: boolean | null }>(
+    'SELECT new_id::text, duplicate_id::text, duplicate_status, duplicate_ack, earlier_pending FROM cb_hl7_begin($1, $2, $3, $4, $5)',
+    [lockKey, m.senderApplication, m.senderFacility, m.controlId, m.patientKey ?? null],
+  );
+  const row = rows[0];
+  if (row?.duplicate_id) return { duplicate: true, id: row.duplicate_id, status: row.duplicate_status as Hl7MessageStatus, ack: row.duplicate_ack };
+  if (!row?.new_id) throw new Error('cb_hl7_begin returned no id');
+  return { duplicate: false, id: row.new_id, earlierPending: row.earlier_pending === true };
+}
+
+/** A message's outcome, as recorded on its row. */
+export interface MessageOutcome {
+  status: 'processed' | 'failed';
+  ack: Uint8Array | null;
+  /** Enhanced mode: the application ACK. */
+  appAck: Uint8Array | null;
+  error: string | null;
+  /** `Type/id/_history/n` of each version written. */
+  resources: string[];
+  warnings: unknown[];
+  unmapped: unknown[];
+}
+
+/**
+ * Inserts a message under the id beginOriginalMode handed out, already with its outcome (one
+ * write of the row and its indexes). A plain INSERT: should a duplicate have been committed
+ * since (another connection, the same control id), the unique index fails it and the whole
+ * transaction — with the FHIR writes — is rolled back and retried, and finds the duplicate.
+ */
+export async function insertWithOutcome(db: Queryable, id: string, m: ReceivedMessage, outcome: MessageOutcome): Promise<void> {
+  await db.query(
+    `INSERT INTO hl7_message (id, sender_application, sender_facility, control_id, message_type, trigger_event, version,
+                              charset, raw, connection, status, ack, app_ack, error, patient_key, patient_identifiers,
+                              resources, warnings, unmapped_codes, attempts, processed_at)
+     OVERRIDING SYSTEM VALUE
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, 1, now())`,
+    [
+      id,
+      m.senderApplication,
+      m.senderFacility,
+      m.controlId,
+      m.messageType,
+      m.triggerEvent,
+      m.version,
+      m.charset,
+      Buffer.from(m.raw),
+      m.connection,
+      outcome.status,
+      outcome.ack ? Buffer.from(outcome.ack) : null,
+      outcome.appAck ? Buffer.from(outcome.appAck) : null,
+      outcome.error,
+      m.patientKey ?? null,
+      m.patientIdentifiers ?? [],
+      outcome.resources,
+      JSON.stringify(outcome.warnings),
+      JSON.stringify(outcome.unmapped),
+    ],
+  );
+}
+
 /** Records the outcome of processing: status, and the ACK and error when given. */
 export async function setStatus(
   db: Queryable,

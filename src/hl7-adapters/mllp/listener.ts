@@ -20,7 +20,7 @@
  * With `tls` the same protocol runs over TLS (node:tls); with `tls.ca` it is mutual TLS: clients
  * must present a certificate signed by that CA.
  *
- * After the commit (original mode) processor.process applies the message and its AA/AE is sent;
+ * In original mode the AA/AE is sent after the one commit that stored and applied the message;
  * in enhanced mode the CA goes out on commit and the application ACK (per MSH-16) after processing,
  * on the same connection. Batches are acknowledged message by message (one ACK frame each).
  */
@@ -171,9 +171,9 @@ export async function startMllpListener(options: MllpListenerOptions): Promise<M
       patientIdentifiers: entry.ok ? patientIdentifiersOf(entry.message) : [],
     };
     const controlId = msh.field(10).value;
-    if (outcome.status === 'received' && !enhanced) {
+    if (outcome.status === 'received' && !enhanced && entry.ok) {
       // Original mode: stored and applied in one commit; the AA/AE follows it.
-      const { duplicate, result } = await processor.storeAndProcess(received);
+      const { duplicate, result } = await processor.storeAndProcess(received, entry.message);
       logger.info({ id: result.id, controlId, status: result.status, duplicate, connection }, duplicate ? 'duplicate HL7 message answered with its stored ACK' : 'HL7 message applied');
       if (result.ack) send(result.ack);
       return;

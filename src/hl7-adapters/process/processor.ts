@@ -4,19 +4,22 @@
  * 1. one database transaction takes an advisory lock on the message's patient key, so messages
  *    about one patient are applied one at a time — across connections and server processes —
  *    and applies every earlier still-pending message of that patient first (arrival order = id);
- * 2. each message is mapped (map/map-message.ts) and its Bundle run as a FHIR transaction inside a
- *    savepoint; the log row gets its outcome (processed + AA, or failed + AE with the reason) in
- *    the same commit — so a message is applied exactly once, or not at all, whatever crashes when;
+ * 2. each message is mapped (map/map-message.ts) and its Bundle run as a FHIR transaction; the log
+ *    row gets its outcome (processed + AA, or failed + AE with the reason) in the same commit — so
+ *    a message is applied exactly once, or not at all, whatever crashes when;
  * 3. the caller sends the stored ACK only after that commit.
  *
- * In original mode the listener uses storeAndProcess: the insert of the raw message belongs to the
- * same transaction (one commit per message). In enhanced mode the message is committed first (the
- * CA means "stored"), then process() applies it; the recovery worker and reprocessing use process().
+ * In original mode the listener uses storeAndProcess: the raw message is inserted, with its
+ * outcome, in the same transaction (one commit per message). In enhanced mode the message is
+ * committed first (the CA means "stored"), then process() applies it; the recovery worker and
+ * reprocessing use process().
  *
  * A message that cannot be applied (MappingError, a FHIR validation error, or an unexpected bug)
  * is marked failed and never blocks the patient's later messages; reprocess() retries it after a
- * fix. Database trouble (serialization failure, deadlock, lost connection) rolls everything back
- * and is retried; a stored message stays `received` and the recovery worker picks it up.
+ * fix. To record that inside the transaction, the transaction is run again with each message in
+ * a savepoint (#run) — only then: savepoints cost two round trips per message. Database trouble
+ * (serialization failure, deadlock, lost connection) rolls everything back and is retried; a
+ * stored message stays `received` and the recovery worker picks it up.
  */
 import type { Coding } from '@medplum/fhirtypes';
 import type { Logger } from 'pino';
@@ -34,7 +37,7 @@ import { mapMessage } from '../map/map-message.ts';
 import { decodeHl7Bytes, encodeHl7Text, hexDecoderFor } from '../parse/charset.ts';
 import { parseBatch } from '../parse/batch.ts';
 import type { Hl7Message } from '../parse/message.ts';
-import { insertReceived } from '../message-log.ts';
+import { beginOriginalMode, insertWithOutcome } from '../message-log.ts';
 import type { ReceivedMessage } from '../message-log.ts';
 import type { SenderConfigs } from '../senders/sender-store.ts';
 import { storeView } from './store-view.ts';
@@ -103,119 +106,156 @@ export class Hl7Processor {
    * done; returns its outcome and the ACK to send. Throws only when the database is unavailable.
    */
   async process(id: string): Promise<ProcessResult | undefined> {
-    return withTransaction(this.#options.pool, (client) => this.#processLocked(client, id), RETRY);
+    return this.#run((client, careful) => this.#processLocked(client, id, careful));
   }
 
   /**
    * Original mode: stores a message and applies it in ONE transaction, so the AA/AE that follows
    * the commit covers both (the raw bytes are still committed before any ACK leaves) and the
-   * message costs one commit. The patient lock is taken before the insert, so ids — arrival
-   * order — are handed out in the order messages of one patient are applied. A duplicate changes
-   * nothing and gets its stored outcome (applied now if a crash left it unapplied).
+   * message costs one commit. The transaction starts with cb_hl7_begin (message-log.ts
+   * beginOriginalMode): the patient's lock, the duplicate check and the new id in one round trip;
+   * the row is inserted once, with its outcome, at the end. The id is handed out under the
+   * patient's lock, so ids — arrival order — follow the order messages of one patient are
+   * applied. A duplicate changes nothing and gets its stored outcome (applied now if a crash left
+   * it unapplied). `parsed` is the message as the listener parsed it from `message.raw`.
    */
-  async storeAndProcess(message: ReceivedMessage): Promise<{ duplicate: boolean; result: ProcessResult }> {
-    return withTransaction(
-      this.#options.pool,
-      async (client) => {
-        // A message without a patient key has nothing to be ordered with: no lock.
-        if (message.patientKey) await this.#lockPatient(client, message.patientKey);
-        const inserted = await insertReceived(client, message);
+  async storeAndProcess(message: ReceivedMessage, parsed: Hl7Message): Promise<{ duplicate: boolean; result: ProcessResult }> {
+    return this.#run(async (client, careful) => {
+      // A message without a patient key has nothing to be ordered with: no lock.
+      const start = await beginOriginalMode(client, message, message.patientKey ? patientLockKey(message.patientKey) : null);
+      if (start.duplicate) {
         // A duplicate's stored row may name another patient key: lock and apply by that.
-        const result = inserted.duplicate ? await this.#processLocked(client, inserted.id) : await this.#applyPending(client, inserted.id, message.patientKey ?? null);
-        return { duplicate: inserted.duplicate, result: result as ProcessResult };
-      },
-      RETRY,
-    );
+        return { duplicate: true, result: (await this.#processLocked(client, start.id, careful)) as ProcessResult };
+      }
+      if (start.earlierPending && message.patientKey) await this.#applyPending(client, null, message.patientKey, careful);
+      const charset = message.charset ?? 'utf8';
+      const outcome = await this.#apply(client, { id: start.id, message: parsed, senderApplication: message.senderApplication, senderFacility: message.senderFacility }, careful);
+      const { ack, appAck } = acknowledgements(parsed, charset, outcome);
+      await insertWithOutcome(client, start.id, message, {
+        status: outcome.status,
+        ack,
+        appAck,
+        error: outcome.error?.reason ?? null,
+        resources: outcome.resources ?? [],
+        warnings: outcome.warnings ?? [],
+        unmapped: outcome.unmapped ?? [],
+      });
+      return { duplicate: false, result: { id: start.id, status: outcome.status, ack, applicationAck: appAck, error: outcome.error?.reason ?? null } };
+    });
+  }
+
+  /**
+   * Runs `fn` in a transaction, first without savepoints: a message that applies (nearly all)
+   * costs no SAVEPOINT/RELEASE round trips. When one cannot be applied, that attempt is rolled
+   * back whole and run again with each message in a savepoint, so the failure can be recorded
+   * while the transaction goes on.
+   */
+  async #run<T>(fn: (client: PoolClient, careful: boolean) => Promise<T>): Promise<T> {
+    try {
+      return await withTransaction(this.#options.pool, (client) => fn(client, false), RETRY);
+    } catch (err) {
+      if (!(err instanceof RedoWithSavepoints)) throw err;
+      return withTransaction(this.#options.pool, (client) => fn(client, true), RETRY);
+    }
   }
 
   async #lockPatient(client: PoolClient, key: string): Promise<void> {
-    await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 7))', [`hl7-patient:${key}`]);
+    await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 7))', [patientLockKey(key)]);
   }
 
-  async #processLocked(client: PoolClient, id: string): Promise<ProcessResult | undefined> {
+  async #processLocked(client: PoolClient, id: string, careful: boolean): Promise<ProcessResult | undefined> {
     const head = await client.query<{ patient_key: string | null; status: string }>('SELECT patient_key, status FROM hl7_message WHERE id = $1', [id]);
     const first = head.rows[0];
     if (!first) return undefined;
     if (first.status === 'received') await this.#lockPatient(client, first.patient_key ?? `message:${id}`);
-    return this.#applyPending(client, id, first.patient_key);
+    const result = first.patient_key ? await this.#applyPending(client, id, first.patient_key, careful) : await this.#applyStored(client, `id = $1 AND status = 'received'`, [id], id, careful);
+    return result ?? (await this.#current(client, id));
   }
 
   /**
-   * With the patient's lock held: applies this patient's pending messages up to `id`, oldest
-   * first, and returns the outcome of `id` (as stored, when it was not pending).
+   * With the patient's lock held: applies this patient's pending messages up to `id` (all of
+   * them when null), oldest first, and returns the outcome of `id` if it was among them.
    */
-  async #applyPending(client: PoolClient, id: string, patientKey: string | null): Promise<ProcessResult | undefined> {
-    const pending = patientKey
-      ? await client.query<Row>(`SELECT ${ROW_COLUMNS} FROM hl7_message WHERE patient_key = $1 AND status = 'received' AND id <= $2 ORDER BY id FOR UPDATE`, [patientKey, id])
-      : await client.query<Row>(`SELECT ${ROW_COLUMNS} FROM hl7_message WHERE id = $1 AND status = 'received' FOR UPDATE`, [id]);
+  async #applyPending(client: PoolClient, id: string | null, patientKey: string, careful: boolean): Promise<ProcessResult | undefined> {
+    return id === null
+      ? this.#applyStored(client, `patient_key = $1 AND status = 'received'`, [patientKey], null, careful)
+      : this.#applyStored(client, `patient_key = $1 AND status = 'received' AND id <= $2`, [patientKey, id], id, careful);
+  }
+
+  /** Locks the stored rows `where` selects, applies them in id order; the outcome of `id` if among them. */
+  async #applyStored(client: PoolClient, where: string, values: unknown[], id: string | null, careful: boolean): Promise<ProcessResult | undefined> {
+    const pending = await client.query<Row>(`SELECT ${ROW_COLUMNS} FROM hl7_message WHERE ${where} ORDER BY id FOR UPDATE`, values);
     let result: ProcessResult | undefined;
     for (const row of pending.rows) {
-      const outcome = await this.#applyOne(client, row);
+      const outcome = await this.#applyOne(client, row, careful);
       if (row.id === id) result = outcome;
     }
-    if (result) return result;
+    return result;
+  }
+
+  /** A row's outcome as stored (when it was not pending). */
+  async #current(client: PoolClient, id: string): Promise<ProcessResult | undefined> {
     const current = await client.query<Row>(`SELECT ${ROW_COLUMNS} FROM hl7_message WHERE id = $1`, [id]);
     const row = current.rows[0];
     return row && { id: row.id, status: row.status, ack: row.ack, applicationAck: row.app_ack, error: row.error };
   }
 
-  /** Maps and applies one message inside a savepoint; records the outcome on its row. */
-  async #applyOne(client: PoolClient, row: Row): Promise<ProcessResult> {
-    const started = performance.now();
-    const id = row.id;
+  /** Decodes, maps and applies one stored message; records the outcome on its row. */
+  async #applyOne(client: PoolClient, row: Row, careful: boolean): Promise<ProcessResult> {
     const decoded = decodeHl7Bytes(row.raw, { defaultCharset: row.charset ?? 'utf8' });
     const entry = parseBatch(decoded.text, { decodeHex: hexDecoderFor(decoded.charset) }).entries[0];
     if (!entry?.ok) {
       // Stored as received only after parsing succeeded; a row that no longer parses is corrupt.
       return this.#record(client, row, undefined, decoded.charset, { status: 'failed', error: { code: '207', reason: 'the stored message no longer parses' } });
     }
-    const message = entry.message;
-    const sender = await this.#options.senders.get(row.sender_application, row.sender_facility);
+    const outcome = await this.#apply(client, { id: row.id, message: entry.message, senderApplication: row.sender_application, senderFacility: row.sender_facility }, careful);
+    return this.#record(client, row, entry.message, decoded.charset, outcome);
+  }
+
+  /**
+   * Maps one message and runs its Bundle as a FHIR transaction. `careful`: inside a savepoint,
+   * a failure becomes the outcome; otherwise a failure throws RedoWithSavepoints (#run).
+   * Database trouble is thrown either way, for the whole transaction to be retried.
+   */
+  async #apply(client: PoolClient, source: { id: string; message: Hl7Message; senderApplication: string; senderFacility: string }, careful: boolean): Promise<Outcome> {
+    const started = performance.now();
+    const { message } = source;
+    const sender = await this.#options.senders.get(source.senderApplication, source.senderFacility);
     const store = storeInTransaction(client);
     const ctx: MappingContext = {
       message,
       sender,
-      systems: codeSystemResolver(row.sender_facility, sender.codeSystems),
+      systems: codeSystemResolver(source.senderFacility, sender.codeSystems),
       bundle: new BundleBuilder(),
       store: storeView(store),
       warnings: [],
       unmapped: [],
       translate: (coding) => this.#options.translator.translate(coding),
-      messageLogId: id,
+      messageLogId: source.id,
     };
-    await client.query('SAVEPOINT hl7_apply');
+    if (careful) await client.query('SAVEPOINT hl7_apply');
     let outcome: Outcome;
     try {
       const bundle = await mapMessage(ctx);
       const written = await runTransaction(this.#options.fhir, store, bundle);
-      await client.query('RELEASE SAVEPOINT hl7_apply');
+      if (careful) await client.query('RELEASE SAVEPOINT hl7_apply');
       outcome = { status: 'processed', resources: written.map((w) => `${w.resourceType}/${w.id}/_history/${w.versionId}`) };
     } catch (err) {
-      await client.query('ROLLBACK TO SAVEPOINT hl7_apply');
       if (isRetryable(err) || isConnectionError(err)) throw err;
+      if (!careful) throw new RedoWithSavepoints(source.id, { cause: err });
+      await client.query('ROLLBACK TO SAVEPOINT hl7_apply');
       outcome = { status: 'failed', error: describeFailure(err) };
-      if (!(err instanceof MappingError) && !(err instanceof FhirError)) this.#options.logger.error({ err, id }, 'HL7 message processing failed unexpectedly');
+      if (!(err instanceof MappingError) && !(err instanceof FhirError)) this.#options.logger.error({ err, id: source.id }, 'HL7 message processing failed unexpectedly');
     }
     outcome.warnings = ctx.warnings;
     outcome.unmapped = ctx.unmapped;
-    const result = await this.#record(client, row, message, decoded.charset, outcome);
     this.#options.observe?.({ status: outcome.status, messageType: `${message.messageType.code}^${message.messageType.triggerEvent}`, unmapped: ctx.unmapped.length, seconds: (performance.now() - started) / 1000 });
-    return result;
+    return outcome;
   }
 
+  /** Records the outcome of a stored message on its row. */
   async #record(client: PoolClient, row: Row, message: Hl7Message | undefined, charset: string, outcome: Outcome): Promise<ProcessResult> {
-    const ok = outcome.status === 'processed';
-    let ack: Buffer | null = null;
-    let appAck: Buffer | null = null;
-    if (message) {
-      const warning = outcome.warnings?.[0];
-      const error: AckError | undefined = outcome.error ?? (warning ? { code: '0', reason: warning.reason, segment: warning.segment, segmentIndex: warning.segmentIndex, field: warning.field, severity: 'W' } : undefined);
-      const enhanced = message.acceptAckType !== '' || message.applicationAckType !== '';
-      const code: AckCode = ok ? 'AA' : 'AE';
-      const text = encodeHl7Text(buildAck({ msh: message.msh, code, error }), charset);
-      if (!enhanced) ack = text;
-      else if (wantsApplicationAck(message.applicationAckType, ok)) appAck = text;
-    }
+    const { ack, appAck } = message ? acknowledgements(message, charset, outcome) : { ack: null, appAck: null };
     await client.query(
       `UPDATE hl7_message
           SET status = $2, ack = COALESCE($3, ack), app_ack = $4, error = $5, resources = $6, warnings = $7, unmapped_codes = $8,
@@ -225,6 +265,34 @@ export class Hl7Processor {
     );
     return { id: row.id, status: outcome.status, ack: ack ?? row.ack, applicationAck: appAck, error: outcome.error?.reason ?? null };
   }
+}
+
+/** A message could not be applied on the fast path (no savepoint): run the transaction again, carefully. */
+class RedoWithSavepoints extends Error {
+  constructor(id: string, options: { cause: unknown }) {
+    super(`HL7 message ${id} could not be applied; redoing its transaction with savepoints`, options);
+  }
+}
+
+/** The advisory lock key that serialises one patient's messages (cb_hl7_begin uses it too). */
+function patientLockKey(patientKey: string): string {
+  return `hl7-patient:${patientKey}`;
+}
+
+/**
+ * The acknowledgements an outcome calls for: original mode the AA/AE (`ack`); enhanced mode the
+ * application ACK when MSH-16 asks for one (`appAck`). The first mapping warning, if any, rides
+ * along in an ERR segment of severity W.
+ */
+function acknowledgements(message: Hl7Message, charset: string, outcome: Outcome): { ack: Buffer | null; appAck: Buffer | null } {
+  const ok = outcome.status === 'processed';
+  const warning = outcome.warnings?.[0];
+  const error: AckError | undefined = outcome.error ?? (warning ? { code: '0', reason: warning.reason, segment: warning.segment, segmentIndex: warning.segmentIndex, field: warning.field, severity: 'W' } : undefined);
+  const enhanced = message.acceptAckType !== '' || message.applicationAckType !== '';
+  const code: AckCode = ok ? 'AA' : 'AE';
+  const text = encodeHl7Text(buildAck({ msh: message.msh, code, error }), charset);
+  if (!enhanced) return { ack: text, appAck: null };
+  return { ack: null, appAck: wantsApplicationAck(message.applicationAckType, ok) ? text : null };
 }
 
 interface Outcome {
