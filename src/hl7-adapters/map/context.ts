@@ -38,6 +38,12 @@ export type CodeTranslator = (coding: Coding) => Promise<Coding[]>;
 /** Reads current resources inside the message's transaction (e.g. the Encounter an A08 updates). */
 export interface StoreView {
   findOne(resourceType: string, query: string): Promise<Resource | undefined>;
+  /**
+   * Looks up several `identifier=system|value` queries at once (one round trip), resolved as the
+   * message's conditional writes will resolve them; later findOne calls with the same queries are
+   * answered from it.
+   */
+  prefetch(lookups: ReadonlyArray<{ resourceType: string; query: string }>): Promise<void>;
   /** Resources in a patient's compartment (for an A40 merge to move). */
   compartment(patientId: string): Promise<Resource[]>;
 }

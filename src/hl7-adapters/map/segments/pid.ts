@@ -34,9 +34,10 @@ async function gender(ctx: MappingContext, pid: Hl7Segment): Promise<Gender | un
   return 'unknown';
 }
 
-/** PID-3 identifiers; an invalid resident ID is left out with a warning (it must not match anyone). */
-function identifiers(ctx: MappingContext, pid: Hl7Segment): Identifier[] {
-  const out: Identifier[] = [];
+/** PID-3 identifiers; an invalid resident ID is left out (it must not match anyone), with its problem. */
+function readIdentifiers(ctx: MappingContext, pid: Hl7Segment): { ids: Identifier[]; invalid: string[] } {
+  const ids: Identifier[] = [];
+  const invalid: string[] = [];
   // PID-3 patient identifier list, then PID-2 (external id, withdrawn in v2.7 but still sent).
   for (const rep of [...pid.field(3).repetitions, ...pid.field(2).repetitions]) {
     const id = identifier(ctx, rep);
@@ -44,14 +45,26 @@ function identifiers(ctx: MappingContext, pid: Hl7Segment): Identifier[] {
     if (id.system === RESIDENT_ID_SYSTEM) {
       const problem = residentIdProblem(id.value ?? '');
       if (problem) {
-        warn(ctx, `resident ID ${id.value} is not valid: ${problem}; it was not stored`, { segment: 'PID', segmentIndex: pid.index, field: 3 });
+        invalid.push(`resident ID ${id.value} is not valid: ${problem}; it was not stored`);
         continue;
       }
       id.value = id.value?.toUpperCase();
     }
-    if (!out.some((o) => o.system === id.system && o.value === id.value)) out.push(id);
+    if (!ids.some((o) => o.system === id.system && o.value === id.value)) ids.push(id);
   }
-  return out;
+  return { ids, invalid };
+}
+
+/** PID-3 identifiers, with a warning for each one left out. */
+function identifiers(ctx: MappingContext, pid: Hl7Segment): Identifier[] {
+  const { ids, invalid } = readIdentifiers(ctx, pid);
+  for (const reason of invalid) warn(ctx, reason, { segment: 'PID', segmentIndex: pid.index, field: 3 });
+  return ids;
+}
+
+/** The identifier mapPatient will match the patient on (no warnings: mapPatient gives them). */
+export function patientIdentity(ctx: MappingContext, pid: Hl7Segment): Identifier | undefined {
+  return primaryIdentifier(ctx, readIdentifiers(ctx, pid).ids);
 }
 
 /** The identifier a patient is matched on: by the sender's preferred types, else the first. */

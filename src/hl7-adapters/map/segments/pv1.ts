@@ -61,18 +61,24 @@ export interface MappedEncounter {
   resource: Encounter;
 }
 
+/** The visit's identifier (PV1-19, type VN unless given): what its Encounter is matched on. */
+export function visitIdentity(ctx: MappingContext, pv1: Hl7Segment): Identifier | undefined {
+  const visit = identifier(ctx, pv1.field(19).repetition(1));
+  if (visit) visit.type ??= { coding: [{ system: SYSTEMS.v2('0203'), code: 'VN' }] };
+  return visit;
+}
+
 /**
  * Maps PV1 to the visit's Encounter. ADT messages (`update`) write it; results and orders
  * (`ensure`) only reference it, creating a minimal one when the visit is not known yet, so a
  * lab message's bare PV1 never overwrites what the ADT feed said.
  */
 export async function mapEncounter(ctx: MappingContext, pv1: Hl7Segment, patient: Reference<Patient>, trigger: string, mode: 'update' | 'ensure' = 'update'): Promise<MappedEncounter | undefined> {
-  const visit = identifier(ctx, pv1.field(19).repetition(1));
+  const visit = visitIdentity(ctx, pv1);
   if (!visit) {
     warn(ctx, 'PV1-19 visit number is empty: no Encounter was written', { segment: 'PV1', segmentIndex: pv1.index, field: 19 });
     return undefined;
   }
-  visit.type ??= { coding: [{ system: SYSTEMS.v2('0203'), code: 'VN' }] };
   const found = await ctx.store.findOne('Encounter', identifierQuery(visit));
   const existing = found?.resourceType === 'Encounter' ? found : undefined;
   const start = fieldDateTime(ctx, pv1, 44);
