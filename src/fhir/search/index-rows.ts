@@ -11,6 +11,7 @@ import type { SearchParamDef } from '../definitions.ts';
 import { compositeComponents } from './parse-filter.ts';
 import { toCanonical, UCUM_SYSTEM } from './ucum.ts';
 import { parseDateRange } from './date-range.ts';
+import { presentElements, rootElements } from './root-elements.ts';
 
 /**
  * Largest value kept in an index column, in UTF-8 bytes. A B-tree entry is limited to about
@@ -175,12 +176,26 @@ function referenceValues(values: TypedValue[]): string[] {
   return [...out];
 }
 
+const rootsOf = new WeakMap<SearchParamDef, string[] | null>();
+
+/** Whether `param` may select something from a resource with these top-level elements (root-elements.ts). */
+function mayApply(param: SearchParamDef, resourceType: string, present: ReadonlySet<string>): boolean {
+  let roots = rootsOf.get(param);
+  if (roots === undefined) {
+    roots = rootElements(param.type === 'composite' ? compositeBase(param) : param.expression, resourceType) ?? null;
+    rootsOf.set(param, roots);
+  }
+  return roots === null || roots.some((r) => present.has(r));
+}
+
 /** Computes every index row of `resource` for the R4 search parameters of its type. */
 export function extractIndexRows(resource: Resource): IndexRows {
   const rows = emptyIndexRows();
   const input = [toTypedValue(resource)];
+  const present = presentElements(resource);
   for (const param of searchParamsFor(resource.resourceType).values()) {
     if (COLUMN_PARAMS.has(param.code) || param.type === 'special') continue;
+    if (!mayApply(param, resource.resourceType, present)) continue;
     if (param.type === 'composite') {
       addCompositeRows(rows, param, input);
       continue;
