@@ -23,7 +23,10 @@ export function storeView(store: FhirStore): StoreView {
     async prefetch(lookups) {
       // These queries are the conditions of the message's own conditional writes (the Patient's,
       // the Encounter's), so resolving them as conditions (FhirStore.lockConditions: found, or
-      // locked when not found) costs the transaction nothing more: it skips them later.
+      // locked when not found) costs the transaction nothing more: it skips them later. Its other
+      // conditions are locked in a second batch; a lock cycle between two messages would need each
+      // to name the other's patient or visit, and PostgreSQL's deadlock detection ends it (the
+      // transaction is retried).
       await store.lockConditions(lookups.map((l) => ({ resourceType: l.resourceType, params: new URLSearchParams(l.query) })));
       for (const l of lookups) prefetched.add(`${l.resourceType}?${l.query}`);
     },
