@@ -43,28 +43,19 @@ export type InsertResult =
  * same sender already sent this control id (and it was not rejected), nothing is written and the
  * stored row's id, status and ACK are returned.
  */
+/** What every inserted row says about the message itself: columns $1–$11 of the inserts below. */
+const MESSAGE_COLUMNS = 'sender_application, sender_facility, control_id, message_type, trigger_event, version, charset, raw, connection, patient_key, patient_identifiers';
+
+function messageValues(m: ReceivedMessage): unknown[] {
+  return [m.senderApplication, m.senderFacility, m.controlId, m.messageType, m.triggerEvent, m.version, m.charset, Buffer.from(m.raw), m.connection, m.patientKey ?? null, m.patientIdentifiers ?? []];
+}
+
 export async function insertReceived(db: Queryable, m: ReceivedMessage): Promise<InsertResult> {
-  const params = [
-    m.senderApplication,
-    m.senderFacility,
-    m.controlId,
-    m.messageType,
-    m.triggerEvent,
-    m.version,
-    m.charset,
-    Buffer.from(m.raw),
-    m.connection,
-    m.status,
-    m.ack ? Buffer.from(m.ack) : null,
-    m.error,
-    m.patientKey ?? null,
-    m.patientIdentifiers ?? [],
-  ];
+  const params = [...messageValues(m), m.status, m.ack ? Buffer.from(m.ack) : null, m.error];
   for (let attempt = 0; attempt < 3; attempt++) {
     const inserted = await db.query<{ id: string }>(
-      `INSERT INTO hl7_message (sender_application, sender_facility, control_id, message_type, trigger_event, version,
-                                charset, raw, connection, status, ack, error, patient_key, patient_identifiers, processed_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, CASE WHEN $10 IN ('processed', 'rejected') THEN now() END)
+      `INSERT INTO hl7_message (${MESSAGE_COLUMNS}, status, ack, error, processed_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, CASE WHEN $12 IN ('processed', 'rejected') THEN now() END)
        ON CONFLICT (sender_application, sender_facility, control_id) WHERE status <> 'rejected' DO NOTHING
        RETURNING id`,
       params,
@@ -127,28 +118,16 @@ export interface MessageOutcome {
  */
 export async function insertWithOutcome(db: Queryable, id: string, m: ReceivedMessage, outcome: MessageOutcome): Promise<void> {
   await db.query(
-    `INSERT INTO hl7_message (id, sender_application, sender_facility, control_id, message_type, trigger_event, version,
-                              charset, raw, connection, status, ack, app_ack, error, patient_key, patient_identifiers,
-                              resources, warnings, unmapped_codes, attempts, processed_at)
+    `INSERT INTO hl7_message (${MESSAGE_COLUMNS}, id, status, ack, app_ack, error, resources, warnings, unmapped_codes, attempts, processed_at)
      OVERRIDING SYSTEM VALUE
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, 1, now())`,
     [
+      ...messageValues(m),
       id,
-      m.senderApplication,
-      m.senderFacility,
-      m.controlId,
-      m.messageType,
-      m.triggerEvent,
-      m.version,
-      m.charset,
-      Buffer.from(m.raw),
-      m.connection,
       outcome.status,
       outcome.ack ? Buffer.from(outcome.ack) : null,
       outcome.appAck ? Buffer.from(outcome.appAck) : null,
       outcome.error,
-      m.patientKey ?? null,
-      m.patientIdentifiers ?? [],
       outcome.resources,
       JSON.stringify(outcome.warnings),
       JSON.stringify(outcome.unmapped),
