@@ -127,7 +127,8 @@ export class Hl7Processor {
         // A duplicate's stored row may name another patient key: lock and apply by that.
         return { duplicate: true, result: (await this.#processLocked(client, start.id, careful)) as ProcessResult };
       }
-      if (start.earlierPending && message.patientKey) await this.#applyPending(client, null, message.patientKey, careful);
+      // Ids below this message's: a message stored meanwhile (enhanced mode takes no lock to store) waits its turn.
+      if (start.earlierPending && message.patientKey) await this.#applyPending(client, start.id, message.patientKey, careful);
       const charset = message.charset ?? 'utf8';
       const outcome = await this.#apply(client, { id: start.id, message: parsed, senderApplication: message.senderApplication, senderFacility: message.senderFacility }, careful);
       const { ack, appAck } = acknowledgements(parsed, charset, outcome);
@@ -173,17 +174,15 @@ export class Hl7Processor {
   }
 
   /**
-   * With the patient's lock held: applies this patient's pending messages up to `id` (all of
-   * them when null), oldest first, and returns the outcome of `id` if it was among them.
+   * With the patient's lock held: applies this patient's pending messages up to `id`, oldest
+   * first, and returns the outcome of `id` if it was among them.
    */
-  async #applyPending(client: PoolClient, id: string | null, patientKey: string, careful: boolean): Promise<ProcessResult | undefined> {
-    return id === null
-      ? this.#applyStored(client, `patient_key = $1 AND status = 'received'`, [patientKey], null, careful)
-      : this.#applyStored(client, `patient_key = $1 AND status = 'received' AND id <= $2`, [patientKey, id], id, careful);
+  async #applyPending(client: PoolClient, id: string, patientKey: string, careful: boolean): Promise<ProcessResult | undefined> {
+    return this.#applyStored(client, `patient_key = $1 AND status = 'received' AND id <= $2`, [patientKey, id], id, careful);
   }
 
   /** Locks the stored rows `where` selects, applies them in id order; the outcome of `id` if among them. */
-  async #applyStored(client: PoolClient, where: string, values: unknown[], id: string | null, careful: boolean): Promise<ProcessResult | undefined> {
+  async #applyStored(client: PoolClient, where: string, values: unknown[], id: string, careful: boolean): Promise<ProcessResult | undefined> {
     const pending = await client.query<Row>(`SELECT ${ROW_COLUMNS} FROM hl7_message WHERE ${where} ORDER BY id FOR UPDATE`, values);
     let result: ProcessResult | undefined;
     for (const row of pending.rows) {
