@@ -95,10 +95,7 @@ export class DeliveryWorker {
     const timeouts = active.map((id) => (this.#o.registry.active(id)?.topic?.timeoutSeconds ?? 0) * 1000);
     const leaseSeconds = (Math.max(this.#o.timeoutMs, ...timeouts) + 5_000) / 1000;
     const { rows } = await this.#o.pool.query<Claimed>(
-      // Each subscription's head is one index probe (a LATERAL LIMIT 1), however long its backlog,
-      // and so is the update: the heads are handed to it as arrays, index conditions. Joined to
-      // the CTE instead, the planner (which sees few pending rows in its statistics) walked every
-      // pending row of every subscription for each claim — slower the longer the backlog.
+      // Each subscription's head is one index probe (a LATERAL LIMIT 1), however long its backlog.
       `WITH due AS (
          SELECT s.id AS subscription_id, head.event_number
            FROM unnest($1::text[]) AS s(id)
@@ -111,9 +108,8 @@ export class DeliveryWorker {
        )
        UPDATE subscription_notification n
           SET leased_until = now() + make_interval(secs => $3), attempts = n.attempts + 1
-        WHERE n.subscription_id = ANY (ARRAY(SELECT subscription_id FROM due))
-          AND n.event_number = ANY (ARRAY(SELECT event_number FROM due))
-          AND (n.subscription_id, n.event_number) IN (SELECT subscription_id, event_number FROM due)
+         FROM due
+        WHERE n.subscription_id = due.subscription_id AND n.event_number = due.event_number
           AND n.status = 'pending' AND (n.leased_until IS NULL OR n.leased_until < now())
         RETURNING n.subscription_id, n.event_id::text, n.attempts, n.event_number::text, n.resource_type, n.resource_id, n.version_id, n.interaction,
                   to_char(coalesce(n.occurred_at, n.created_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS timestamp`,
@@ -205,7 +201,10 @@ export class DeliveryWorker {
        )
        UPDATE subscription_notification n
           SET leased_until = now() + make_interval(secs => $4), attempts = n.attempts + 1
-        WHERE n.subscription_id = $1 AND n.event_number = ANY (ARRAY(SELECT event_number FROM next WHERE due)) -- index probes, as above
+        -- The claimed rows as an array: index probes. Joined to the CTE instead, the planner (which
+        -- sees few pending rows in its statistics) walked every pending row of the subscription
+        -- for each claim — slower the longer the backlog.
+        WHERE n.subscription_id = $1 AND n.event_number = ANY (ARRAY(SELECT event_number FROM next WHERE due))
           AND n.status = 'pending' AND (n.leased_until IS NULL OR n.leased_until < now())
         RETURNING n.subscription_id, n.event_id::text, n.attempts, n.event_number::text, n.resource_type, n.resource_id, n.version_id, n.interaction,
                   to_char(coalesce(n.occurred_at, n.created_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS timestamp`,
