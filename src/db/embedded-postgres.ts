@@ -7,8 +7,8 @@
  * on a free port chosen at each start, with a random password kept beside the data (mode 0600).
  * It also listens on a Unix-domain socket inside the cluster directory (mode 0700: only its owner
  * can reach it), and that is what the returned URL uses: a round trip costs less than half of one
- * over loopback TCP, and at 9 round trips per HL7 message, with the database on the same two
- * cores, that was 6 % more messages per second (bench/hl7/RESULTS.md). A directory whose socket
+ * over loopback TCP, and with each HL7 message a series of round trips (9 now), on the same two
+ * cores, it gave 6 % more messages per second when measured (bench/hl7/RESULTS.md). A directory whose socket
  * path would exceed the operating system's limit (107 bytes) gets TCP only, and so does one where
  * PostgreSQL cannot make the socket (it is then started again without it).
  */
