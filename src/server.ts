@@ -11,6 +11,7 @@ import { startEmbeddedPostgres } from './db/embedded-postgres.ts';
 import type { EmbeddedDatabase } from './db/embedded-postgres.ts';
 import { loadMigrations, migrate, migrationsApplied } from './db/migrate.ts';
 import { createPool } from './db/pool.ts';
+import { StatisticsKeeper } from './db/statistics-keeper.ts';
 import type { Pool } from './db/pool.ts';
 import { loadDefinitions } from './fhir/definitions.ts';
 import { queueReindex, ReindexWorker, reindexStatus } from './fhir/operations/reindex.ts';
@@ -91,10 +92,13 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     customParams.start(config.searchParameterPollMs);
     const reindexWorker = new ReindexWorker(pool, logger);
     reindexWorker.start();
+    const statistics = new StatisticsKeeper({ pool, logger });
+    statistics.start();
     let stopHl7Recovery = async (): Promise<void> => undefined;
     let stopSubscriptions = async (): Promise<void> => undefined;
     stopWorkers = async () => {
       customParams.stop();
+      await statistics.stop();
       await reindexWorker.stop();
       await stopHl7Recovery();
       await stopSubscriptions();
