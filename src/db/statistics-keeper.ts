@@ -13,9 +13,11 @@
  * Every `intervalMs` the keeper analyses the tables of the current schema that changed by at least
  * `minRows` rows and `fraction` of their size since their last analysis; ANALYZE (SKIP_LOCKED,
  * never waiting for another one) also invalidates the cached plans that read the table, so they
- * are made again for its new size. On a settled database autovacuum gets there first and the
- * keeper finds nothing to do (one catalog query per interval). Tables the role does not own are
- * left alone.
+ * are made again for its new size. Only young tables (under `maxRows` at their last analysis):
+ * a plan made for a hundred thousand rows stays right as the table grows on, autovacuum's pace is
+ * enough from there, and analysing a big search table costs seconds (search_token samples 600,000
+ * rows for its statistics target of 2,000). On a settled database the keeper finds nothing to do
+ * (one catalog query per interval). Tables the role does not own are left alone.
  */
 import type { Logger } from 'pino';
 import type { Pool } from './pool.ts';
@@ -27,17 +29,23 @@ export interface StatisticsKeeperOptions {
   intervalMs?: number;
   /** Changed rows (inserted, updated, deleted) since the last analysis that make a table a candidate… */
   minRows?: number;
-  /** …when they are also at least this share of its rows at that analysis. */
+  /** …when they are also at least this share of its rows at that analysis… */
   fraction?: number;
+  /** …and it had fewer rows than this then (or was never analysed). */
+  maxRows?: number;
 }
 
-/** The tables to analyse now: changed by ≥ $1 rows and ≥ $2 of their size, owned by this role. */
+/**
+ * The tables to analyse now: changed by ≥ $1 rows and ≥ $2 of their size, under $3 rows when last
+ * analysed (reltuples is -1 before the first analysis or vacuum), owned by this role.
+ */
 const STALE_TABLES_SQL = `
   SELECT format('%I.%I', s.schemaname, s.relname) AS name
     FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
    WHERE s.schemaname = current_schema()
      AND s.n_mod_since_analyze >= $1
      AND s.n_mod_since_analyze >= $2 * greatest(c.reltuples, 0)
+     AND c.reltuples < $3
      AND pg_has_role(c.relowner, 'USAGE')
    ORDER BY s.n_mod_since_analyze DESC`;
 
@@ -47,6 +55,7 @@ export class StatisticsKeeper {
   readonly #intervalMs: number;
   readonly #minRows: number;
   readonly #fraction: number;
+  readonly #maxRows: number;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #stopped = false;
@@ -58,6 +67,7 @@ export class StatisticsKeeper {
     this.#intervalMs = options.intervalMs ?? 5_000;
     this.#minRows = options.minRows ?? 500;
     this.#fraction = options.fraction ?? 0.2;
+    this.#maxRows = options.maxRows ?? 100_000;
   }
 
   start(): void {
@@ -73,7 +83,7 @@ export class StatisticsKeeper {
 
   /** One pass: analyses every table that changed enough; returns their names. */
   async runOnce(): Promise<string[]> {
-    const { rows } = await this.#pool.query<{ name: string }>(STALE_TABLES_SQL, [this.#minRows, this.#fraction]);
+    const { rows } = await this.#pool.query<{ name: string }>(STALE_TABLES_SQL, [this.#minRows, this.#fraction, this.#maxRows]);
     const analysed: string[] = [];
     for (const { name } of rows) {
       if (this.#stopped) break;
