@@ -117,11 +117,12 @@ export interface MessageOutcome {
  * transaction — with the FHIR writes — is rolled back and retried, and finds the duplicate.
  */
 export async function insertWithOutcome(db: Queryable, id: string, m: ReceivedMessage, outcome: MessageOutcome): Promise<void> {
-  await db.query(
-    `INSERT INTO hl7_message (${MESSAGE_COLUMNS}, id, status, ack, app_ack, error, resources, warnings, unmapped_codes, attempts, processed_at)
-     OVERRIDING SYSTEM VALUE
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, 1, now())`,
-    [
+  await db.query({
+    name: 'cb_hl7_insert_with_outcome',
+    text: `INSERT INTO hl7_message (${MESSAGE_COLUMNS}, id, status, ack, app_ack, error, resources, warnings, unmapped_codes, attempts, processed_at)
+           OVERRIDING SYSTEM VALUE
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, 1, now())`,
+    values: [
       ...messageValues(m),
       id,
       outcome.status,
@@ -132,7 +133,7 @@ export async function insertWithOutcome(db: Queryable, id: string, m: ReceivedMe
       JSON.stringify(outcome.warnings),
       JSON.stringify(outcome.unmapped),
     ],
-  );
+  });
 }
 
 /** Records the outcome of processing: status, and the ACK and error when given. */

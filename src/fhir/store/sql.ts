@@ -41,13 +41,13 @@ export async function lockCurrent(db: Queryable, keys: ReadonlyArray<{ resourceT
         text: `SELECT ${VERSION_COLUMNS} FROM fhir_resource WHERE resource_type = $1 AND id = $2 FOR UPDATE`,
         values: [only.resourceType, only.id],
       })
-    : // Unnamed: planned for the actual keys each time (a generic plan made on a small table could scan it).
-      await db.query<VersionRow>(
-        `SELECT ${VERSION_COLUMNS} FROM fhir_resource r
-         WHERE (r.resource_type, r.id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
-         ORDER BY r.resource_type, r.id FOR UPDATE`,
-        [keys.map((k) => k.resourceType), keys.map((k) => k.id)],
-      );
+    : await db.query<VersionRow>({
+        name: 'cb_lock_many',
+        text: `SELECT ${VERSION_COLUMNS} FROM fhir_resource r
+               WHERE (r.resource_type, r.id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+               ORDER BY r.resource_type, r.id FOR UPDATE`,
+        values: [keys.map((k) => k.resourceType), keys.map((k) => k.id)],
+      });
   return new Map(rows.map((r) => [`${r.resource_type}/${r.id}`, toStoredVersion(r)]));
 }
 
@@ -62,13 +62,10 @@ export async function selectVersion(db: Queryable, resourceType: string, id: str
   return rows[0] && toStoredVersion(rows[0]);
 }
 
-/**
- * Several versions by (type, id, version) in one statement, one entry per key in order (undefined
- * when there is no such version). Unnamed, as selectReferencing (a generic plan made on an empty
- * database scans fhir_resource for every key).
- */
+/** Several versions by (type, id, version) in one statement, one entry per key in order (undefined when there is no such version). */
 export async function selectVersions(db: Queryable, keys: ReadonlyArray<{ resourceType: string; id: string; versionId: number }>): Promise<Array<StoredVersion | undefined>> {
   const { rows } = await db.query<VersionRow & { n: number }>({
+    name: 'cb_select_versions',
     text: `SELECT k.n::int AS n, v.* FROM unnest($1::text[], $2::text[], $3::int[]) WITH ORDINALITY AS k(resource_type, id, version_id, n)
            CROSS JOIN LATERAL (
              SELECT ${VERSION_COLUMNS} FROM fhir_resource r WHERE r.resource_type = k.resource_type AND r.id = k.id AND r.version_id = k.version_id
@@ -144,10 +141,12 @@ export async function resolveConditions(
   lookups: ReadonlyArray<IdentifierLookup & { lockKey: string }>,
   otherKeys: readonly string[],
 ): Promise<Array<{ matches: StoredVersion[]; locked: boolean }>> {
-  const { rows } = await db.query<VersionRow & { n: number; pass: number }>(
-    'SELECT * FROM cb_resolve_conditions($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])',
-    [lookups.map((l) => l.resourceType), lookups.map((l) => l.system), lookups.map((l) => l.value), lookups.map((l) => l.lockKey), otherKeys],
-  );
+  // Prepared: the call is all there is to plan; the function plans its lookups at each call.
+  const { rows } = await db.query<VersionRow & { n: number; pass: number }>({
+    name: 'cb_resolve_conditions',
+    text: 'SELECT * FROM cb_resolve_conditions($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])',
+    values: [lookups.map((l) => l.resourceType), lookups.map((l) => l.system), lookups.map((l) => l.value), lookups.map((l) => l.lockKey), otherKeys],
+  });
   const out = lookups.map(() => ({ matches: [] as StoredVersion[], locked: true }));
   for (const row of rows) {
     const entry = out[row.n - 1];
@@ -164,10 +163,10 @@ export async function resolveConditions(
  * `statuses`. The same as searching `Type?param=Target/id(&status=…)` for each pair, unpaged.
  *
  * The status code is a literal so that PostgreSQL knows it is a frequent code and never drives the
- * lookup from the status values (which would read every Task with that status). Unnamed, so each
- * call is planned for the tables as they are: a cached generic plan made while the database was
- * nearly empty scans whole tables (seen with the identifier lookups while loading; on full tables
- * the generic plan is the right one, but nothing replaces it until ANALYZE).
+ * lookup from the status values (which would read every Task with that status). Prepared: planning
+ * it cost more than running it (0.5 against 0.1 ms). A generic plan made while the database was
+ * nearly empty scans whole tables; it lasts until the tables are analysed, which the statistics
+ * keeper (src/db/statistics-keeper.ts) does as they grow.
  */
 export async function selectReferencing(
   db: Queryable,
@@ -176,6 +175,7 @@ export async function selectReferencing(
   statuses: readonly string[] | undefined,
 ): Promise<StoredVersion[]> {
   const { rows } = await db.query<VersionRow>({
+    name: 'cb_select_referencing',
     text: `SELECT DISTINCT ON (r.resource_type, r.id) ${R_VERSION_COLUMNS}
              FROM unnest($1::text[], $2::text[]) AS c(resource_type, code)
              JOIN search_reference s ON s.resource_type = c.resource_type AND s.code = c.code AND s.target_id = $4 AND s.target_type = $3

@@ -138,13 +138,13 @@ export async function writeVersions(db: Queryable, versions: readonly PendingVer
   ];
   values.push(...indexParams(versions));
   const allNew = versions.every((v) => v.isNew);
-  // Creates (the common case, and all of an ingest) use the insert-only statement, prepared once.
-  // Statements that replace rows are sent unnamed, so they are planned for their actual arguments
-  // each time: a cached generic plan made while the tables were small scanned every search table
-  // on each update (found by the benchmark).
+  // Both prepared once per connection. The one that replaces rows joins every search table: its
+  // generic plan, made while the tables were small, once scanned each of them on every update
+  // (found by the benchmark) — the statistics keeper (src/db/statistics-keeper.ts) now analyses
+  // the tables as they grow, which makes PostgreSQL plan it again for their size.
   const { rows } = allNew
     ? await db.query<{ inserted: number; updated: number }>({ name: 'cb_insert_versions', text: INSERT_VERSIONS_SQL, values })
-    : await db.query<{ inserted: number; updated: number }>(WRITE_VERSIONS_SQL, values);
+    : await db.query<{ inserted: number; updated: number }>({ name: 'cb_write_versions', text: WRITE_VERSIONS_SQL, values });
   const expectedInserts = versions.filter((v) => v.isNew).length;
   if (rows[0]?.inserted !== expectedInserts || rows[0]?.updated !== versions.length - expectedInserts) {
     throw new WriteRaceError(`wrote ${JSON.stringify(rows[0])}, expected ${expectedInserts} inserts and ${versions.length - expectedInserts} updates`);

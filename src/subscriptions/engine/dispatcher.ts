@@ -79,19 +79,20 @@ export async function dispatchOnce(
   return withTransaction(
     pool,
     async (client) => {
-      const cursor = (await client.query<{ transaction_id: string; event_id: string }>('SELECT transaction_id::text, event_id::text FROM subscription_dispatch_cursor FOR UPDATE')).rows[0]!;
+      const cursor = (await client.query<{ transaction_id: string; event_id: string }>({ name: 'cb_dispatch_lock_cursor', text: 'SELECT transaction_id::text, event_id::text FROM subscription_dispatch_cursor FOR UPDATE' })).rows[0]!;
       // Another server process may have changed Subscriptions (and moved the cursor past those
       // writes): match nothing with a registry older than the data.
       if (registry.isStale(await subscriptionGeneration(client))) return { events: 0, notifications: 0, notified: [], subscriptionsChanged: true };
       if (!registry.receiving().length) return skipAhead(client, cursor);
-      const { rows: read } = await client.query<EventRow>(
-        `SELECT event_id::text, resource_type, resource_id, version_id, interaction, transaction_id::text, occurred_at::text
+      const { rows: read } = await client.query<EventRow>({
+        name: 'cb_dispatch_read_events',
+        text: `SELECT event_id::text, resource_type, resource_id, version_id, interaction, transaction_id::text, occurred_at::text
            FROM fhir_event
           WHERE (transaction_id, event_id) > ($1::xid8, $2::bigint) AND transaction_id < ${FINISHED_HORIZON}
           ORDER BY fhir_event.transaction_id, fhir_event.event_id -- the columns, not the ::text outputs of the same name
           LIMIT $3`,
-        [cursor.transaction_id, cursor.event_id, batchSize],
-      );
+        values: [cursor.transaction_id, cursor.event_id, batchSize],
+      });
       // A pass ends with the first Subscription write: events after it are matched once the
       // registry has seen that write (a new subscription receives what happens after it).
       const cut = read.findIndex((e) => e.resource_type === 'Subscription');
@@ -137,7 +138,7 @@ export async function dispatchOnce(
       const kept = keepWithin(events, matched, maxNotifications);
       const notifications = await storeNotifications(client, matched);
       const last = events[kept - 1]!;
-      await client.query('UPDATE subscription_dispatch_cursor SET transaction_id = $1::xid8, event_id = $2::bigint', [last.transaction_id, last.event_id]);
+      await client.query({ name: 'cb_dispatch_move_cursor', text: 'UPDATE subscription_dispatch_cursor SET transaction_id = $1::xid8, event_id = $2::bigint', values: [last.transaction_id, last.event_id] });
       const notified = [...matched].filter(([, list]) => list.length).map(([id]) => id);
       return { events: kept, notifications, notified, subscriptionsChanged: subscriptionsChanged && kept === events.length };
     },
@@ -247,12 +248,13 @@ async function matchTopic(sub: ServedSubscription, binding: TopicBinding, events
 async function storeNotifications(client: PoolClient, matched: ReadonlyMap<string, EventRow[]>): Promise<number> {
   const entries = [...matched].filter(([, events]) => events.length);
   if (!entries.length) return 0;
-  const { rows } = await client.query<{ subscription_id: string; events_since_start: string }>(
-    `INSERT INTO subscription_state (subscription_id, events_since_start) SELECT * FROM unnest($1::text[], $2::bigint[])
+  const { rows } = await client.query<{ subscription_id: string; events_since_start: string }>({
+    name: 'cb_dispatch_count_events',
+    text: `INSERT INTO subscription_state (subscription_id, events_since_start) SELECT * FROM unnest($1::text[], $2::bigint[])
      ON CONFLICT (subscription_id) DO UPDATE SET events_since_start = subscription_state.events_since_start + EXCLUDED.events_since_start, updated_at = now()
      RETURNING subscription_id, events_since_start::text`,
-    [entries.map(([id]) => id), entries.map(([, events]) => events.length)],
-  );
+    values: [entries.map(([id]) => id), entries.map(([, events]) => events.length)],
+  });
   const counters = new Map(rows.map((r) => [r.subscription_id, BigInt(r.events_since_start)]));
   const columns = { s: [] as string[], n: [] as string[], e: [] as string[], t: [] as string[], i: [] as string[], v: [] as number[], a: [] as string[], o: [] as string[] };
   for (const [id, events] of entries) {
@@ -268,11 +270,12 @@ async function storeNotifications(client: PoolClient, matched: ReadonlyMap<strin
       columns.o.push(event.occurred_at);
     });
   }
-  await client.query(
-    `INSERT INTO subscription_notification (subscription_id, event_number, event_id, resource_type, resource_id, version_id, interaction, occurred_at)
-     SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::int[], $7::text[], $8::timestamptz[])`,
-    [columns.s, columns.n, columns.e, columns.t, columns.i, columns.v, columns.a, columns.o],
-  );
+  await client.query({
+    name: 'cb_dispatch_store_notifications',
+    text: `INSERT INTO subscription_notification (subscription_id, event_number, event_id, resource_type, resource_id, version_id, interaction, occurred_at)
+           SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::int[], $7::text[], $8::timestamptz[])`,
+    values: [columns.s, columns.n, columns.e, columns.t, columns.i, columns.v, columns.a, columns.o],
+  });
   return columns.s.length;
 }
 
@@ -304,8 +307,9 @@ async function skipAhead(client: PoolClient, cursor: { transaction_id: string; e
 
 /** Changes whenever any Subscription is created, updated or deleted (count and latest write). */
 export async function subscriptionGeneration(db: Pick<PoolClient, 'query'>): Promise<string> {
-  const { rows } = await db.query<{ g: string }>(
-    `SELECT count(*)::text || '@' || coalesce(max(last_updated)::text, '') AS g FROM fhir_resource WHERE resource_type = 'Subscription'`,
-  );
+  const { rows } = await db.query<{ g: string }>({
+    name: 'cb_subscription_generation',
+    text: `SELECT count(*)::text || '@' || coalesce(max(last_updated)::text, '') AS g FROM fhir_resource WHERE resource_type = 'Subscription'`,
+  });
   return rows[0]!.g;
 }
