@@ -83,6 +83,18 @@ describe('StatisticsKeeper', () => {
     expect(await keeper.runOnce()).toContain('public.keeper_settled');
   });
 
+  it('leaves tables whose autovacuum was tuned (queues) to autovacuum', async () => {
+    await table('keeper_queue', 2_000);
+    await pool.query('ALTER TABLE keeper_queue SET (autovacuum_vacuum_threshold = 1000)');
+    await table('keeper_fillfactor', 2_000);
+    await pool.query('ALTER TABLE keeper_fillfactor SET (fillfactor = 90)');
+    await reported('keeper_queue', 2_000);
+    await reported('keeper_fillfactor', 2_000);
+    const analysed = await new StatisticsKeeper({ pool, logger }).runOnce();
+    expect(analysed).not.toContain('public.keeper_queue');
+    expect(analysed).toContain('public.keeper_fillfactor');
+  });
+
   it('makes a prepared statement planned for an empty table be planned again for its new size', async () => {
     await table('keeper_plans', 0);
     const client = new pg.Client({ connectionString: url });

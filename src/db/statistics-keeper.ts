@@ -17,7 +17,11 @@
  * a plan made for a hundred thousand rows stays right as the table grows on, autovacuum's pace is
  * enough from there, and analysing a big search table costs seconds (search_token samples 600,000
  * rows for its statistics target of 2,000). On a settled database the keeper finds nothing to do
- * (one catalog query per interval). Tables the role does not own are left alone.
+ * (one catalog query per interval). Tables the role does not own are left alone, and so are those
+ * whose autovacuum thresholds a migration tuned: the subscription engine's queues (migration 0010), whose
+ * statistics describe a moment — which rows are pending now — and whose claim plans went wrong
+ * when they were analysed every few seconds (100 subscriptions each matching every write, 5,000
+ * notifications/s: delivery fell behind, 3,506/s delivered, against 4,995/s left to autovacuum).
  */
 import type { Logger } from 'pino';
 import type { Pool } from './pool.ts';
@@ -37,7 +41,8 @@ export interface StatisticsKeeperOptions {
 
 /**
  * The tables to analyse now: changed by ≥ $1 rows and ≥ $2 of their size, under $3 rows when last
- * analysed (reltuples is -1 before the first analysis or vacuum), owned by this role.
+ * analysed (reltuples is -1 before the first analysis or vacuum), owned by this role, without
+ * tuned autovacuum thresholds.
  */
 const STALE_TABLES_SQL = `
   SELECT format('%I.%I', s.schemaname, s.relname) AS name
@@ -47,6 +52,7 @@ const STALE_TABLES_SQL = `
      AND s.n_mod_since_analyze >= $2 * greatest(c.reltuples, 0)
      AND c.reltuples < $3
      AND pg_has_role(c.relowner, 'USAGE')
+     AND NOT EXISTS (SELECT 1 FROM unnest(c.reloptions) AS o WHERE o ~ '^autovacuum_(vacuum|analyze)_')
    ORDER BY s.n_mod_since_analyze DESC`;
 
 export class StatisticsKeeper {

@@ -40,9 +40,8 @@ export class DeliveredMarks {
     try {
       const subscriptions = batch.flatMap((m) => m.eventNumbers.map(() => m.subscriptionId));
       const numbers = batch.flatMap((m) => m.eventNumbers);
-      await this.#pool.query({
-        name: 'cb_delivery_mark_delivered',
-        text: `WITH marked AS (SELECT * FROM unnest($1::text[], $2::bigint[]) AS m(subscription_id, event_number)),
+      await this.#pool.query(
+        `WITH marked AS (SELECT * FROM unnest($1::text[], $2::bigint[]) AS m(subscription_id, event_number)),
          done AS (
            UPDATE subscription_notification n SET status = 'delivered', delivered_at = now(), leased_until = NULL, last_error = NULL
              FROM marked WHERE n.subscription_id = marked.subscription_id AND n.event_number = marked.event_number
@@ -51,8 +50,8 @@ export class DeliveredMarks {
           WHERE subscription_id = ANY($3::text[]) AND (failing_since IS NOT NULL OR subscription_id = ANY($4::text[]))`,
         // The state row is written only when it changes meaning (recovering from failures, or the
         // time heartbeats count from): a row update per delivery would cost PostgreSQL dearly.
-        values: [subscriptions, numbers, [...new Set(subscriptions)], [...new Set(batch.filter((m) => m.touch).map((m) => m.subscriptionId))]],
-      });
+        [subscriptions, numbers, [...new Set(subscriptions)], [...new Set(batch.filter((m) => m.touch).map((m) => m.subscriptionId))]],
+      );
       for (const m of batch) m.done();
     } catch (err) {
       for (const m of batch) m.failed(err);

@@ -94,10 +94,9 @@ export class DeliveryWorker {
     // Long enough to outlive an attempt; short enough that a crashed process's claims come back soon.
     const timeouts = active.map((id) => (this.#o.registry.active(id)?.topic?.timeoutSeconds ?? 0) * 1000);
     const leaseSeconds = (Math.max(this.#o.timeoutMs, ...timeouts) + 5_000) / 1000;
-    const { rows } = await this.#o.pool.query<Claimed>({
-      name: 'cb_delivery_claim_heads',
+    const { rows } = await this.#o.pool.query<Claimed>(
       // Each subscription's head is one index probe (a LATERAL LIMIT 1), however long its backlog.
-      text: `WITH due AS (
+      `WITH due AS (
          SELECT s.id AS subscription_id, head.event_number
            FROM unnest($1::text[]) AS s(id)
            CROSS JOIN LATERAL (
@@ -114,8 +113,8 @@ export class DeliveryWorker {
           AND n.status = 'pending' AND (n.leased_until IS NULL OR n.leased_until < now())
         RETURNING n.subscription_id, n.event_id::text, n.attempts, n.event_number::text, n.resource_type, n.resource_id, n.version_id, n.interaction,
                   to_char(coalesce(n.occurred_at, n.created_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS timestamp`,
-      values: [active, room, leaseSeconds],
-    });
+      [active, room, leaseSeconds],
+    );
     // Looked at and nothing claimable: not due (backing off), nothing pending, or leased by another
     // process. The next sweep looks again. When the room limit cut the claim short, keep them all.
     if (rows.length < room) {
@@ -193,9 +192,8 @@ export class DeliveryWorker {
   async #deliverInternalBatch(sub: ServedSubscription, channel: InternalChannel, head: Claimed, started: number): Promise<void> {
     const concurrency = channel.concurrency ?? 1;
     const leaseSeconds = (this.#o.timeoutMs * 4 + 5_000) / 1000;
-    const { rows: more } = await this.#o.pool.query<Claimed>({
-      name: 'cb_delivery_claim_batch',
-      text: `WITH next AS (
+    const { rows: more } = await this.#o.pool.query<Claimed>(
+      `WITH next AS (
          SELECT event_number, bool_and(next_attempt_at <= now()) OVER (ORDER BY event_number) AS due
            FROM (SELECT event_number, next_attempt_at FROM subscription_notification
                   WHERE subscription_id = $1 AND status = 'pending' AND event_number > $2::bigint
@@ -210,8 +208,8 @@ export class DeliveryWorker {
           AND n.status = 'pending' AND (n.leased_until IS NULL OR n.leased_until < now())
         RETURNING n.subscription_id, n.event_id::text, n.attempts, n.event_number::text, n.resource_type, n.resource_id, n.version_id, n.interaction,
                   to_char(coalesce(n.occurred_at, n.created_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS timestamp`,
-      values: [sub.id, head.event_number, concurrency * 4 - 1, leaseSeconds],
-    });
+      [sub.id, head.event_number, concurrency * 4 - 1, leaseSeconds],
+    );
     const rows = [head, ...more.sort((a, b) => Number(a.event_number) - Number(b.event_number))];
     const groups = new Map<string, Array<{ row: Claimed; event: InternalEvent }>>();
     // The versions are read side by side (each once, through the version cache), then grouped.
