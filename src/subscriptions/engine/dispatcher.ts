@@ -84,15 +84,16 @@ export async function dispatchOnce(
       // writes): match nothing with a registry older than the data.
       if (registry.isStale(await subscriptionGeneration(client))) return { events: 0, notifications: 0, notified: [], subscriptionsChanged: true };
       if (!registry.receiving().length) return skipAhead(client, cursor);
-      const { rows: read } = await client.query<EventRow>({
-        name: 'cb_dispatch_read_events',
-        text: `SELECT event_id::text, resource_type, resource_id, version_id, interaction, transaction_id::text, occurred_at::text
+      // Unnamed, like the delivery claims: planned for the cursor's actual position each time (a
+      // generic plan does not know that the range starts near the end of fhir_event).
+      const { rows: read } = await client.query<EventRow>(
+        `SELECT event_id::text, resource_type, resource_id, version_id, interaction, transaction_id::text, occurred_at::text
            FROM fhir_event
           WHERE (transaction_id, event_id) > ($1::xid8, $2::bigint) AND transaction_id < ${FINISHED_HORIZON}
           ORDER BY fhir_event.transaction_id, fhir_event.event_id -- the columns, not the ::text outputs of the same name
           LIMIT $3`,
-        values: [cursor.transaction_id, cursor.event_id, batchSize],
-      });
+        [cursor.transaction_id, cursor.event_id, batchSize],
+      );
       // A pass ends with the first Subscription write: events after it are matched once the
       // registry has seen that write (a new subscription receives what happens after it).
       const cut = read.findIndex((e) => e.resource_type === 'Subscription');
