@@ -70,7 +70,10 @@ export class StatisticsKeeper {
   constructor(options: StatisticsKeeperOptions) {
     this.#pool = options.pool;
     this.#logger = options.logger;
-    this.#intervalMs = options.intervalMs ?? 5_000;
+    // Every second: the condition lookups cache their plans from a new database's first message
+    // (migration 0016), for empty tables until the first analysis. Looking every 5 s, a first load
+    // of 2,000 patients ran at 116 messages/s; every second at 138 (one catalog query a second).
+    this.#intervalMs = options.intervalMs ?? 1_000;
     this.#minRows = options.minRows ?? 500;
     // Once the table has about doubled: a plan made for N rows is still the plan for 2N (what goes
     // wrong is a plan for none), and each analysis of the fast-growing search tables costs

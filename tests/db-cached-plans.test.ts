@@ -1,0 +1,87 @@
+// The conditional-write lookups always use a cached generic plan (migration 0016). On a new
+// database that plan is made for empty tables — a scan of search_token per lookup, of all of
+// fhir_resource per call — and nothing replaces it as the tables grow, until they are analysed:
+// the statistics keeper's ANALYZE makes PostgreSQL plan it again, as index probes. Real
+// PostgreSQL, synthetic rows; the work a call does is read off EXPLAIN (ANALYZE, BUFFERS).
+import pg from 'pg';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migrate } from '../src/db/migrate.ts';
+import { createPool } from '../src/db/pool.ts';
+import type { Pool } from '../src/db/pool.ts';
+import { StatisticsKeeper } from '../src/db/statistics-keeper.ts';
+import { createTestDatabase } from './helpers/database.ts';
+import { until } from './helpers/wait.ts';
+
+let url: string;
+let pool: Pool;
+
+beforeAll(async () => {
+  url = await createTestDatabase();
+  pool = createPool(url, 4);
+  await migrate(pool);
+});
+afterAll(async () => {
+  await pool.end();
+});
+
+const RESOLVE = 'SELECT * FROM cb_resolve_conditions($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])';
+const LOOKUPS: unknown[] = [
+  ['Observation', 'Patient', 'Patient', 'Observation'],
+  ['urn:obs', 'urn:oid:2.16.156.10011.1.3', 'urn:mrn', 'urn:obs'],
+  ['obs-17', 'p-5', 'p-6', 'obs-none'],
+  ['k1', 'k2', 'k3', 'k4'],
+  [],
+];
+
+/** Runs the lookups on `client`'s session; returns what they found and the shared buffers they touched. */
+async function resolve(client: pg.Client): Promise<{ found: Array<[number, string]>; buffers: number }> {
+  const found = await client.query<{ n: number; id: string }>(`${RESOLVE} ORDER BY 1`, LOOKUPS);
+  const { rows } = await client.query<Record<string, string>>(`EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF, SUMMARY OFF) ${RESOLVE}`, LOOKUPS);
+  const buffers = Number(/Buffers: shared hit=(\d+)/.exec(rows.map((r) => r['QUERY PLAN']).join('\n'))?.[1] ?? 0);
+  return { found: found.rows.map((r) => [r.n, r.id]), buffers };
+}
+
+describe('cached plans of the condition lookups', () => {
+  it('are planned again for the grown tables once the statistics keeper has analysed them', async () => {
+    const { rows } = await pool.query<{ config: string[] }>(`SELECT proconfig AS config FROM pg_proc WHERE proname = 'cb_resolve_conditions'`);
+    expect(rows[0]!.config).toEqual(['plan_cache_mode=force_generic_plan']);
+
+    const session = new pg.Client({ connectionString: url });
+    await session.connect();
+    try {
+      // A server's first message on a new database: the plans are made, and cached, for empty tables.
+      expect((await resolve(session)).found).toEqual([]);
+
+      // The database grows: 2,000 Observations with an identifier each, 200 Patients with two.
+      await pool.query(`
+        INSERT INTO fhir_resource (resource_type, id, version_id, last_updated, deleted, content)
+        SELECT 'Observation', 'Observation-' || g, 1, now(), false, '{}' FROM generate_series(1, 2000) g
+        UNION ALL SELECT 'Patient', 'Patient-' || g, 1, now(), false, '{}' FROM generate_series(1, 200) g`);
+      await pool.query(`
+        INSERT INTO search_token (resource_type, resource_id, code, system, value)
+        SELECT 'Observation', 'Observation-' || g, 'identifier', 'urn:obs', 'obs-' || g FROM generate_series(1, 2000) g
+        UNION ALL SELECT 'Observation', 'Observation-' || g, 'code', 'http://loinc.org', '8867-4' FROM generate_series(1, 2000) g
+        UNION ALL SELECT 'Patient', 'Patient-' || g, 'identifier', s, 'p-' || g FROM generate_series(1, 200) g, (VALUES ('urn:mrn'), ('urn:oid:2.16.156.10011.1.3')) v(s)`);
+      const expected = [[1, 'Observation-17'], [2, 'Patient-5'], [3, 'Patient-6']];
+
+      // Same answers, but through the plans for empty tables: whole-table scans.
+      const stale = await resolve(session);
+      expect(stale.found).toEqual(expected);
+      expect(stale.buffers).toBeGreaterThan(1_000);
+
+      const keeper = new StatisticsKeeper({ pool, logger: pino({ level: 'silent' }) });
+      await until('the keeper to analyse search_token and fhir_resource', async () => {
+        const analysed = await keeper.runOnce();
+        return analysed.includes('public.search_token') && analysed.includes('public.fhir_resource');
+      }, 10_000, 200);
+
+      // Planned again from the statistics: a few index pages per lookup.
+      const fresh = await resolve(session);
+      expect(fresh.found).toEqual(expected);
+      expect(fresh.buffers).toBeLessThan(100);
+    } finally {
+      await session.end();
+    }
+  });
+});
