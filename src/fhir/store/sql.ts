@@ -141,7 +141,8 @@ export async function resolveConditions(
   lookups: ReadonlyArray<IdentifierLookup & { lockKey: string }>,
   otherKeys: readonly string[],
 ): Promise<Array<{ matches: StoredVersion[]; locked: boolean }>> {
-  // Prepared: the call is all there is to plan; the function plans its lookups at each call.
+  // Prepared: the call is all there is to plan here; the function keeps cached plans for its
+  // lookups (migration 0016), made again when the statistics keeper analyses the tables.
   const { rows } = await db.query<VersionRow & { n: number; pass: number }>({
     name: 'cb_resolve_conditions',
     text: 'SELECT * FROM cb_resolve_conditions($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])',
