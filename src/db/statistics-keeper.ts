@@ -18,10 +18,11 @@
  * enough from there, and analysing a big search table costs seconds (search_token samples 600,000
  * rows for its statistics target of 2,000). On a settled database the keeper finds nothing to do
  * (one catalog query per interval). Tables the role does not own are left alone, and so are those
- * whose autovacuum thresholds a migration tuned: the subscription engine's queues (migration 0010), whose
- * statistics describe a moment — which rows are pending now — and whose claim plans went wrong
- * when they were analysed every few seconds (100 subscriptions each matching every write, 5,000
- * notifications/s: delivery fell behind, 3,506/s delivered, against 4,995/s left to autovacuum).
+ * whose autovacuum thresholds a migration tuned: the subscription engine's queues (migration
+ * 0010), whose statistics describe a moment — which rows are pending now — and whose claim plans
+ * went wrong when they were analysed every few seconds (100 subscriptions each matching every
+ * write, 5,000 notifications/s: delivery fell behind, 3,506/s delivered, against 4,995/s left to
+ * autovacuum).
  */
 import type { Logger } from 'pino';
 import type { Pool } from './pool.ts';
