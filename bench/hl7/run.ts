@@ -18,6 +18,8 @@ import { cpuProfileDir, newestProfile, profileMarkdown } from '../lib/cpu-profil
 import { runClosedLoop } from '../lib/load.ts';
 import type { LoadResult } from '../lib/load.ts';
 import { machineInfo, postgresVersion } from '../lib/machine.ts';
+import { cpuPerOperation, postmasterPid, sampleCpu } from '../lib/process-cpu.ts';
+import type { CpuSample } from '../lib/process-cpu.ts';
 import { readRssKiB, RssSampler } from '../lib/rss.ts';
 import { startServerProcess } from '../lib/server-process.ts';
 import type { ServerProcess } from '../lib/server-process.ts';
@@ -53,10 +55,21 @@ const stopAll = async () => {
 };
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void stopAll().finally(() => process.exit(130)));
 
-async function measure(port: number, connections: number, generator: AdtA03Generator, seconds: number, warmup: number): Promise<LoadResult> {
+/** A run's load figures and, when `cpu` samples the server, the CPU each message cost in the window. */
+type Measured = LoadResult & { cpuPerMessage?: CpuSample | undefined };
+
+async function measure(port: number, connections: number, generator: AdtA03Generator, seconds: number, warmup: number, cpu?: () => CpuSample | undefined): Promise<Measured> {
   const conns = await Promise.all(Array.from({ length: connections }, () => MllpConnection.open(port)));
+  const samples: { start?: CpuSample | undefined; end?: CpuSample | undefined } = {};
   try {
-    return await runClosedLoop({ concurrency: connections, warmupMs: warmup * 1000, durationMs: seconds * 1000, op: async (c) => void (await conns[c]!.send(generator.next())) });
+    const result = await runClosedLoop({
+      concurrency: connections,
+      warmupMs: warmup * 1000,
+      durationMs: seconds * 1000,
+      op: async (c) => void (await conns[c]!.send(generator.next())),
+      onWindow: cpu && ((edge) => (samples[edge] = cpu())),
+    });
+    return { ...result, cpuPerMessage: cpuPerOperation(samples.start, samples.end, result.ops) };
   } finally {
     for (const c of conns) c.close();
   }
@@ -72,18 +85,19 @@ interface SoakResult {
   /** Mean RSS of the last 5 minutes over minutes 5–10 (after warm-up), minus 1. */
   growth: number | undefined;
   p99Ms: number;
+  cpuPerMessage: CpuSample | undefined;
 }
 
-async function soak(srv: ServerProcess, generator: AdtA03Generator): Promise<SoakResult> {
+async function soak(srv: ServerProcess, generator: AdtA03Generator, cpu: () => CpuSample | undefined): Promise<SoakResult> {
   const samples: Array<{ t: number; kib: number }> = [];
   const started = Date.now();
   const timer = setInterval(() => {
     const kib = readRssKiB(srv.pid);
     if (kib) samples.push({ t: (Date.now() - started) / 1000, kib });
   }, 5000);
-  let result: LoadResult;
+  let result: Measured;
   try {
-    result = await measure(srv.mllpPort, options.soakConnections, generator, options.soakSeconds, 0);
+    result = await measure(srv.mllpPort, options.soakConnections, generator, options.soakSeconds, 0, cpu);
   } finally {
     clearInterval(timer);
   }
@@ -106,6 +120,7 @@ async function soak(srv: ServerProcess, generator: AdtA03Generator): Promise<Soa
     rssPerMinuteMiB,
     growth: early && late && options.soakSeconds >= 900 ? late / early - 1 : undefined,
     p99Ms: result.latencyMs.p99,
+    cpuPerMessage: result.cpuPerMessage,
   };
 }
 
@@ -117,10 +132,13 @@ async function main(): Promise<void> {
   log(`machine: ${machine.cpuModel}, ${machine.cores} cores; load average ${machine.loadAverage.join(' ')}`);
   server = await startServerProcess({ repoRoot, dbPoolSize: options.dbPoolSize, cpuProfDir: options.cpuProfDir, env: { HL7_RECOVERY_INTERVAL_MS: '5000' } });
   const rss = new RssSampler(server.pid);
+  const { pid: serverPid, dataDir } = server;
+  const postmaster = postmasterPid(dataDir);
+  const cpu = () => sampleCpu(serverPid, postmaster);
   const admin = new pg.Pool({ connectionString: server.postgresUrl, max: 2 });
   const runId = `B${Date.now().toString(36)}`;
   const generator = new AdtA03Generator({ seed: options.seed, patients: options.patients, runId });
-  const rows: Array<{ target: string; result: LoadResult; rssMiB?: number }> = [];
+  const rows: Array<{ target: string; result: Measured; rssMiB?: number }> = [];
   let seeded: { patients: number; seconds: number } | undefined;
   try {
     // Discharges are for patients the hospital admitted earlier: seed one message per patient
@@ -141,7 +159,7 @@ async function main(): Promise<void> {
     for (const n of options.connections) {
       log(`CareBridge: ${n} connection(s), ${options.warmupSeconds} s warm-up + ${options.seconds} s`);
       rss.takeWindowMaxMiB();
-      const result = await measure(server.mllpPort, n, generator, options.seconds, options.warmupSeconds);
+      const result = await measure(server.mllpPort, n, generator, options.seconds, options.warmupSeconds, cpu);
       rows.push({ target: 'carebridge', result, rssMiB: rss.takeWindowMaxMiB() });
       log(`  ${fmt(result.throughput)} msg/s, p50 ${fmt(result.latencyMs.p50)} ms, p99 ${fmt(result.latencyMs.p99)} ms, errors ${result.errors}`);
     }
@@ -162,7 +180,7 @@ async function main(): Promise<void> {
       }
     }
     const check = await admin.query<{ status: string; n: string }>(`SELECT status, count(*)::text AS n FROM hl7_message GROUP BY status`).catch(() => undefined);
-    const soakResult = options.soakSeconds > 0 ? (log(`soak: ${options.soakSeconds} s at ${options.soakConnections} connection(s)`), await soak(server, generator)) : undefined;
+    const soakResult = options.soakSeconds > 0 ? (log(`soak: ${options.soakSeconds} s at ${options.soakConnections} connection(s)`), await soak(server, generator, cpu)) : undefined;
     const pgVersion = await postgresVersion(admin).catch(() => undefined);
     const report = renderReport({ machine: { ...machine, postgres: pgVersion }, rows, soak: soakResult, statuses: check?.rows ?? [], seeded });
     process.stdout.write(report);
@@ -178,19 +196,22 @@ async function main(): Promise<void> {
   if (profile) process.stdout.write(`\n${profileMarkdown(profile)}\n`);
 }
 
-function renderReport(input: { machine: ReturnType<typeof machineInfo>; rows: Array<{ target: string; result: LoadResult; rssMiB?: number }>; soak: SoakResult | undefined; statuses: Array<{ status: string; n: string }>; seeded: { patients: number; seconds: number } | undefined }): string {
+/** "server · PostgreSQL · load generator" CPU milliseconds per message. */
+const cpuCell = (c: CpuSample | undefined) => (c ? `${fmt(c.serverMs, 2)} · ${fmt(c.postgresMs, 2)} · ${fmt(c.loadGeneratorMs, 2)}` : '');
+
+function renderReport(input: { machine: ReturnType<typeof machineInfo>; rows: Array<{ target: string; result: Measured; rssMiB?: number }>; soak: SoakResult | undefined; statuses: Array<{ status: string; n: string }>; seeded: { patients: number; seconds: number } | undefined }): string {
   const m = input.machine;
   const lines = [
     `Machine: ${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.os}; Node ${m.node}; PostgreSQL ${m.postgres ?? '?'}; load average at start ${m.loadAverage.join(' ')}; code ${m.source}`,
     '',
-    '| target | connections | messages/s | p50 ms | p95 ms | p99 ms | max ms | errors | server RSS max MiB | vs baseline |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| target | connections | messages/s | p50 ms | p95 ms | p99 ms | max ms | errors | server RSS max MiB | vs baseline | CPU ms/msg: server · PostgreSQL · load |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const row of input.rows) {
     const r = row.result;
     const base = input.rows.find((x) => x.target === 'baseline' && x.result.concurrency === r.concurrency);
     const ratio = row.target === 'carebridge' && base ? `${fmt(r.throughput / base.result.throughput, 2)}×` : '';
-    lines.push(`| ${row.target} | ${r.concurrency} | ${fmt(r.throughput)} | ${fmt(r.latencyMs.p50)} | ${fmt(r.latencyMs.p95)} | ${fmt(r.latencyMs.p99)} | ${fmt(r.latencyMs.max)} | ${r.errors} | ${row.rssMiB ? fmt(row.rssMiB, 0) : ''} | ${ratio} |`);
+    lines.push(`| ${row.target} | ${r.concurrency} | ${fmt(r.throughput)} | ${fmt(r.latencyMs.p50)} | ${fmt(r.latencyMs.p95)} | ${fmt(r.latencyMs.p99)} | ${fmt(r.latencyMs.max)} | ${r.errors} | ${row.rssMiB ? fmt(row.rssMiB, 0) : ''} | ${ratio} | ${cpuCell(r.cpuPerMessage)} |`);
   }
   if (input.seeded) lines.push('', `Seeding (first contact: every message a new patient, ${options.seedConnections} connections): ${input.seeded.patients} messages in ${fmt(input.seeded.seconds)} s = ${fmt(input.seeded.patients / input.seeded.seconds)} messages/s`);
   lines.push('', `Message log after the run: ${input.statuses.map((s) => `${s.status} ${s.n}`).join(', ') || 'n/a'}`);
@@ -200,7 +221,7 @@ function renderReport(input: { machine: ReturnType<typeof machineInfo>; rows: Ar
   }
   if (input.soak) {
     const s = input.soak;
-    lines.push('', `Soak: ${fmt(s.seconds / 60, 0)} min at ${s.connections} connection(s), ${s.messages} messages (${fmt(s.throughput)}/s), p99 ${fmt(s.p99Ms)} ms`);
+    lines.push('', `Soak: ${fmt(s.seconds / 60, 0)} min at ${s.connections} connection(s), ${s.messages} messages (${fmt(s.throughput)}/s), p99 ${fmt(s.p99Ms)} ms${s.cpuPerMessage ? `; CPU ms per message: server · PostgreSQL · load ${cpuCell(s.cpuPerMessage)}` : ''}`);
     lines.push(`Server RSS per minute (MiB): ${s.rssPerMinuteMiB.join(', ')}`);
     lines.push(s.growth === undefined ? 'RSS growth: soak too short to judge (needs ≥ 15 min)' : `RSS growth, last 5 min vs minutes 5–10: ${fmt(s.growth * 100)} % — ${s.growth <= 0.1 ? 'PASS' : 'FAIL'} (target ≤ 10 %)`);
   }

@@ -37,6 +37,8 @@ export interface ClosedLoopOptions {
   durationMs: number;
   /** One operation; `client` is 0…concurrency-1. Throws (or rejects) on failure. */
   op: (client: number) => Promise<void>;
+  /** Called as the measurement window opens and closes (e.g. to sample CPU time). */
+  onWindow?: (edge: 'start' | 'end') => void;
 }
 
 /** Nearest-rank percentile of an ascending-sorted array. */
@@ -104,9 +106,13 @@ export async function runClosedLoop(options: ClosedLoopOptions): Promise<LoadRes
     if (phase !== 'warmup') return;
     phase = 'measure';
     measureStart = performance.now();
+    options.onWindow?.('start');
   }, options.warmupMs);
   const end = setTimeout(() => {
-    if (phase === 'measure') measureEnd = performance.now();
+    if (phase === 'measure') {
+      measureEnd = performance.now();
+      options.onWindow?.('end');
+    }
     phase = 'stop';
   }, options.warmupMs + options.durationMs);
   try {
