@@ -118,7 +118,8 @@ const REWRITE_INDEX_SQL = buildRewriteSql();
 export async function rewriteIndexRows(db: Queryable, entries: readonly IndexRewrite[]): Promise<void> {
   if (entries.length === 0) return;
   const values = [entries.map((e) => e.resourceType), entries.map((e) => e.id), ...indexParams(entries)];
-  await db.query(REWRITE_INDEX_SQL, values); // unnamed, for the same reason as in writeVersions
+  // Unnamed: $reindex runs seldom, on batches of any size and tables of any size — planned for each.
+  await db.query(REWRITE_INDEX_SQL, values);
 }
 
 /** Thrown when a version the caller believed current was not (a bug or a race outside a lock). */
