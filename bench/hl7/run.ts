@@ -18,7 +18,7 @@ import { cpuProfileDir, newestProfile, profileMarkdown } from '../lib/cpu-profil
 import { runClosedLoop } from '../lib/load.ts';
 import type { LoadResult } from '../lib/load.ts';
 import { machineInfo, postgresVersion } from '../lib/machine.ts';
-import { cpuPerOperation, postmasterPid, sampleCpu } from '../lib/process-cpu.ts';
+import { cpuPerOperation, sampleCpu } from '../lib/process-cpu.ts';
 import type { CpuSample } from '../lib/process-cpu.ts';
 import { readRssKiB, RssSampler } from '../lib/rss.ts';
 import { startServerProcess } from '../lib/server-process.ts';
@@ -132,9 +132,8 @@ async function main(): Promise<void> {
   log(`machine: ${machine.cpuModel}, ${machine.cores} cores; load average ${machine.loadAverage.join(' ')}`);
   server = await startServerProcess({ repoRoot, dbPoolSize: options.dbPoolSize, cpuProfDir: options.cpuProfDir, env: { HL7_RECOVERY_INTERVAL_MS: '5000' } });
   const rss = new RssSampler(server.pid);
-  const { pid: serverPid, dataDir } = server;
-  const postmaster = postmasterPid(dataDir);
-  const cpu = () => sampleCpu(serverPid, postmaster);
+  const { pid: serverPid, postgresPid } = server;
+  const cpu = () => sampleCpu(serverPid, postgresPid);
   const admin = new pg.Pool({ connectionString: server.postgresUrl, max: 2 });
   const runId = `B${Date.now().toString(36)}`;
   const generator = new AdtA03Generator({ seed: options.seed, patients: options.patients, runId });

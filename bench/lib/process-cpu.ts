@@ -7,7 +7,6 @@
  * change made the work smaller when throughput is within the noise.
  */
 import fs from 'node:fs';
-import path from 'node:path';
 
 /** USER_HZ, the unit of /proc/<pid>/stat times: 100 on every architecture Node.js runs on Linux. */
 const TICKS_PER_SECOND = 100;
@@ -38,26 +37,16 @@ export interface CpuSample {
   loadGeneratorMs: number;
 }
 
-/** The postmaster's pid: the first line of postmaster.pid in the embedded cluster's directory. */
-export function postmasterPid(dataDir: string): number | undefined {
-  try {
-    const pid = Number(fs.readFileSync(path.join(dataDir, 'postgres', 'postmaster.pid'), 'utf8').split('\n')[0]);
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /** Cumulative CPU of the server, its PostgreSQL and this process; undefined where /proc is missing. */
-export function sampleCpu(serverPid: number, postmaster: number | undefined): CpuSample | undefined {
+export function sampleCpu(serverPid: number, postmaster: number): CpuSample | undefined {
   const server = readStat(serverPid);
-  const pm = postmaster === undefined ? undefined : readStat(postmaster);
+  const pm = readStat(postmaster);
   if (!server || !pm) return undefined;
   let postgresTicks = pm.own + pm.children;
   for (const entry of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     const child = readStat(Number(entry));
-    if (child && child.ppid === postmaster) postgresTicks += child.own;
+    if (child?.ppid === postmaster) postgresTicks += child.own;
   }
   const self = process.cpuUsage();
   return {

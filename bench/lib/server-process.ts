@@ -34,6 +34,8 @@ export interface ServerProcess {
   dataDir: string;
   /** Connection string of the embedded PostgreSQL's `postgres` database (sessions in UTC). */
   postgresUrl: string;
+  /** The embedded PostgreSQL's postmaster (its backends are its children). */
+  postgresPid: number;
   /** The last lines the server printed, for error messages. */
   recentOutput(): string;
   /** SIGTERM, wait for exit (SIGKILL after a grace period), remove DATA_DIR. Safe to call more than once. */
@@ -43,15 +45,18 @@ export interface ServerProcess {
 
 
 
-/** Reads the embedded server's port (line 4 of postmaster.pid) and the credentials CareBridge stored. */
-async function embeddedPostgresUrl(dataDir: string): Promise<string> {
+/** Reads the embedded server's pid and port (lines 1 and 4 of postmaster.pid) and the credentials CareBridge stored. */
+async function embeddedPostgres(dataDir: string): Promise<{ url: string; pid: number }> {
   const pidFile = (await fs.readFile(path.join(dataDir, 'postgres', 'postmaster.pid'), 'utf8')).split('\n');
+  const pid = Number(pidFile[0]);
   const port = Number(pidFile[3]);
+  if (!Number.isInteger(pid) || pid <= 0) throw new Error(`cannot read the PostgreSQL pid from ${dataDir}/postgres/postmaster.pid`);
   if (!Number.isInteger(port) || port <= 0) throw new Error(`cannot read the PostgreSQL port from ${dataDir}/postgres/postmaster.pid`);
   // Line 5: the Unix-domain socket directory, when the server has one — the server connects through it too.
   const socketDir = pidFile[4]?.trim();
   const { user, password } = JSON.parse(await fs.readFile(path.join(dataDir, 'postgres-credentials.json'), 'utf8')) as { user: string; password: string };
-  return `postgresql://${encodeURIComponent(user)}:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres?options=${encodeURIComponent('-c TimeZone=UTC')}${socketDir ? `&host=${encodeURIComponent(socketDir)}` : ''}`;
+  const url = `postgresql://${encodeURIComponent(user)}:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres?options=${encodeURIComponent('-c TimeZone=UTC')}${socketDir ? `&host=${encodeURIComponent(socketDir)}` : ''}`;
+  return { url, pid };
 }
 
 async function waitUntilReady(url: string, child: ChildProcess, timeoutMs: number, output: () => string): Promise<void> {
@@ -118,7 +123,8 @@ export async function startServerProcess(options: ServerProcessOptions): Promise
     if (child.pid === undefined) throw new Error('could not start the server process');
     const url = `http://127.0.0.1:${port}`;
     await waitUntilReady(url, child, 180_000, recentOutput);
-    return { pid: child.pid, url, fhirBaseUrl: `${url}/fhir`, mllpPort, dataDir, postgresUrl: await embeddedPostgresUrl(dataDir), recentOutput, stop };
+    const postgres = await embeddedPostgres(dataDir);
+    return { pid: child.pid, url, fhirBaseUrl: `${url}/fhir`, mllpPort, dataDir, postgresUrl: postgres.url, postgresPid: postgres.pid, recentOutput, stop };
   } catch (err) {
     await stop();
     throw err;
