@@ -111,6 +111,9 @@ export interface FhirStore {
   /**
    * Writes many resources at once (validating, version-checking and locking each), in one SQL
    * statement; outcomes in the order given. Errors name the write's label. Only inside transaction().
+   * When it throws, the statement may already have run in the transaction (resources are
+   * validated while it runs): the caller must roll back the transaction or a savepoint, as
+   * transaction() and every other caller do.
    */
   applyWrites(writes: readonly PlannedWrite[]): Promise<WriteOutcome[]>;
   /** Runs `fn` with a store whose every operation belongs to one database transaction. */

@@ -1,0 +1,89 @@
+// PgFhirStore.applyWrites validates resources while PostgreSQL runs the write statement (the two
+// overlap on a 2-core machine). These tests hold it to what validating first guaranteed: an invalid
+// resource is reported as a validation error naming its entry — the first failing entry in the
+// order given, even when a later one fails otherwise — and, once the transaction is rolled back,
+// nothing of the batch remains.
+import { describe, expect, it } from 'vitest';
+import type { Resource } from '@medplum/fhirtypes';
+import { ErrorCode, FhirError, PgFhirStore, storeInTransaction } from '../src/fhir/index.ts';
+import type { FhirStore } from '../src/fhir/index.ts';
+import { useTestServer } from './helpers/server.ts';
+
+const server = useTestServer({ SUBSCRIPTION_ENGINE: 'off' });
+
+async function inRolledBackTransaction(fn: (store: FhirStore) => Promise<void>): Promise<void> {
+  const client = await server.pool.connect();
+  try {
+    await client.query('BEGIN');
+    try {
+      await fn(storeInTransaction(client));
+    } finally {
+      await client.query('ROLLBACK');
+    }
+  } finally {
+    client.release();
+  }
+}
+
+/** The outcome `promise` rejects with, as JSON; fails unless it is a validation error naming `label` and `element`. */
+async function invalidResource(promise: Promise<unknown>, label: string, element: string): Promise<string> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(FhirError);
+  const { issue = [] } = (err as FhirError).outcome;
+  // Validation issues: structure (from the StructureDefinitions), value, invariant, required.
+  expect(issue.map((i) => i.code).every((code) => ['structure', 'value', 'invariant', 'required', 'code-invalid'].includes(code))).toBe(true);
+  const text = JSON.stringify(issue);
+  expect(text).toContain(`${label}:`);
+  expect(text).toContain(element);
+  return text;
+}
+
+const notFound = { errorCode: ErrorCode.NOT_FOUND };
+
+const create = (resource: Record<string, unknown>, label: string) => ({ kind: 'create' as const, resource: resource as unknown as Resource & { id: string }, label });
+
+describe('applyWrites: validation beside the write', () => {
+  it('reports the invalid resource, and the rolled-back transaction keeps nothing of the batch', async () => {
+    const store = new PgFhirStore(server.pool);
+    await inRolledBackTransaction(async (tx) => {
+      const text = await invalidResource(
+        tx.applyWrites([
+          create({ resourceType: 'Patient', id: 'vo-valid', identifier: [{ system: 'urn:vo', value: '1' }] }, 'first'),
+          create({ resourceType: 'Patient', id: 'vo-invalid', identifier: [{ system: 'urn:vo', value: '2' }], gender: 'robot' }, 'second'),
+        ]),
+        'second',
+        'Patient.gender',
+      );
+      expect(text).not.toContain('first:');
+    });
+    await expect(store.read('Patient', 'vo-valid')).rejects.toMatchObject(notFound);
+    await expect(store.read('Patient', 'vo-invalid')).rejects.toMatchObject(notFound);
+  });
+
+  it('an invalid shape that breaks index extraction is still a validation error, not a crash', async () => {
+    await inRolledBackTransaction(async (tx) => {
+      // given must be an array of strings: index extraction would fail on it with a TypeError.
+      await invalidResource(tx.applyWrites([create({ resourceType: 'Patient', id: 'vo-shape', name: [{ given: 5 }] }, 'odd')]), 'odd', 'Patient.name');
+    });
+  });
+
+  it('an earlier invalid entry is reported before a later entry that fails its version check', async () => {
+    const store = new PgFhirStore(server.pool);
+    await store.update({ resourceType: 'Patient', id: 'vo-versioned' } as Resource);
+    await inRolledBackTransaction(async (tx) => {
+      const text = await invalidResource(
+        tx.applyWrites([
+          create({ resourceType: 'Observation', id: 'vo-obs', status: 'not-a-status', code: { text: 'x' } }, 'earlier'),
+          { kind: 'update', resource: { resourceType: 'Patient', id: 'vo-versioned', gender: 'male' } as Resource & { id: string }, ifMatch: 7, label: 'later' },
+        ]),
+        'earlier',
+        'Observation.status',
+      );
+      expect(text).not.toContain(ErrorCode.VERSION_CONFLICT);
+    });
+    expect((await store.read('Patient', 'vo-versioned')).versionId).toBe(1);
+  });
+});
