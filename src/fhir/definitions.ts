@@ -180,7 +180,7 @@ export function searchParamsFor(resourceType: string): ReadonlyMap<string, Searc
 }
 
 /** The R4 search parameters of a resource type, by code. */
-function baseSearchParams(resourceType: string): ReadonlyMap<string, SearchParamDef> {
+export function baseSearchParams(resourceType: string): ReadonlyMap<string, SearchParamDef> {
   let params = baseParamCache.get(resourceType);
   if (params) return params;
   loadDefinitions();

@@ -12,6 +12,7 @@ import { compositeComponents } from './parse-filter.ts';
 import { toCanonical, UCUM_SYSTEM } from './ucum.ts';
 import { parseDateRange } from './date-range.ts';
 import { presentElements, rootElements } from './root-elements.ts';
+import { unionParts } from './union-params.ts';
 
 /**
  * Largest value kept in an index column, in UTF-8 bytes. A B-tree entry is limited to about
@@ -195,6 +196,7 @@ export function extractIndexRows(resource: Resource): IndexRows {
   const present = presentElements(resource);
   for (const param of searchParamsFor(resource.resourceType).values()) {
     if (COLUMN_PARAMS.has(param.code) || param.type === 'special') continue;
+    if (unionParts(resource.resourceType, param.code)) continue; // its parts' rows are its rows (union-params.ts)
     if (!mayApply(param, resource.resourceType, present)) continue;
     if (param.type === 'composite') {
       addCompositeRows(rows, param, input);

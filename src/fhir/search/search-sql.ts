@@ -8,6 +8,7 @@ import { R_VERSION_COLUMNS } from '../store/sql.ts';
 import { parseDateRange } from './date-range.ts';
 import { normalizeString, parseRelativeReference } from './index-rows.ts';
 import { canonicalFactor, UCUM_SYSTEM } from './ucum.ts';
+import { indexCodes } from './union-params.ts';
 import type { Cursor, FilterType, FilterValue, SearchFilter, SearchQuery, SortRule } from './search-query.ts';
 
 export class Params {
@@ -25,6 +26,12 @@ export class Params {
   alias(): string {
     return `x${++this.aliases}`;
   }
+}
+
+/** `column` is one of the codes whose index rows answer `code` on `resourceType`: its own, or its union parts' (union-params.ts). */
+function codeMatch(p: Params, column: string, resourceType: string, code: string): string {
+  const codes = indexCodes(resourceType, code);
+  return codes.length === 1 ? `${column} = ${p.add(codes[0])}` : `${column} = ANY(${p.add(codes)}::text[])`;
 }
 
 const likeEscape = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
@@ -238,15 +245,15 @@ export function matchingIds(p: Params, resourceType: string, typeSql: string, f:
   }
   switch (f.kind) {
     case 'param': {
-      const code = p.add(f.type === 'reference' && f.modifier === 'identifier' ? `${f.code}:identifier` : f.code);
+      const code = f.type === 'reference' && f.modifier === 'identifier' ? `code = ${p.add(`${f.code}:identifier`)}` : codeMatch(p, 'code', resourceType, f.code);
       const anyToken = f.type === 'token' && !f.modifier ? tokenValuesCondition(p, f.values) : undefined;
-      if (anyToken) return `SELECT resource_id FROM search_token WHERE resource_type = ${typeSql} AND code = ${code} AND ${anyToken}`;
+      if (anyToken) return `SELECT resource_id FROM search_token WHERE resource_type = ${typeSql} AND ${code} AND ${anyToken}`;
       const leaves = f.values.map((v) => leafCondition(p, f.type, f.modifier, v));
-      return `SELECT resource_id FROM ${leaves[0]!.table} WHERE resource_type = ${typeSql} AND code = ${code} AND (${leaves.map((l) => l.sql).join(' OR ')})`;
+      return `SELECT resource_id FROM ${leaves[0]!.table} WHERE resource_type = ${typeSql} AND ${code} AND (${leaves.map((l) => l.sql).join(' OR ')})`;
     }
     case 'composite': {
       const any = f.values.map(([first, second]) => `(${tokenCondition(p, first, 'c1_system', 'c1_value')} AND ${compositeSecond(p, f.secondType, second)})`).join(' OR ');
-      return `SELECT resource_id FROM search_composite WHERE resource_type = ${typeSql} AND code = ${p.add(f.code)} AND (${any})`;
+      return `SELECT resource_id FROM search_composite WHERE resource_type = ${typeSql} AND ${codeMatch(p, 'code', resourceType, f.code)} AND (${any})`;
     }
     case 'chain': {
       // One branch per target type, each able to use the (resource_type, code, target_id) index.
@@ -281,8 +288,7 @@ export function filterCondition(p: Params, resourceType: string, typeSql: string
       return `(${f.values.map((v) => dateCondition(p, `${alias}.last_updated`, `${alias}.last_updated`, v)).join(' OR ')})`;
     }
     if (f.modifier === 'missing') {
-      const code = p.add(f.code);
-      const exists = `EXISTS (SELECT 1 FROM ${TABLE_OF[f.type]} s WHERE s.resource_type = ${alias}.resource_type AND s.resource_id = ${alias}.id AND s.code = ${code})`;
+      const exists = `EXISTS (SELECT 1 FROM ${TABLE_OF[f.type]} s WHERE s.resource_type = ${alias}.resource_type AND s.resource_id = ${alias}.id AND ${codeMatch(p, 's.code', resourceType, f.code)})`;
       return f.values[0]!.value === 'true' ? `NOT ${exists}` : exists;
     }
     if (f.modifier === 'not') {
@@ -346,7 +352,7 @@ function whereClause(query: SearchQuery, p: Params): string {
 }
 
 /** Sort key of a rule: a column, or the smallest (ascending) / largest (descending) indexed value. */
-function sortExpression(p: Params, typeParam: string, rule: SortRule): { sql: string; cast: string } {
+function sortExpression(p: Params, resourceType: string, typeParam: string, rule: SortRule): { sql: string; cast: string } {
   if (rule.type === 'id') return { sql: 'r.id', cast: 'text' };
   if (rule.type === 'lastUpdated') return { sql: 'r.last_updated', cast: 'timestamptz' };
   const agg = rule.descending ? 'max' : 'min';
@@ -359,7 +365,7 @@ function sortExpression(p: Params, typeParam: string, rule: SortRule): { sql: st
     number: ['low', 'numeric'],
     quantity: ['value', 'numeric'],
   }[rule.type] as [string, string];
-  return { sql: `(SELECT ${agg}(s.${column}) FROM ${TABLE_OF[rule.type]} s WHERE s.resource_type = ${typeParam} AND s.resource_id = r.id AND s.code = ${p.add(rule.code)})`, cast };
+  return { sql: `(SELECT ${agg}(s.${column}) FROM ${TABLE_OF[rule.type]} s WHERE s.resource_type = ${typeParam} AND s.resource_id = r.id AND ${codeMatch(p, 's.code', resourceType, rule.code)})`, cast };
 }
 
 /**
@@ -390,7 +396,7 @@ export function searchPageSql(query: SearchQuery): SearchSql {
   const typeParam = p.add(query.resourceType); // $1, also in the final join
   const source = pageSource(query, p, typeParam);
   const conditions = whereConditions(query, p, typeParam, source);
-  const keys = query.sort.map((rule) => ({ ...sortExpression(p, typeParam, rule), descending: rule.descending }));
+  const keys = query.sort.map((rule) => ({ ...sortExpression(p, query.resourceType, typeParam, rule), descending: rule.descending }));
   // The id as the last key makes the order total, so keyset pages neither repeat nor skip rows.
   const allKeys = [...keys, { sql: 'r.id', cast: 'text', descending: false }];
   const backwards = query.cursor?.direction === 'previous';
