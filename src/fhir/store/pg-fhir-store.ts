@@ -332,13 +332,35 @@ export class PgFhirStore implements FhirStore {
       seen.add(key);
     }
     const keys = writes.filter((w) => w.kind !== 'create').map((w) => (w.kind === 'delete' ? { resourceType: w.resourceType, id: w.id } : { resourceType: w.resource.resourceType, id: w.resource.id }));
-    const current = keys.length ? await lockCurrent(this.db, keys) : new Map<string, StoredVersion>();
-    const lastUpdated = new Date().toISOString();
+    let lastUpdated = new Date().toISOString();
+    const locking = keys.length ? lockCurrent(this.db, keys) : undefined;
+    // While PostgreSQL locks the rows being replaced, the new resources (which wait for nothing)
+    // are prepared: their index rows and content. Any that fails is planned again below, in
+    // order, where its error is reported.
+    const prepared = new Map<PlannedWrite, PendingVersion>();
+    if (locking) {
+      for (const w of writes) {
+        if (w.kind !== 'create') continue;
+        try {
+          prepared.set(w, prepareVersion(w.resource, w.resource.id, undefined, lastUpdated));
+        } catch {
+          // planned again below
+        }
+      }
+    }
+    const current = locking ? await locking : new Map<string, StoredVersion>();
+    // A lock waited for may have let in a version written after our timestamp: versions of one
+    // resource must follow in time, so take a new one (and prepare again).
+    const stamp = Date.parse(lastUpdated);
+    if ([...current.values()].some((c) => Date.parse(c.lastUpdated) >= stamp)) {
+      lastUpdated = new Date(Math.max(Date.now(), ...[...current.values()].map((c) => Date.parse(c.lastUpdated) + 1))).toISOString();
+      prepared.clear();
+    }
     const pending: PendingVersion[] = [];
     const toValidate: Array<Extract<PlannedWrite, { resource: Resource }>> = [];
     const outcomes: WriteOutcome[] = writes.map((w) => {
       try {
-        return this.planOne(w, current.get(keyOf(w)), lastUpdated, pending, toValidate);
+        return this.planOne(w, current.get(keyOf(w)), lastUpdated, pending, toValidate, prepared.get(w));
       } catch (err) {
         // The first failing write in the given order is reported, as when each was validated first.
         throw firstInvalid(toValidate) ?? labelled(err, w.label);
@@ -363,12 +385,20 @@ export class PgFhirStore implements FhirStore {
   }
 
   /**
-   * Plans one write: version checks, the new version and its index rows. Validation of a created
+   * Plans one write: version checks, the new version and its index rows (`prepared` already, for
+   * a create prepared while the rows being replaced were locked). Validation of a created
    * or changed resource is left to the caller (`toValidate`), except when planning fails: then the
    * resource is validated first, so that an invalid resource gets a validation error rather than
    * whatever its invalid shape broke.
    */
-  private planOne(w: PlannedWrite, current: StoredVersion | undefined, lastUpdated: string, pending: PendingVersion[], toValidate: Array<Extract<PlannedWrite, { resource: Resource }>>): WriteOutcome {
+  private planOne(
+    w: PlannedWrite,
+    current: StoredVersion | undefined,
+    lastUpdated: string,
+    pending: PendingVersion[],
+    toValidate: Array<Extract<PlannedWrite, { resource: Resource }>>,
+    prepared: PendingVersion | undefined,
+  ): WriteOutcome {
     if (w.kind === 'delete') {
       assertType(w.resourceType);
       if (!current) throw errors.notFound(w.resourceType, w.id);
@@ -390,7 +420,7 @@ export class PgFhirStore implements FhirStore {
     let version: PendingVersion;
     try {
       if (this.options.checkWrite) this.options.checkWrite(w.resource, current && !current.deleted && current.content ? (JSON.parse(current.content) as Resource) : undefined);
-      version = prepareVersion(w.resource, w.resource.id, current, lastUpdated);
+      version = prepared ?? prepareVersion(w.resource, w.resource.id, current, lastUpdated);
     } catch (err) {
       validate(w.resource);
       throw err;

@@ -1,8 +1,9 @@
-// PgFhirStore.applyWrites validates resources while PostgreSQL runs the write statement (the two
-// overlap on a 2-core machine). These tests hold it to what validating first guaranteed: an invalid
-// resource is reported as a validation error naming its entry — the first failing entry in the
-// order given, even when a later one fails otherwise — and, once the transaction is rolled back,
-// nothing of the batch remains.
+// PgFhirStore.applyWrites overlaps its work with PostgreSQL's: resources are validated while the
+// write statement runs, and new resources prepared while the rows being replaced are locked.
+// These tests hold it to what doing one after the other guaranteed: an invalid resource is
+// reported as a validation error naming its entry — the first failing entry in the order given,
+// even when a later one fails otherwise — and, once the transaction is rolled back, nothing of the
+// batch remains; a new version is never timestamped before the version it replaces.
 import { describe, expect, it } from 'vitest';
 import type { Resource } from '@medplum/fhirtypes';
 import { ErrorCode, FhirError, PgFhirStore, storeInTransaction } from '../src/fhir/index.ts';
@@ -85,5 +86,31 @@ describe('applyWrites: validation beside the write', () => {
       expect(text).not.toContain(ErrorCode.VERSION_CONFLICT);
     });
     expect((await store.read('Patient', 'vo-versioned')).versionId).toBe(1);
+  });
+});
+
+describe('applyWrites: versions follow in time', () => {
+  it('stamps a new version after the one it replaces, even one stamped later than our clock (another node)', async () => {
+    const store = new PgFhirStore(server.pool);
+    await store.update({ resourceType: 'Patient', id: 'vo-future', gender: 'female' } as Resource);
+    const future = new Date(Date.now() + 3_600_000);
+    await server.pool.query(`UPDATE fhir_resource SET last_updated = $1 WHERE resource_type = 'Patient' AND id = 'vo-future'`, [future]);
+    const client = await server.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const [written] = await storeInTransaction(client).applyWrites([
+        { kind: 'update', resource: { resourceType: 'Patient', id: 'vo-future', gender: 'male' } as Resource & { id: string }, label: 'update' },
+        create({ resourceType: 'Patient', id: 'vo-beside', gender: 'other' }, 'create'),
+      ]);
+      await client.query('COMMIT');
+      expect(Date.parse(written!.version.lastUpdated)).toBeGreaterThan(future.getTime());
+    } finally {
+      client.release();
+    }
+    const beside = await store.read('Patient', 'vo-beside');
+    const updated = await store.read('Patient', 'vo-future');
+    // One transaction, one timestamp: the create prepared before the lock was stamped again.
+    expect(beside.lastUpdated).toBe(updated.lastUpdated);
+    expect(Date.parse(JSON.parse(beside.content!).meta.lastUpdated)).toBe(Date.parse(updated.lastUpdated));
   });
 });
