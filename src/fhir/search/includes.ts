@@ -9,6 +9,7 @@ import { issue } from '../errors.ts';
 import type { StoredVersion } from '../store/fhir-store.ts';
 import { R_VERSION_COLUMNS, toStoredVersion } from '../store/sql.ts';
 import type { IncludeRule } from './search-query.ts';
+import { codesForTarget, referenceSubset } from './typed-references.ts';
 
 /** At most this many included resources per page; more are cut with a warning. */
 export const MAX_INCLUDED = 1000;
@@ -21,7 +22,12 @@ async function referencedBy(db: Queryable, rule: IncludeRule, from: StoredVersio
   if (!sources.length) return [];
   const values: unknown[] = [rule.sourceType, sources.map((v) => v.id)];
   let sql = 'SELECT DISTINCT target_type, target_id FROM search_reference WHERE resource_type = $1 AND resource_id = ANY($2::text[]) AND target_type IS NOT NULL';
-  if (rule.code !== '*') sql += ` AND code = $${values.push(rule.code)}`;
+  if (rule.code !== '*') {
+    // A parameter restricted to one target type reads the rows of the one it restricts (typed-references.ts).
+    const subset = referenceSubset(rule.sourceType, rule.code);
+    sql += ` AND code = $${values.push(subset?.code ?? rule.code)}`;
+    if (subset) sql += ` AND target_type = $${values.push(subset.targetType)}`;
+  }
   if (rule.targetType) sql += ` AND target_type = $${values.push(rule.targetType)}`;
   const { rows } = await db.query<{ target_type: string; target_id: string }>(sql, values);
   return rows.map((r) => [r.target_type, r.target_id]);
@@ -38,7 +44,12 @@ async function referringTo(db: Queryable, rule: IncludeRule, to: StoredVersion[]
     const values: unknown[] = [targetType, ids];
     let sql = 'SELECT DISTINCT resource_type, resource_id FROM search_reference WHERE target_type = $1 AND target_id = ANY($2::text[])';
     if (rule.sourceType !== '*') sql += ` AND resource_type = $${values.push(rule.sourceType)}`;
-    if (rule.code !== '*') sql += ` AND code = $${values.push(rule.code)}`;
+    if (rule.code !== '*') {
+      // A code names a parameter of a concrete source type (search-query.ts parseInclude).
+      const [code] = codesForTarget(rule.sourceType, [rule.code], targetType);
+      if (code === undefined) continue; // restricted to another target type: refers to none of these
+      sql += ` AND code = $${values.push(code)}`;
+    }
     const { rows } = await db.query<{ resource_type: string; resource_id: string }>(sql, values);
     out.push(...rows.map((r): [string, string] => [r.resource_type, r.resource_id]));
   }

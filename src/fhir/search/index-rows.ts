@@ -12,6 +12,7 @@ import { compositeComponents } from './parse-filter.ts';
 import { toCanonical, UCUM_SYSTEM } from './ucum.ts';
 import { parseDateRange } from './date-range.ts';
 import { presentElements, rootElements } from './root-elements.ts';
+import { referenceSubset } from './typed-references.ts';
 import { unionParts } from './union-params.ts';
 
 /**
@@ -194,10 +195,18 @@ export function extractIndexRows(resource: Resource): IndexRows {
   const rows = emptyIndexRows();
   const input = [toTypedValue(resource)];
   const present = presentElements(resource);
+  // Reference parameters whose rows are another's rows of one target type (typed-references.ts),
+  // and the parameters that selected references carrying an identifier.
+  const subsets: SearchParamDef[] = [];
+  const withIdentifiers = new Set<string>();
   for (const param of searchParamsFor(resource.resourceType).values()) {
     if (COLUMN_PARAMS.has(param.code) || param.type === 'special') continue;
     if (unionParts(resource.resourceType, param.code)) continue; // its parts' rows are its rows (union-params.ts)
     if (!mayApply(param, resource.resourceType, present)) continue;
+    if (param.type === 'reference' && referenceSubset(resource.resourceType, param.code)) {
+      subsets.push(param);
+      continue;
+    }
     if (param.type === 'composite') {
       addCompositeRows(rows, param, input);
       continue;
@@ -239,14 +248,30 @@ export function extractIndexRows(resource: Resource): IndexRows {
           const target = parseRelativeReference(ref);
           rows.reference.push([code, target?.type ?? null, target?.id ?? null, cut(ref)]);
         }
-        for (const id of referenceIdentifiers(values)) rows.token.push([`${code}:identifier`, id.system ? cut(id.system) : null, id.value ? cut(id.value) : null, null, null]);
+        if (addIdentifierRows(rows, code, values)) withIdentifiers.add(code);
         break;
       case 'uri':
         for (const u of convertToSearchableUris(values)) rows.uri.push([code, cut(u)]);
         break;
     }
   }
+  // A subset stores only its `:identifier` rows, and has some only if its superset has.
+  for (const param of subsets) {
+    if (!withIdentifiers.has(referenceSubset(resource.resourceType, param.code)!.code)) continue;
+    try {
+      addIdentifierRows(rows, param.code, evalFhirPathTyped(param.expression, input));
+    } catch {
+      // selects nothing here
+    }
+  }
   return rows;
+}
+
+/** The `code:identifier` token rows of the logical references among `values`; whether there were any. */
+function addIdentifierRows(rows: IndexRows, code: string, values: TypedValue[]): boolean {
+  const before = rows.token.length;
+  for (const id of referenceIdentifiers(values)) rows.token.push([`${code}:identifier`, id.system ? cut(id.system) : null, id.value ? cut(id.value) : null, null, null]);
+  return rows.token.length > before;
 }
 
 const parsedComponents = new Map<string, Array<{ type: string; atom: FhirPathAtom }> | null>();

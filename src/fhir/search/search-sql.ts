@@ -8,6 +8,7 @@ import { R_VERSION_COLUMNS } from '../store/sql.ts';
 import { parseDateRange } from './date-range.ts';
 import { normalizeString, parseRelativeReference } from './index-rows.ts';
 import { canonicalFactor, UCUM_SYSTEM } from './ucum.ts';
+import { codesForTarget, referenceSubset } from './typed-references.ts';
 import { indexCodes } from './union-params.ts';
 import type { Cursor, FilterType, FilterValue, SearchFilter, SearchQuery, SortRule } from './search-query.ts';
 
@@ -28,10 +29,17 @@ export class Params {
   }
 }
 
-/** `column` is one of the codes whose index rows answer `code` on `resourceType`: its own, or its union parts' (union-params.ts). */
-function codeMatch(p: Params, column: string, resourceType: string, code: string): string {
+/**
+ * Selects the index rows (of the table aliased `prefix`, '' or 's.') that answer parameter `code`
+ * of `resourceType`: its own; its union parts' (union-params.ts); or, for a reference parameter
+ * restricted to one target type, the rows of the parameter it restricts that point at that type
+ * (typed-references.ts).
+ */
+function codeMatch(p: Params, prefix: string, resourceType: string, code: string): string {
+  const subset = referenceSubset(resourceType, code);
+  if (subset) return `(${prefix}code = ${p.add(subset.code)} AND ${prefix}target_type = ${p.add(subset.targetType)})`;
   const codes = indexCodes(resourceType, code);
-  return codes.length === 1 ? `${column} = ${p.add(codes[0])}` : `${column} = ANY(${p.add(codes)}::text[])`;
+  return codes.length === 1 ? `${prefix}code = ${p.add(codes[0])}` : `${prefix}code = ANY(${p.add(codes)}::text[])`;
 }
 
 const likeEscape = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
@@ -245,7 +253,7 @@ export function matchingIds(p: Params, resourceType: string, typeSql: string, f:
   }
   switch (f.kind) {
     case 'param': {
-      const code = f.type === 'reference' && f.modifier === 'identifier' ? `code = ${p.add(`${f.code}:identifier`)}` : codeMatch(p, 'code', resourceType, f.code);
+      const code = f.type === 'reference' && f.modifier === 'identifier' ? `code = ${p.add(`${f.code}:identifier`)}` : codeMatch(p, '', resourceType, f.code);
       const anyToken = f.type === 'token' && !f.modifier ? tokenValuesCondition(p, f.values) : undefined;
       if (anyToken) return `SELECT resource_id FROM search_token WHERE resource_type = ${typeSql} AND ${code} AND ${anyToken}`;
       const leaves = f.values.map((v) => leafCondition(p, f.type, f.modifier, v));
@@ -253,22 +261,21 @@ export function matchingIds(p: Params, resourceType: string, typeSql: string, f:
     }
     case 'composite': {
       const any = f.values.map(([first, second]) => `(${tokenCondition(p, first, 'c1_system', 'c1_value')} AND ${compositeSecond(p, f.secondType, second)})`).join(' OR ');
-      return `SELECT resource_id FROM search_composite WHERE resource_type = ${typeSql} AND ${codeMatch(p, 'code', resourceType, f.code)} AND (${any})`;
+      return `SELECT resource_id FROM search_composite WHERE resource_type = ${typeSql} AND ${codeMatch(p, '', resourceType, f.code)} AND (${any})`;
     }
     case 'chain': {
       // One branch per target type, each able to use the (resource_type, code, target_id) index.
-      const code = p.add(f.code);
       return f.branches
         .map((b) => {
           const targetType = p.add(b.targetType);
-          return `SELECT resource_id FROM search_reference WHERE resource_type = ${typeSql} AND code = ${code} AND target_type = ${targetType}
+          return `SELECT resource_id FROM search_reference WHERE resource_type = ${typeSql} AND ${codeMatch(p, '', resourceType, f.code)} AND target_type = ${targetType}
           AND target_id IN (${matchingIds(p, b.targetType, targetType, b.inner)})`;
         })
         .join('\n        UNION ALL ');
     }
     case 'has': {
       const sourceType = p.add(f.sourceType);
-      return `SELECT target_id FROM search_reference WHERE resource_type = ${sourceType} AND code = ${p.add(f.referenceCode)} AND target_type = ${typeSql}
+      return `SELECT target_id FROM search_reference WHERE resource_type = ${sourceType} AND ${codeMatch(p, '', f.sourceType, f.referenceCode)} AND target_type = ${typeSql}
         AND resource_id IN (${matchingIds(p, f.sourceType, sourceType, f.inner)})`;
     }
   }
@@ -288,7 +295,7 @@ export function filterCondition(p: Params, resourceType: string, typeSql: string
       return `(${f.values.map((v) => dateCondition(p, `${alias}.last_updated`, `${alias}.last_updated`, v)).join(' OR ')})`;
     }
     if (f.modifier === 'missing') {
-      const exists = `EXISTS (SELECT 1 FROM ${TABLE_OF[f.type]} s WHERE s.resource_type = ${alias}.resource_type AND s.resource_id = ${alias}.id AND ${codeMatch(p, 's.code', resourceType, f.code)})`;
+      const exists = `EXISTS (SELECT 1 FROM ${TABLE_OF[f.type]} s WHERE s.resource_type = ${alias}.resource_type AND s.resource_id = ${alias}.id AND ${codeMatch(p, 's.', resourceType, f.code)})`;
       return f.values[0]!.value === 'true' ? `NOT ${exists}` : exists;
     }
     if (f.modifier === 'not') {
@@ -340,7 +347,7 @@ function whereConditions(query: SearchQuery, p: Params, typeParam: string, sourc
   const conditions = [...source.conditions, ...source.filters.map((f) => filterCondition(p, query.resourceType, typeParam, 'r', f))];
   const c = query.compartment;
   if (c) {
-    conditions.push(`r.id IN (SELECT resource_id FROM search_reference WHERE resource_type = ${typeParam} AND code = ANY(${p.add(c.params)}::text[])
+    conditions.push(`r.id IN (SELECT resource_id FROM search_reference WHERE resource_type = ${typeParam} AND code = ANY(${p.add(codesForTarget(query.resourceType, c.params, c.type))}::text[])
       AND target_type = ${p.add(c.type)} AND target_id = ${p.add(c.id)})`);
   }
   return conditions;
@@ -365,7 +372,7 @@ function sortExpression(p: Params, resourceType: string, typeParam: string, rule
     number: ['low', 'numeric'],
     quantity: ['value', 'numeric'],
   }[rule.type] as [string, string];
-  return { sql: `(SELECT ${agg}(s.${column}) FROM ${TABLE_OF[rule.type]} s WHERE s.resource_type = ${typeParam} AND s.resource_id = r.id AND ${codeMatch(p, 's.code', resourceType, rule.code)})`, cast };
+  return { sql: `(SELECT ${agg}(s.${column}) FROM ${TABLE_OF[rule.type]} s WHERE s.resource_type = ${typeParam} AND s.resource_id = r.id AND ${codeMatch(p, 's.', resourceType, rule.code)})`, cast };
 }
 
 /**

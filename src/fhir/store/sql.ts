@@ -4,6 +4,7 @@
  */
 import type { Queryable } from '../../db/pool.ts';
 import type { EverythingQuery, HistoryQuery, StoredVersion } from './fhir-store.ts';
+import { codesForTarget } from '../search/typed-references.ts';
 
 const VERSION_COLUMNS = `resource_type, id, version_id, to_json(last_updated) #>> '{}' AS last_updated, deleted, content`;
 /** The same columns from fhir_resource aliased `r`. */
@@ -175,6 +176,8 @@ export async function selectReferencing(
   sources: ReadonlyArray<{ resourceType: string; param: string }>,
   statuses: readonly string[] | undefined,
 ): Promise<StoredVersion[]> {
+  // A parameter restricted to one target type reads the rows of the one it restricts (typed-references.ts).
+  const read = sources.flatMap((s) => codesForTarget(s.resourceType, [s.param], target.resourceType).map((param) => ({ resourceType: s.resourceType, param })));
   const { rows } = await db.query<VersionRow>({
     name: 'cb_select_referencing',
     text: `SELECT DISTINCT ON (r.resource_type, r.id) ${R_VERSION_COLUMNS}
@@ -184,7 +187,7 @@ export async function selectReferencing(
             WHERE $5::text[] IS NULL
                OR EXISTS (SELECT 1 FROM search_token t WHERE t.resource_type = r.resource_type AND t.resource_id = r.id AND t.code = 'status' AND t.value = ANY($5::text[]))
             ORDER BY r.resource_type, r.id`,
-    values: [sources.map((s) => s.resourceType), sources.map((s) => s.param), target.resourceType, target.id, statuses ?? null],
+    values: [read.map((s) => s.resourceType), read.map((s) => s.param), target.resourceType, target.id, statuses ?? null],
   });
   return rows.map(toStoredVersion);
 }
@@ -199,7 +202,9 @@ export async function lockCondition(db: Queryable, key: string): Promise<void> {
  * reverse reference index), and what those refer to; one keyset page ordered by (type, id).
  */
 export async function selectEverything(db: Queryable, q: EverythingQuery): Promise<StoredVersion[]> {
-  const values: unknown[] = [q.patientId, q.membership.map((m) => m[0]), q.membership.map((m) => m[1])];
+  // Members refer to the Patient: a parameter restricted to Patient targets reads the rows of the one it restricts.
+  const membership = q.membership.flatMap(([type, code]) => codesForTarget(type, [code], 'Patient').map((c) => [type, c] as const));
+  const values: unknown[] = [q.patientId, membership.map((m) => m[0]), membership.map((m) => m[1])];
   const add = (v: unknown) => `$${values.push(v)}`;
   const filters: string[] = ['NOT r.deleted'];
   if (q.since) filters.push(`r.last_updated >= ${add(q.since)}::timestamptz`);
