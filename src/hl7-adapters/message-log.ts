@@ -7,7 +7,7 @@
  *
  * Functions take any Queryable (the pool, or a client inside a transaction).
  */
-import type { Queryable } from '../db/pool.ts';
+import type { CommitWith, Queryable } from '../db/pool.ts';
 
 export type Hl7MessageStatus = 'received' | 'processed' | 'failed' | 'rejected';
 
@@ -112,12 +112,13 @@ export interface MessageOutcome {
 
 /**
  * Inserts a message under the id beginOriginalMode handed out, already with its outcome (one
- * write of the row and its indexes). A plain INSERT: should a duplicate have been committed
+ * write of the row and its indexes), and commits: the transaction's last statement, sent with
+ * its COMMIT (db/pool.ts withTransaction). A plain INSERT: should a duplicate have been committed
  * since (another connection, the same control id), the unique index fails it and the whole
  * transaction — with the FHIR writes — is rolled back and retried, and finds the duplicate.
  */
-export async function insertWithOutcome(db: Queryable, id: string, m: ReceivedMessage, outcome: MessageOutcome): Promise<void> {
-  await db.query({
+export async function insertWithOutcome(commitWith: CommitWith, id: string, m: ReceivedMessage, outcome: MessageOutcome): Promise<void> {
+  await commitWith({
     name: 'cb_hl7_insert_with_outcome',
     text: `INSERT INTO hl7_message (${MESSAGE_COLUMNS}, id, status, ack, app_ack, error, resources, warnings, unmapped_codes, attempts, processed_at)
            OVERRIDING SYSTEM VALUE

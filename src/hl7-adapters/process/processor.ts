@@ -24,7 +24,7 @@
 import type { Coding } from '@medplum/fhirtypes';
 import type { Logger } from 'pino';
 import { withTransaction } from '../../db/pool.ts';
-import type { Pool, PoolClient } from '../../db/pool.ts';
+import type { CommitWith, Pool, PoolClient } from '../../db/pool.ts';
 import { FhirError, isRetryable, runTransaction, storeInTransaction } from '../../fhir/index.ts';
 import type { TransactionContext } from '../../fhir/index.ts';
 import { buildAck } from '../ack.ts';
@@ -120,7 +120,7 @@ export class Hl7Processor {
    * it unapplied). `parsed` is the message as the listener parsed it from `message.raw`.
    */
   async storeAndProcess(message: ReceivedMessage, parsed: Hl7Message): Promise<{ duplicate: boolean; result: ProcessResult }> {
-    return this.#run(async (client, careful) => {
+    return this.#run(async (client, careful, commitWith) => {
       // A message without a patient key has nothing to be ordered with: no lock.
       const start = await beginOriginalMode(client, message, message.patientKey ? patientLockKey(message.patientKey) : null);
       if (start.duplicate) {
@@ -132,7 +132,7 @@ export class Hl7Processor {
       const charset = message.charset ?? 'utf8';
       const outcome = await this.#apply(client, { id: start.id, message: parsed, senderApplication: message.senderApplication, senderFacility: message.senderFacility }, careful);
       const { ack, appAck } = acknowledgements(parsed, charset, outcome);
-      await insertWithOutcome(client, start.id, message, {
+      await insertWithOutcome(commitWith, start.id, message, {
         status: outcome.status,
         ack,
         appAck,
@@ -151,12 +151,12 @@ export class Hl7Processor {
    * back whole and run again with each message in a savepoint, so the failure can be recorded
    * while the transaction goes on.
    */
-  async #run<T>(fn: (client: PoolClient, careful: boolean) => Promise<T>): Promise<T> {
+  async #run<T>(fn: (client: PoolClient, careful: boolean, commitWith: CommitWith) => Promise<T>): Promise<T> {
     try {
-      return await withTransaction(this.#options.pool, (client) => fn(client, false), RETRY);
+      return await withTransaction(this.#options.pool, (client, commitWith) => fn(client, false, commitWith), RETRY);
     } catch (err) {
       if (!(err instanceof RedoWithSavepoints)) throw err;
-      return withTransaction(this.#options.pool, (client) => fn(client, true), RETRY);
+      return withTransaction(this.#options.pool, (client, commitWith) => fn(client, true, commitWith), RETRY);
     }
   }
 

@@ -1,0 +1,115 @@
+// withTransaction sends BEGIN with the transaction's first query and, through commitWith, COMMIT
+// with its last (src/db/pipelined-query.ts): fewer round trips, the same transaction. Counted
+// here by the ReadyForQuery messages PostgreSQL sends — one per round trip.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { withTransaction } from '../src/db/pool.ts';
+import type { PoolClient } from '../src/db/pool.ts';
+import { useTestServer } from './helpers/server.ts';
+
+const server = useTestServer({ SUBSCRIPTION_ENGINE: 'off' });
+
+/** Round trips the pool's clients make while `fn` runs. */
+async function roundTrips(fn: () => Promise<unknown>): Promise<number> {
+  let n = 0;
+  const count = () => n++;
+  const clients: PoolClient[] = [];
+  // The pool has idle clients; count on whichever withTransaction takes.
+  const listen = (client: PoolClient) => {
+    (client as unknown as { connection: NodeJS.EventEmitter }).connection.on('readyForQuery', count);
+    clients.push(client);
+  };
+  server.pool.on('acquire', listen);
+  try {
+    await fn();
+  } finally {
+    server.pool.off('acquire', listen);
+    for (const c of clients) (c as unknown as { connection: NodeJS.EventEmitter }).connection.off('readyForQuery', count);
+  }
+  return n;
+}
+
+const rowsOf = async (key: string) => (await server.pool.query('SELECT value FROM pipeline_test WHERE key = $1 ORDER BY value', [key])).rows.map((r) => r.value as number);
+
+describe('withTransaction', () => {
+  beforeAll(async () => {
+    await server.pool.query('CREATE TABLE pipeline_test (key text NOT NULL, value int NOT NULL, UNIQUE (key, value))');
+  });
+  afterAll(async () => {
+    await server.pool.query('DROP TABLE pipeline_test');
+  });
+
+  it('sends BEGIN with the first query and COMMIT with the last: two statements, two round trips', async () => {
+    const n = await roundTrips(() =>
+      withTransaction(server.pool, async (client, commitWith) => {
+        await client.query('INSERT INTO pipeline_test VALUES ($1, $2)', ['a', 1]);
+        const { rows } = await commitWith<{ n: number }>({ text: 'INSERT INTO pipeline_test VALUES ($1, $2) RETURNING value AS n', values: ['a', 2] });
+        expect(rows).toEqual([{ n: 2 }]);
+      }),
+    );
+    expect(n).toBe(2);
+    expect(await rowsOf('a')).toEqual([1, 2]);
+  });
+
+  it('without commitWith, COMMIT is its own round trip; a transaction without queries sends nothing', async () => {
+    expect(await roundTrips(() => withTransaction(server.pool, async (client) => client.query('INSERT INTO pipeline_test VALUES ($1, 1)', ['b'])))).toBe(2);
+    expect(await rowsOf('b')).toEqual([1]);
+    expect(await roundTrips(() => withTransaction(server.pool, async () => 'nothing'))).toBe(0);
+  });
+
+  it('the first query runs inside the transaction: an error later rolls it back', async () => {
+    await expect(
+      withTransaction(server.pool, async (client) => {
+        await client.query('INSERT INTO pipeline_test VALUES ($1, 1)', ['c']);
+        await client.query('SELECT 1 / 0');
+      }),
+    ).rejects.toThrow(/division by zero/);
+    expect(await rowsOf('c')).toEqual([]);
+  });
+
+  it('a last statement that fails is not committed, nor is anything before it', async () => {
+    await server.pool.query(`INSERT INTO pipeline_test VALUES ('d', 1)`);
+    await expect(
+      withTransaction(server.pool, async (client, commitWith) => {
+        await client.query('INSERT INTO pipeline_test VALUES ($1, 2)', ['d']);
+        await commitWith({ text: 'INSERT INTO pipeline_test VALUES ($1, 1)', values: ['d'] }); // duplicate
+      }),
+    ).rejects.toMatchObject({ code: '23505' });
+    expect(await rowsOf('d')).toEqual([1]);
+    // The client went back to the pool usable, outside any transaction.
+    const { rows } = await server.pool.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = $1', ['idle in transaction (aborted)']);
+    expect(rows[0].n).toBe(0);
+  });
+
+  it('a failing first query fails the transaction; retries start afresh', async () => {
+    let attempts = 0;
+    await withTransaction(
+      server.pool,
+      async (client, commitWith) => {
+        attempts++;
+        if (attempts === 1) await client.query('INSERT INTO pipeline_test VALUES ($1, 1), ($1, 1)', ['e']); // violates its own unique key
+        await commitWith({ text: 'INSERT INTO pipeline_test VALUES ($1, 2)', values: ['e'] });
+      },
+      { retryIf: (err) => (err as { code?: string }).code === '23505', attempts: 2 },
+    );
+    expect(attempts).toBe(2);
+    expect(await rowsOf('e')).toEqual([2]);
+  });
+
+  it('named statements, and a query after commitWith is refused', async () => {
+    for (let i = 1; i <= 2; i++) {
+      // The first time the statement is parsed with BEGIN sent ahead; the second, pipelined with it.
+      await withTransaction(server.pool, async (client, commitWith) => {
+        await client.query({ name: 'pipeline_test_insert', text: 'INSERT INTO pipeline_test VALUES ($1, $2)', values: ['f', i] });
+        await commitWith({ name: 'pipeline_test_insert', text: 'INSERT INTO pipeline_test VALUES ($1, $2)', values: ['f', i + 10] });
+      });
+    }
+    expect(await rowsOf('f')).toEqual([1, 2, 11, 12]);
+    await expect(
+      withTransaction(server.pool, async (client, commitWith) => {
+        await commitWith({ text: 'INSERT INTO pipeline_test VALUES ($1, 1)', values: ['g'] });
+        await client.query('INSERT INTO pipeline_test VALUES ($1, 2)', ['g']);
+      }),
+    ).rejects.toThrow(/already committed/);
+    expect(await rowsOf('g')).toEqual([1]);
+  });
+});
