@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { deepEquals } from '@medplum/core';
 import type { Resource } from '@medplum/fhirtypes';
+import { withTransaction } from '../../db/pool.ts';
 import type { Pool, PoolClient, Queryable } from '../../db/pool.ts';
 import { errors, FhirError } from '../errors.ts';
 import { emptyIndexRows, extractIndexRows, parseRelativeReference } from '../search/index-rows.ts';
@@ -225,22 +226,18 @@ export class PgFhirStore implements FhirStore {
 
   async transaction<T>(fn: (store: FhirStore) => Promise<T>): Promise<T> {
     if (!this.pool) return fn(this);
-    for (let attempt = 1; ; attempt++) {
-      const client = await this.pool.connect();
-      try {
-        await client.query('BEGIN');
-        const written = new Set<string>();
-        const result = await fn(new PgFhirStore(client, this.options, written));
-        await client.query('COMMIT');
-        if (written.size) await this.options.afterCommit?.(written);
-        return result;
-      } catch (err) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        if (attempt >= MAX_ATTEMPTS || !isRetryable(err)) throw err;
-      } finally {
-        client.release();
-      }
-    }
+    let written = new Set<string>();
+    // withTransaction sends BEGIN with the first statement (db/pool.ts).
+    const result = await withTransaction(
+      this.pool,
+      (client) => {
+        written = new Set<string>();
+        return fn(new PgFhirStore(client, this.options, written));
+      },
+      { retryIf: isRetryable, attempts: MAX_ATTEMPTS },
+    );
+    if (written.size) await this.options.afterCommit?.(written);
+    return result;
   }
 
   async read(resourceType: string, id: string): Promise<StoredVersion> {
