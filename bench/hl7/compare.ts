@@ -12,6 +12,7 @@
  */
 import { AdtA03Generator } from './messages.ts';
 import { MllpConnection } from './mllp-connection.ts';
+import { seedPatients } from './seed.ts';
 import { startServerProcess } from '../lib/server-process.ts';
 import type { ServerProcess } from '../lib/server-process.ts';
 import { numberEnv } from '../lib/format.ts';
@@ -32,13 +33,11 @@ try {
   const generators = servers.map(() => new AdtA03Generator({ seed: 1, patients, runId: 'compare' }));
   const connections: MllpConnection[] = [];
   for (const [i, server] of servers.entries()) {
-    // Seed every patient (8 connections), then warm up on the one connection measured.
-    const seeders = await Promise.all(Array.from({ length: 8 }, () => MllpConnection.open(server.mllpPort)));
-    let next = 0;
-    await Promise.all(seeders.map(async (c) => { while (next < patients) await c.send(generators[i]!.first(next++)); }));
-    for (let k = 0; k < 1500; k++) await seeders[0]!.send(generators[i]!.next());
-    for (const c of seeders.slice(1)) c.close();
-    connections.push(seeders[0]!);
+    // Seed every patient, then warm up on the one connection measured.
+    await seedPatients(server.mllpPort, generators[i]!, patients, 8);
+    const connection = await MllpConnection.open(server.mllpPort);
+    for (let k = 0; k < 1500; k++) await connection.send(generators[i]!.next());
+    connections.push(connection);
   }
   const totals = servers.map(() => ({ messages: 0, ms: 0 }));
   for (let w = 0; w < windows; w++) {

@@ -26,6 +26,7 @@ import type { ServerProcess } from '../lib/server-process.ts';
 import { startBaselineListener } from './baseline-listener.ts';
 import { AdtA03Generator } from './messages.ts';
 import { MllpConnection } from './mllp-connection.ts';
+import { seedPatients } from './seed.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const log = (message: string) => process.stderr.write(`[bench:hl7] ${message}\n`);
@@ -145,12 +146,7 @@ async function main(): Promise<void> {
     // Patients and open new stays, as in steady operation.
     log(`seeding ${options.patients} patients (one message each, ${options.seedConnections} connections)`);
     const seedStart = performance.now();
-    const seedConns = await Promise.all(Array.from({ length: options.seedConnections }, () => MllpConnection.open(server!.mllpPort)));
-    let next = 0;
-    await Promise.all(seedConns.map(async (c) => {
-      while (next < options.patients) await c.send(generator.first(next++));
-    }));
-    for (const c of seedConns) c.close();
+    await seedPatients(server.mllpPort, generator, options.patients, options.seedConnections);
     const seedSeconds = (performance.now() - seedStart) / 1000;
     log(`  ${options.patients} new patients in ${fmt(seedSeconds)} s (${fmt(options.patients / seedSeconds)} msg/s)`);
     await admin.query('ANALYZE').catch(() => undefined);

@@ -87,7 +87,7 @@ class LazyTransaction {
       this.#state = 'begun';
       const query = pipelinable(client, config, values, callback);
       if (query) return queryWith(client, ['BEGIN'], query, []);
-      void client.query('BEGIN').catch(() => undefined); // its failure fails the query behind it
+      this.#queueBegin();
       return (client.query as (...args: unknown[]) => unknown)(config, values, callback);
     };
     Object.defineProperty(client, 'query', { value: first, configurable: true, writable: true });
@@ -98,7 +98,7 @@ class LazyTransaction {
     let before = this.#state === 'idle' ? ['BEGIN'] : [];
     this.end();
     if (before.length && !pipelinable(this.#client, query, undefined, undefined)) {
-      void this.#client.query('BEGIN').catch(() => undefined); // its failure fails the query behind it
+      this.#queueBegin();
       before = [];
     }
     this.#state = 'begun';
@@ -112,6 +112,11 @@ class LazyTransaction {
     });
     return result as never;
   };
+
+  /** BEGIN on its own, queued ahead of the query that follows (node-postgres runs a client's queries in order). */
+  #queueBegin(): void {
+    void this.#client.query('BEGIN').catch(() => undefined); // its failure fails the query behind it
+  }
 
   async commit(): Promise<void> {
     if (this.#state === 'begun') await this.#client.query('COMMIT');

@@ -197,14 +197,15 @@ export function extractIndexRows(resource: Resource): IndexRows {
   const present = presentElements(resource);
   // Reference parameters whose rows are another's rows of one target type (typed-references.ts),
   // and the parameters that selected references carrying an identifier.
-  const subsets: SearchParamDef[] = [];
+  const subsets: Array<{ param: SearchParamDef; of: string }> = [];
   const withIdentifiers = new Set<string>();
   for (const param of searchParamsFor(resource.resourceType).values()) {
     if (COLUMN_PARAMS.has(param.code) || param.type === 'special') continue;
     if (unionParts(resource.resourceType, param.code)) continue; // its parts' rows are its rows (union-params.ts)
     if (!mayApply(param, resource.resourceType, present)) continue;
-    if (param.type === 'reference' && referenceSubset(resource.resourceType, param.code)) {
-      subsets.push(param);
+    const subset = param.type === 'reference' ? referenceSubset(resource.resourceType, param.code) : undefined;
+    if (subset) {
+      subsets.push({ param, of: subset.code });
       continue;
     }
     if (param.type === 'composite') {
@@ -256,8 +257,8 @@ export function extractIndexRows(resource: Resource): IndexRows {
     }
   }
   // A subset stores only its `:identifier` rows, and has some only if its superset has.
-  for (const param of subsets) {
-    if (!withIdentifiers.has(referenceSubset(resource.resourceType, param.code)!.code)) continue;
+  for (const { param, of } of subsets) {
+    if (!withIdentifiers.has(of)) continue;
     try {
       addIdentifierRows(rows, param.code, evalFhirPathTyped(param.expression, input));
     } catch {

@@ -265,10 +265,11 @@ export function matchingIds(p: Params, resourceType: string, typeSql: string, f:
     }
     case 'chain': {
       // One branch per target type, each able to use the (resource_type, code, target_id) index.
+      const code = codeMatch(p, '', resourceType, f.code);
       return f.branches
         .map((b) => {
           const targetType = p.add(b.targetType);
-          return `SELECT resource_id FROM search_reference WHERE resource_type = ${typeSql} AND ${codeMatch(p, '', resourceType, f.code)} AND target_type = ${targetType}
+          return `SELECT resource_id FROM search_reference WHERE resource_type = ${typeSql} AND ${code} AND target_type = ${targetType}
           AND target_id IN (${matchingIds(p, b.targetType, targetType, b.inner)})`;
         })
         .join('\n        UNION ALL ');
