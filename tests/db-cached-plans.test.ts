@@ -25,13 +25,17 @@ afterAll(async () => {
   await pool.end();
 });
 
-const RESOLVE = 'SELECT * FROM cb_resolve_conditions($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])';
+const RESOLVE = 'SELECT * FROM cb_resolve_conditions($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::boolean[], $7::text[], $8::text[])';
 const LOOKUPS: unknown[] = [
   ['Observation', 'Patient', 'Patient', 'Observation'],
   ['urn:obs', 'urn:oid:2.16.156.10011.1.3', 'urn:mrn', 'urn:obs'],
   ['obs-17', 'p-5', 'p-6', 'obs-none'],
   ['k1', 'k2', 'k3', 'k4'],
   [],
+  // One match to be written, and one row named by id: locked and read again (primary-key probes).
+  [false, true, false, false],
+  ['Patient'],
+  ['Patient-7'],
 ];
 
 /** Runs the lookups on `client`'s session; returns what they found and the shared buffers they touched. */
@@ -63,7 +67,7 @@ describe('cached plans of the condition lookups', () => {
         SELECT 'Observation', 'Observation-' || g, 'identifier', 'urn:obs', 'obs-' || g FROM generate_series(1, 2000) g
         UNION ALL SELECT 'Observation', 'Observation-' || g, 'code', 'http://loinc.org', '8867-4' FROM generate_series(1, 2000) g
         UNION ALL SELECT 'Patient', 'Patient-' || g, 'identifier', s, 'p-' || g FROM generate_series(1, 200) g, (VALUES ('urn:mrn'), ('urn:oid:2.16.156.10011.1.3')) v(s)`);
-      const expected = [[1, 'Observation-17'], [2, 'Patient-5'], [3, 'Patient-6']];
+      const expected = [[0, 'Patient-7'], [1, 'Observation-17'], [2, 'Patient-5'], [3, 'Patient-6']];
 
       // Same answers, but through the plans for empty tables: whole-table scans.
       const stale = await resolve(session);

@@ -3,30 +3,12 @@
 // here by the ReadyForQuery messages PostgreSQL sends — one per round trip.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withTransaction } from '../src/db/pool.ts';
-import type { PoolClient } from '../src/db/pool.ts';
+import { countRoundTrips } from './helpers/round-trips.ts';
 import { useTestServer } from './helpers/server.ts';
 
 const server = useTestServer({ SUBSCRIPTION_ENGINE: 'off' });
 
-/** Round trips the pool's clients make while `fn` runs. */
-async function roundTrips(fn: () => Promise<unknown>): Promise<number> {
-  let n = 0;
-  const count = () => n++;
-  const clients: PoolClient[] = [];
-  // The pool has idle clients; count on whichever withTransaction takes.
-  const listen = (client: PoolClient) => {
-    (client as unknown as { connection: NodeJS.EventEmitter }).connection.on('readyForQuery', count);
-    clients.push(client);
-  };
-  server.pool.on('acquire', listen);
-  try {
-    await fn();
-  } finally {
-    server.pool.off('acquire', listen);
-    for (const c of clients) (c as unknown as { connection: NodeJS.EventEmitter }).connection.off('readyForQuery', count);
-  }
-  return n;
-}
+const roundTrips = (fn: () => Promise<unknown>) => countRoundTrips(server.pool, fn);
 
 const rowsOf = async (key: string) => (await server.pool.query('SELECT value FROM pipeline_test WHERE key = $1 ORDER BY value', [key])).rows.map((r) => r.value as number);
 

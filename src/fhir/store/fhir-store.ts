@@ -105,15 +105,19 @@ export interface FhirStore {
    * Resolves and locks a transaction's conditions up front, in as few round trips as possible:
    * identifier conditions are looked up together, and only conditions that match nothing are
    * locked (all at once, in a fixed order). Only inside transaction(); later findConditional calls
-   * on these conditions use the answers (until the transaction writes) and skip locking.
+   * on these conditions use the answers (until the transaction writes) and skip locking. The rows
+   * the transaction will write — the matches of conditions `forWrite` (of a conditional update or
+   * delete) and the `rows` it names by id — are locked in the same round trip, as applyWrites
+   * would lock them: writing them then costs no separate lock.
    */
-  lockConditions(conditions: ReadonlyArray<{ resourceType: string; params: URLSearchParams }>): Promise<void>;
+  lockConditions(conditions: ReadonlyArray<{ resourceType: string; params: URLSearchParams; forWrite?: boolean }>, rows?: ReadonlyArray<{ resourceType: string; id: string }>): Promise<void>;
   /**
    * Writes many resources at once (validating, version-checking and locking each), in one SQL
    * statement; outcomes in the order given. Errors name the write's label. Only inside transaction().
    * When it throws, the statement may already have run in the transaction (resources are
    * validated while it runs): the caller must roll back the transaction or a savepoint, as
-   * transaction() and every other caller do.
+   * transaction() and every other caller do, and go on with a new store (this one's record of the
+   * locks it holds no longer holds).
    */
   applyWrites(writes: readonly PlannedWrite[]): Promise<WriteOutcome[]>;
   /** Runs `fn` with a store whose every operation belongs to one database transaction. */

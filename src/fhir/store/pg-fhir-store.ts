@@ -165,6 +165,13 @@ export class PgFhirStore implements FhirStore {
    * lockConditions, valid until this transaction writes anything (applyWrites clears them).
    */
   private readonly prefetched = new Map<string, StoredVersion[]>();
+  /**
+   * In a transaction: the current version of every row it holds locked (FOR UPDATE, by
+   * lockConditions or applyWrites), as of the lock or of its own last write — no one else can
+   * change them before it ends, so writing them again needs no new lock and no read. Undefined:
+   * the row did not exist when asked for (nothing to lock, as with lockCurrent).
+   */
+  private readonly rowLocked = new Map<string, StoredVersion | undefined>();
 
   /** With a pool: the store for the application. With a client: a store bound to its open transaction. */
   constructor(poolOrClient: Pool | PoolClient, options: PgFhirStoreOptions = {}, written?: Set<string>) {
@@ -198,27 +205,44 @@ export class PgFhirStore implements FhirStore {
    * row lock instead. So plain `identifier=system|value` conditions are first looked up together
    * without locks; only those that match nothing (and every other condition) are locked, sorted,
    * and the unmatched ones looked up again under the lock, in a new snapshot that sees whatever a
-   * transaction we waited for committed. All in one round trip: a database function whose
-   * statements each take their own snapshot (migration 0013).
+   * transaction we waited for committed. The rows the transaction will write — the matches of
+   * conditions `forWrite` (a conditional update or delete) and the `rows` it names by id — are
+   * locked and read as well, which applyWrites would otherwise do in a round trip of its own. All
+   * in one round trip: a database function whose statements each take their own snapshot
+   * (migrations 0013, 0019).
    */
-  async lockConditions(conditions: ReadonlyArray<{ resourceType: string; params: URLSearchParams }>): Promise<void> {
+  async lockConditions(conditions: ReadonlyArray<{ resourceType: string; params: URLSearchParams; forWrite?: boolean }>, rows: ReadonlyArray<{ resourceType: string; id: string }> = []): Promise<void> {
     if (this.pool) throw new Error('lockConditions must run inside a transaction');
-    const lookups = new Map<string, { resourceType: string; system: string; value: string; lockKey: string }>();
+    const lookups = new Map<string, { resourceType: string; system: string; value: string; lockKey: string; forWrite: boolean }>();
     const others = new Set<string>();
     for (const c of conditions) {
       const key = conditionKey(c.resourceType, c.params);
       if (this.locked.has(key) || this.prefetched.has(key)) continue;
       const identifier = plainIdentifierCondition(c.resourceType, c.params);
-      if (identifier) lookups.set(key, { ...identifier, lockKey: key });
+      if (identifier) lookups.set(key, { ...identifier, lockKey: key, forWrite: c.forWrite === true || lookups.get(key)?.forWrite === true });
       else others.add(key);
     }
-    if (!lookups.size && !others.size) return;
-    // One round trip (sql.ts resolveConditions): look up, lock the unmatched and the others, look
-    // the unmatched up again after the locks.
-    const resolved = await resolveConditions(this.db, [...lookups.values()], [...others]);
+    const toLock = new Map<string, { resourceType: string; id: string }>();
+    for (const r of rows) {
+      assertType(r.resourceType);
+      const key = `${r.resourceType}/${r.id}`;
+      if (!this.rowLocked.has(key)) toLock.set(key, { resourceType: r.resourceType, id: r.id });
+    }
+    if (!lookups.size && !others.size && !toLock.size) return;
+    // One round trip (sql.ts resolveConditions): look up, lock the rows to be written, lock the
+    // unmatched conditions and the others, look the unmatched up again after the locks.
+    const resolved = await resolveConditions(this.db, [...lookups.values()], [...others], [...toLock.values()]);
+    // A named row that does not exist has nothing to lock: known to be absent, as lockCurrent would find it.
+    for (const key of toLock.keys()) this.rowLocked.set(key, undefined);
+    for (const v of resolved.rows) this.rowLocked.set(`${v.resourceType}/${v.id}`, v);
     [...lookups.keys()].forEach((key, i) => {
-      const { matches, locked } = resolved[i]!;
-      this.prefetched.set(key, matches);
+      const { matches, locked, rowLocked } = resolved.lookups[i]!;
+      if (rowLocked) for (const m of matches) this.rowLocked.set(`${m.resourceType}/${m.id}`, m);
+      const live = matches.filter((m) => !m.deleted);
+      // Every match was deleted while its row lock was awaited: the condition is left unresolved,
+      // for findConditional to lock and search.
+      if (matches.length && !live.length) return;
+      this.prefetched.set(key, live);
       if (locked) this.locked.add(key);
     });
     for (const key of others) this.locked.add(key);
@@ -330,7 +354,10 @@ export class PgFhirStore implements FhirStore {
     }
     const keys = writes.filter((w) => w.kind !== 'create').map((w) => (w.kind === 'delete' ? { resourceType: w.resourceType, id: w.id } : { resourceType: w.resource.resourceType, id: w.resource.id }));
     let lastUpdated = new Date().toISOString();
-    const locking = keys.length ? lockCurrent(this.db, keys) : undefined;
+    const keyOfRow = (k: { resourceType: string; id: string }) => `${k.resourceType}/${k.id}`;
+    // Rows this transaction has locked already (lockConditions, an earlier write) are not read again.
+    const toLock = keys.filter((k) => !this.rowLocked.has(keyOfRow(k)));
+    const locking = toLock.length ? lockCurrent(this.db, toLock) : undefined;
     // While PostgreSQL locks the rows being replaced, the new resources (which wait for nothing)
     // are prepared: their index rows and content. Any that fails is planned again below, in
     // order, where its error is reported.
@@ -345,7 +372,15 @@ export class PgFhirStore implements FhirStore {
         }
       }
     }
-    const current = locking ? await locking : new Map<string, StoredVersion>();
+    if (locking) {
+      const found = await locking;
+      for (const k of toLock) this.rowLocked.set(keyOfRow(k), found.get(keyOfRow(k)));
+    }
+    const current = new Map<string, StoredVersion>();
+    for (const k of keys) {
+      const version = this.rowLocked.get(keyOfRow(k));
+      if (version) current.set(keyOfRow(k), version);
+    }
     // A lock waited for may have let in a version written after our timestamp: versions of one
     // resource must follow in time, so take a new one (and prepare again).
     const stamp = Date.parse(lastUpdated);
@@ -377,7 +412,10 @@ export class PgFhirStore implements FhirStore {
     // An invalid resource is reported as such, whatever the database made of it.
     if (invalid) throw invalid;
     if (failed) throw failed;
-    for (const v of pending) this.written?.add(v.resourceType);
+    for (const v of pending) {
+      this.written?.add(v.resourceType);
+      this.rowLocked.set(keyOfRow(v), storedFromPending(v));
+    }
     return outcomes;
   }
 

@@ -132,29 +132,47 @@ export async function selectByIdentifiers(db: Queryable, lookups: readonly Ident
 }
 
 /**
- * A transaction's conditions resolved in one round trip (cb_resolve_conditions, migration 0013):
- * the identifier lookups without locks; the advisory locks of those that found nothing (their
- * `lockKey`) and of `otherKeys`, sorted; those lookups again in a snapshot taken after the locks.
- * Returns each lookup's matches and whether its lock was taken.
+ * A transaction's conditions resolved in one round trip (cb_resolve_conditions, migrations 0013
+ * and 0019): the identifier lookups without locks; the rows it will write — the matches of
+ * lookups `forWrite` and the `rows` named by id — locked and read again as locked; the advisory
+ * locks of the lookups that found nothing (their `lockKey`) and of `otherKeys`, sorted; those
+ * lookups again in a snapshot taken after the locks. Returns each lookup's matches, whether its
+ * condition lock was taken and whether its matches are row-locked (then as locked: the newest
+ * version, possibly deleted meanwhile); and the named rows that exist, as locked.
  */
 export async function resolveConditions(
   db: Queryable,
-  lookups: ReadonlyArray<IdentifierLookup & { lockKey: string }>,
+  lookups: ReadonlyArray<IdentifierLookup & { lockKey: string; forWrite: boolean }>,
   otherKeys: readonly string[],
-): Promise<Array<{ matches: StoredVersion[]; locked: boolean }>> {
+  rows: ReadonlyArray<{ resourceType: string; id: string }>,
+): Promise<{ lookups: Array<{ matches: StoredVersion[]; locked: boolean; rowLocked: boolean }>; rows: StoredVersion[] }> {
   // Prepared: the call is all there is to plan here; the function keeps cached plans for its
   // lookups (migration 0016), made again when the statistics keeper analyses the tables.
-  const { rows } = await db.query<VersionRow & { n: number; pass: number }>({
+  const result = await db.query<VersionRow & { n: number; pass: number; row_locked: boolean }>({
     name: 'cb_resolve_conditions',
-    text: 'SELECT * FROM cb_resolve_conditions($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])',
-    values: [lookups.map((l) => l.resourceType), lookups.map((l) => l.system), lookups.map((l) => l.value), lookups.map((l) => l.lockKey), otherKeys],
+    text: 'SELECT * FROM cb_resolve_conditions($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::boolean[], $7::text[], $8::text[])',
+    values: [
+      lookups.map((l) => l.resourceType),
+      lookups.map((l) => l.system),
+      lookups.map((l) => l.value),
+      lookups.map((l) => l.lockKey),
+      otherKeys,
+      lookups.map((l) => l.forWrite),
+      rows.map((r) => r.resourceType),
+      rows.map((r) => r.id),
+    ],
   });
-  const out = lookups.map(() => ({ matches: [] as StoredVersion[], locked: true }));
-  for (const row of rows) {
-    const entry = out[row.n - 1];
+  const out = { lookups: lookups.map(() => ({ matches: [] as StoredVersion[], locked: true, rowLocked: false })), rows: [] as StoredVersion[] };
+  for (const row of result.rows) {
+    if (row.n === 0) {
+      out.rows.push(toStoredVersion(row));
+      continue;
+    }
+    const entry = out.lookups[row.n - 1];
     if (!entry) continue;
     entry.matches.push(toStoredVersion(row));
     if (row.pass === 1) entry.locked = false;
+    if (row.row_locked) entry.rowLocked = true;
   }
   return out;
 }

@@ -26,8 +26,8 @@ export function storeView(store: FhirStore): StoreView {
       // locked when not found) costs the transaction nothing more: it skips them later. Its other
       // conditions are locked in a second batch; a lock cycle between two messages would need each
       // to name the other's patient or visit, and PostgreSQL's deadlock detection ends it (the
-      // transaction is retried).
-      await store.lockConditions(lookups.map((l) => ({ resourceType: l.resourceType, params: new URLSearchParams(l.query) })));
+      // transaction is retried). The message updates what they find: its rows are locked now.
+      await store.lockConditions(lookups.map((l) => ({ resourceType: l.resourceType, params: new URLSearchParams(l.query), forWrite: true })));
       for (const l of lookups) prefetched.add(`${l.resourceType}?${l.query}`);
     },
     async compartment(patientId) {

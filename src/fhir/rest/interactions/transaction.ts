@@ -15,6 +15,7 @@
 import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
 import { randomUUID } from 'node:crypto';
 import { isResourceType } from '../../definitions.ts';
+import { isValidId } from '../../validation.ts';
 import { ErrorCode, errors, FhirError } from '../../errors.ts';
 import { labelled } from '../../store/pg-fhir-store.ts';
 import type { FhirStore, PlannedWrite, StoredVersion, WriteOutcome } from '../../store/fhir-store.ts';
@@ -90,31 +91,45 @@ async function planCreateOrUpdate(tx: FhirStore, p: Planned, identities: Identit
     if (ifNoneExist) p.condition = { type, params: ifNoneExist, id: target };
     p.write = { kind: 'create', resource: { ...resource, id: target }, label: p.where };
   } else {
+    let made = false;
     if (id === undefined) {
-      target = await conditionalUpdateTarget(tx, type, p.request.query, resource, `${p.where}: conditional update`);
+      ({ id: target, made } = await conditionalUpdateTarget(tx, type, p.request.query, resource, `${p.where}: conditional update`));
       p.condition = { type, params: p.request.query, id: target };
     } else {
       if (resource.id !== undefined && resource.id !== id) throw errors.idMismatch(id, resource.id);
       target = id;
     }
-    p.write = { kind: 'update', resource: { ...resource, id: target }, ifMatch: parseIfMatch(p.request.ifMatch), label: p.where };
+    const ifMatch = parseIfMatch(p.request.ifMatch);
+    // Under an id made up just now, the update creates what no one else can have: written as a
+    // create, with no current version to lock and read first (the outcome is the same).
+    p.write = made && ifMatch === undefined ? { kind: 'create', resource: { ...resource, id: target }, label: p.where } : { kind: 'update', resource: { ...resource, id: target }, ifMatch, label: p.where };
   }
   identities.claim(p, type, target);
   if (p.entry.fullUrl) ids.set(p.entry.fullUrl, `${type}/${target}`);
 }
 
 /** Every condition the entries will resolve (conditional create, update, delete), to lock them at once. */
-function conditionsOf(planned: readonly Planned[]): Array<{ resourceType: string; params: URLSearchParams }> {
-  const out: Array<{ resourceType: string; params: URLSearchParams }> = [];
+function conditionsOf(planned: readonly Planned[]): Array<{ resourceType: string; params: URLSearchParams; forWrite: boolean }> {
+  const out: Array<{ resourceType: string; params: URLSearchParams; forWrite: boolean }> = [];
   for (const p of planned) {
     const [type, id] = p.request.segments;
     if (!type || !isResourceType(type)) continue;
     if (p.request.method === 'POST' && id === undefined) {
       const params = ifNoneExistParams(p.request.ifNoneExist);
-      if (params && [...params.keys()].length) out.push({ resourceType: type, params });
+      if (params && [...params.keys()].length) out.push({ resourceType: type, params, forWrite: false });
     } else if ((p.request.method === 'PUT' || p.request.method === 'DELETE') && id === undefined && [...p.request.query.keys()].length) {
-      out.push({ resourceType: type, params: p.request.query });
+      out.push({ resourceType: type, params: p.request.query, forWrite: true });
     }
+  }
+  return out;
+}
+
+/** The resources entries update or delete by id (PUT or DELETE Type/id), to lock them with the conditions. */
+function rowsOf(planned: readonly Planned[]): Array<{ resourceType: string; id: string }> {
+  const out: Array<{ resourceType: string; id: string }> = [];
+  for (const p of planned) {
+    const [type, id, more] = p.request.segments;
+    if ((p.request.method === 'PUT' || p.request.method === 'DELETE') && type && isResourceType(type) && id !== undefined && more === undefined && isValidId(id)) out.push({ resourceType: type, id });
   }
   return out;
 }
@@ -195,7 +210,7 @@ export async function transaction(ctx: RouterContext, req: FhirRequest, bundle: 
   const responses = await ctx.store.transaction(async (tx) => {
     const txCtx: RouterContext = { ...ctx, store: tx };
     const identities = new Identities();
-    await tx.lockConditions(conditionsOf(planned));
+    await tx.lockConditions(conditionsOf(planned), rowsOf(planned));
     await each(deletes, (p) => planDelete(tx, p, identities));
     await applyAll(tx, deletes);
     const ids = new Map<string, string>();

@@ -1,0 +1,55 @@
+/**
+ * Watches the pool's clients while a function runs: round trips to PostgreSQL (by the
+ * ReadyForQuery messages it sends — one per round trip) and the statements executed (by the Bind
+ * messages sent: a named statement's name, else the start of its text).
+ */
+import type { Pool, PoolClient } from '../../src/db/pool.ts';
+
+interface Watched {
+  roundTrips: number;
+  statements: string[];
+}
+
+type Connection = NodeJS.EventEmitter & {
+  parse(q: { text: string; name?: string }): void;
+  bind(q: { statement?: string }): void;
+};
+
+export async function watchQueries(pool: Pool, fn: () => Promise<unknown>): Promise<Watched> {
+  const watched: Watched = { roundTrips: 0, statements: [] };
+  const count = () => watched.roundTrips++;
+  const restore: Array<() => void> = [];
+  const listen = (client: PoolClient) => {
+    const connection = (client as unknown as { connection: Connection }).connection;
+    connection.on('readyForQuery', count);
+    // The text of the unnamed statement being bound is the one parsed just before it.
+    let lastUnnamed = '';
+    const { parse, bind } = connection;
+    connection.parse = (q) => {
+      if (!q.name) lastUnnamed = q.text.trim().split(/\s+/).slice(0, 3).join(' ');
+      parse.call(connection, q);
+    };
+    connection.bind = (q) => {
+      watched.statements.push(q.statement || lastUnnamed);
+      bind.call(connection, q);
+    };
+    restore.push(() => {
+      connection.off('readyForQuery', count);
+      connection.parse = parse;
+      connection.bind = bind;
+    });
+  };
+  pool.on('acquire', listen);
+  try {
+    await fn();
+  } finally {
+    pool.off('acquire', listen);
+    for (const r of restore) r();
+  }
+  return watched;
+}
+
+/** Round trips the pool's clients make while `fn` runs (on whichever clients it takes from the pool). */
+export async function countRoundTrips(pool: Pool, fn: () => Promise<unknown>): Promise<number> {
+  return (await watchQueries(pool, fn)).roundTrips;
+}
