@@ -69,6 +69,14 @@ export async function findMatches(store: FhirStore, resourceType: string, params
   return (await store.search(query)).versions;
 }
 
+/**
+ * The ids of the current resources matching a search (strict), unpaged, without their content:
+ * for searches their filters bound, such as criteria checked with `_id` = the resources written.
+ */
+export async function matchingIds(store: FhirStore, resourceType: string, params: URLSearchParams): Promise<Set<string>> {
+  return new Set(await store.matchingIds(parseSearchQuery(resourceType, params, true)));
+}
+
 /** Every current resource matching a search (strict), all pages. For bounded sets (configuration-like resources). */
 export async function searchAll(store: FhirStore, resourceType: string, params: URLSearchParams): Promise<StoredVersion[]> {
   const query = parseSearchQuery(resourceType, new URLSearchParams([...params, ['_count', String(MAX_PAGE_SIZE)]]), true);

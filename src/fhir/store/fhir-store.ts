@@ -79,6 +79,12 @@ export interface FhirStore {
   update(resource: Resource, options?: UpdateOptions): Promise<WriteOutcome>;
   delete(resourceType: string, id: string, options?: DeleteOptions): Promise<WriteOutcome>;
   search(query: SearchQuery): Promise<SearchResult>;
+  /**
+   * The ids of the current resources a search's filters match, without paging, sorting or reading
+   * them: for searches bounded by their filters (an `_id` list), such as a subscription's criteria
+   * checked against the resources just written.
+   */
+  matchingIds(query: SearchQuery): Promise<string[]>;
   history(query: HistoryQuery): Promise<StoredVersion[]>;
   /** One page (count + 1 rows, to tell whether more follow) of a patient's $everything, ordered by type and id. */
   everything(query: EverythingQuery): Promise<StoredVersion[]>;

@@ -15,7 +15,7 @@ import { parseSearchQuery } from '../search/search-query.ts';
 import type { Cursor, SearchQuery, SearchResult } from '../search/search-query.ts';
 import { resolveIncludes } from '../search/includes.ts';
 import { withImpliedFilters } from '../search/implied-filters.ts';
-import { searchCountSql, searchPageSql } from '../search/search-sql.ts';
+import { searchCountSql, searchIdsSql, searchPageSql } from '../search/search-sql.ts';
 import { listDriver, searchPlannedPageSql, WALK_LIMITS, walkCandidate, walkFirst, walkProbeSql } from '../search/walk-sql.ts';
 import type { PagePlan, WalkLimits } from '../search/walk-sql.ts';
 import { isResourceType, searchParamsFor } from '../definitions.ts';
@@ -520,6 +520,11 @@ export class PgFhirStore implements FhirStore {
     }
     const driver = listDriver(query, counts, limits);
     return driver ? page({ kind: 'list', driver }) : undefined;
+  }
+
+  async matchingIds(query: SearchQuery): Promise<string[]> {
+    const { rows } = await this.db.query<{ id: string }>(searchIdsSql(query));
+    return rows.map((r) => r.id);
   }
 
   /** `_total=estimate`: the planner's row estimate, cheap at any size. */

@@ -21,7 +21,7 @@
 import type { Logger } from 'pino';
 import { withTransaction } from '../../db/pool.ts';
 import type { Pool, PoolClient } from '../../db/pool.ts';
-import { findMatches, isRetryable } from '../../fhir/index.ts';
+import { isRetryable, matchingIds } from '../../fhir/index.ts';
 import type { FhirStore } from '../../fhir/index.ts';
 import type { Resource } from '@medplum/fhirtypes';
 import type { ServedSubscription, TopicBinding } from '../subscription-model.ts';
@@ -125,7 +125,7 @@ export async function dispatchOnce(
         params.append('_id', ids.join(','));
         let matching: Set<string>;
         try {
-          matching = new Set((await findMatches(store, resourceType, params, ids.length)).map((v) => v.id));
+          matching = await matchingIds(store, resourceType, params);
         } catch (err) {
           logger.warn({ err, subscriptions: subs.map((s) => s.id) }, 'subscription criteria could not be evaluated; events skipped');
           continue;
