@@ -22,7 +22,7 @@ describe('withTransaction', () => {
 
   it('sends BEGIN with the first query and COMMIT with the last: two statements, two round trips', async () => {
     const n = await roundTrips(() =>
-      withTransaction(server.pool, async (client, commitWith) => {
+      withTransaction(server.pool, async (client, { commitWith }) => {
         await client.query('INSERT INTO pipeline_test VALUES ($1, $2)', ['a', 1]);
         const { rows } = await commitWith<{ n: number }>({ text: 'INSERT INTO pipeline_test VALUES ($1, $2) RETURNING value AS n', values: ['a', 2] });
         expect(rows).toEqual([{ n: 2 }]);
@@ -51,7 +51,7 @@ describe('withTransaction', () => {
   it('a last statement that fails is not committed, nor is anything before it', async () => {
     await server.pool.query(`INSERT INTO pipeline_test VALUES ('d', 1)`);
     await expect(
-      withTransaction(server.pool, async (client, commitWith) => {
+      withTransaction(server.pool, async (client, { commitWith }) => {
         await client.query('INSERT INTO pipeline_test VALUES ($1, 2)', ['d']);
         await commitWith({ text: 'INSERT INTO pipeline_test VALUES ($1, 1)', values: ['d'] }); // duplicate
       }),
@@ -66,7 +66,7 @@ describe('withTransaction', () => {
     let attempts = 0;
     await withTransaction(
       server.pool,
-      async (client, commitWith) => {
+      async (client, { commitWith }) => {
         attempts++;
         if (attempts === 1) await client.query('INSERT INTO pipeline_test VALUES ($1, 1), ($1, 1)', ['e']); // violates its own unique key
         await commitWith({ text: 'INSERT INTO pipeline_test VALUES ($1, 2)', values: ['e'] });
@@ -80,18 +80,70 @@ describe('withTransaction', () => {
   it('named statements, and a query after commitWith is refused', async () => {
     for (let i = 1; i <= 2; i++) {
       // The first time the statement is parsed with BEGIN sent ahead; the second, pipelined with it.
-      await withTransaction(server.pool, async (client, commitWith) => {
+      await withTransaction(server.pool, async (client, { commitWith }) => {
         await client.query({ name: 'pipeline_test_insert', text: 'INSERT INTO pipeline_test VALUES ($1, $2)', values: ['f', i] });
         await commitWith({ name: 'pipeline_test_insert', text: 'INSERT INTO pipeline_test VALUES ($1, $2)', values: ['f', i + 10] });
       });
     }
     expect(await rowsOf('f')).toEqual([1, 2, 11, 12]);
     await expect(
-      withTransaction(server.pool, async (client, commitWith) => {
+      withTransaction(server.pool, async (client, { commitWith }) => {
         await commitWith({ text: 'INSERT INTO pipeline_test VALUES ($1, 1)', values: ['g'] });
         await client.query('INSERT INTO pipeline_test VALUES ($1, 2)', ['g']);
       }),
     ).rejects.toThrow(/already committed/);
     expect(await rowsOf('g')).toEqual([1]);
+  });
+
+  it('withNext: a statement travels with the next query — BEGIN, it and the query in one round trip — and gets its own result', async () => {
+    const n = await roundTrips(() =>
+      withTransaction(server.pool, async (client, { withNext, commitWith }) => {
+        const ahead = withNext<{ v: number }>({ text: 'INSERT INTO pipeline_test VALUES ($1, $2) RETURNING value AS v', values: ['wn-a', 1] });
+        const { rows } = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM pipeline_test WHERE key = $1', ['wn-a']);
+        // It ran first: the query sees its row.
+        expect(rows).toEqual([{ n: 1 }]);
+        expect((await ahead).rows).toEqual([{ v: 1 }]);
+        await commitWith({ text: 'INSERT INTO pipeline_test VALUES ($1, 2)', values: ['wn-a'] });
+      }),
+    );
+    expect(n).toBe(2);
+    expect(await rowsOf('wn-a')).toEqual([1, 2]);
+  });
+
+  it('withNext: awaited with no query after it, it is sent on its own; left waiting, it goes with the COMMIT', async () => {
+    await withTransaction(server.pool, async (_client, { withNext }) => {
+      expect((await withNext<{ v: number }>({ text: 'INSERT INTO pipeline_test VALUES ($1, 1) RETURNING value AS v', values: ['wn-b'] })).rows).toEqual([{ v: 1 }]);
+    });
+    let last: Promise<unknown> | undefined;
+    const n = await roundTrips(() =>
+      withTransaction(server.pool, async (_client, { withNext }) => {
+        last = withNext({ text: 'INSERT INTO pipeline_test VALUES ($1, 2)', values: ['wn-b'] });
+      }),
+    );
+    await last;
+    expect(n).toBe(1);
+    expect(await rowsOf('wn-b')).toEqual([1, 2]);
+  });
+
+  it('withNext: when it fails, the query behind it fails too and nothing is committed', async () => {
+    await server.pool.query(`INSERT INTO pipeline_test VALUES ('wn-c', 1)`);
+    let ahead: Promise<unknown> | undefined;
+    await expect(
+      withTransaction(server.pool, async (client, { withNext }) => {
+        ahead = withNext({ text: 'INSERT INTO pipeline_test VALUES ($1, 1)', values: ['wn-c'] }); // duplicate
+        ahead.catch(() => undefined);
+        await client.query('INSERT INTO pipeline_test VALUES ($1, 2)', ['wn-c']);
+      }),
+    ).rejects.toMatchObject({ code: '23505' });
+    await expect(ahead).rejects.toMatchObject({ code: '23505' });
+    expect(await rowsOf('wn-c')).toEqual([1]);
+    const { rows } = await server.pool.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = $1', ['idle in transaction (aborted)']);
+    expect(rows[0].n).toBe(0);
+  });
+
+  it('withNext refuses named statements', async () => {
+    await withTransaction(server.pool, async (_client, { withNext }) => {
+      await expect(withNext({ name: 'x', text: 'SELECT 1' })).rejects.toThrow(/unnamed/);
+    });
   });
 });

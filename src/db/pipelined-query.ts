@@ -1,6 +1,6 @@
 /**
- * A query sent together with statements before and after it, in one round trip: BEGIN before the
- * first statement of a transaction, COMMIT after its last. node-postgres sends one query at a
+ * A query sent together with statements before and after it, in one round trip: BEGIN (and any
+ * statement queued to go first) before the first statement of a transaction, COMMIT after its last. node-postgres sends one query at a
  * time and waits for its answer; each wait is a round trip through the kernel (on a 2-core VM
  * about 0.1 ms, and a cross-CPU wake-up on each side). The extended query protocol allows many
  * statements before one Sync: PostgreSQL runs them in order and, at the first error, skips the
@@ -8,9 +8,9 @@
  * transaction is left to roll back.
  *
  * Built on node-postgres's own Query (its `prepare` and `_getRows` steps, as pg-cursor builds on
- * them): the extra statements are unnamed and take no parameters, and their results are the
- * extra entries of the Query's result list (it keeps one result per statement, as it does for a
- * multi-statement simple query).
+ * them): the extra statements are unnamed — plain text, or a query with parameters before the
+ * main one — and their results are the extra entries of the Query's result list (it keeps one
+ * result per statement, as it does for a multi-statement simple query).
  */
 import pg from 'pg';
 
@@ -20,12 +20,16 @@ interface QueryInternals {
   _getRows(connection: pg.Connection, rows: number | undefined): void;
 }
 
+
 type Connection = pg.Connection & {
   parse(query: { text: string; name: string; types: unknown[] }): void;
   bind(config: { portal: string; statement: string; values: unknown[] }): void;
   execute(config: { portal: string; rows: number }): void;
   sync(): void;
 };
+
+/** A statement sent with another query: plain text (no parameters, no rows), or an unnamed query. */
+export type Statement = string | pg.QueryConfig;
 
 /** One unnamed statement without parameters, executed without describing its (absent) rows. */
 function sendStatement(connection: Connection, text: string): void {
@@ -34,8 +38,16 @@ function sendStatement(connection: Connection, text: string): void {
   connection.execute({ portal: '', rows: 0 });
 }
 
+/** One unnamed query with its parameters, through node-postgres's own steps but without the Sync. */
+function sendQuery(connection: Connection, config: pg.QueryConfig): void {
+  if (config.name) throw new Error(`a statement sent ahead of another must be unnamed (got "${config.name}")`);
+  const query = new pg.Query(config) as unknown as QueryInternals;
+  query._getRows = (c, rows) => (c as Connection).execute({ portal: query.portal, rows: rows ?? 0 });
+  query.prepare(connection);
+}
+
 class PipelinedQuery extends pg.Query {
-  before: readonly string[] = [];
+  before: readonly Statement[] = [];
   after: readonly string[] = [];
 
   /** Always the extended protocol: a simple query could not share the Sync. */
@@ -44,7 +56,10 @@ class PipelinedQuery extends pg.Query {
   }
 
   prepare(connection: Connection): void {
-    for (const text of this.before) sendStatement(connection, text);
+    for (const statement of this.before) {
+      if (typeof statement === 'string') sendStatement(connection, statement);
+      else sendQuery(connection, statement);
+    }
     (pg.Query.prototype as unknown as QueryInternals).prepare.call(this, connection);
   }
 
@@ -57,20 +72,27 @@ class PipelinedQuery extends pg.Query {
 
 /**
  * Runs `query` on `client` with `before` statements ahead of it and `after` statements behind it,
- * all in one round trip; resolves with the query's own result. `query` must not page its rows.
+ * all in one round trip; resolves with every statement's result, in order. `query` must not page
+ * its rows. At the first statement that fails, PostgreSQL skips the rest: the promise rejects
+ * with that error.
  */
-export function queryWith<R extends pg.QueryResultRow>(client: pg.PoolClient, before: readonly string[], query: pg.QueryConfig, after: readonly string[]): Promise<pg.QueryResult<R>> {
+export function pipeline(client: pg.PoolClient, before: readonly Statement[], query: pg.QueryConfig, after: readonly string[]): Promise<pg.QueryResult[]> {
   return new Promise((resolve, reject) => {
     const q = new PipelinedQuery(query);
     q.before = before;
     q.after = after;
     (q as unknown as { callback: (err: Error | null, results: unknown) => void }).callback = (err, results) => {
       if (err) return reject(err);
-      const all = Array.isArray(results) ? (results as Array<pg.QueryResult<R>>) : [results as pg.QueryResult<R>];
-      const own = all[before.length];
-      if (!own) return reject(new Error(`expected ${before.length + after.length + 1} results, got ${all.length}`));
-      resolve(own);
+      const all = Array.isArray(results) ? (results as pg.QueryResult[]) : [results as pg.QueryResult];
+      const expected = before.length + after.length + 1;
+      if (all.length !== expected) return reject(new Error(`expected ${expected} results, got ${all.length}`));
+      resolve(all);
     };
     client.query(q);
   });
+}
+
+/** pipeline(), resolving with the query's own result. */
+export async function queryWith<R extends pg.QueryResultRow>(client: pg.PoolClient, before: readonly Statement[], query: pg.QueryConfig, after: readonly string[]): Promise<pg.QueryResult<R>> {
+  return (await pipeline(client, before, query, after))[before.length] as pg.QueryResult<R>;
 }

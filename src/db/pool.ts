@@ -3,7 +3,8 @@
  * to every component that needs it.
  */
 import pg from 'pg';
-import { queryWith } from './pipelined-query.ts';
+import { pipeline, queryWith } from './pipelined-query.ts';
+import type { Statement } from './pipelined-query.ts';
 
 export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
@@ -44,20 +45,36 @@ export interface RetryPolicy {
  */
 export type CommitWith = <R extends pg.QueryResultRow = pg.QueryResultRow>(query: pg.QueryConfig) => Promise<pg.QueryResult<R>>;
 
+/** What withTransaction gives `fn` besides the client: ways to save round trips. */
+export interface Transaction {
+  /** The transaction's last statement, sent with COMMIT (see CommitWith). */
+  commitWith: CommitWith;
+  /**
+   * Sends `query` (unnamed) ahead of the next query made on the client, in the same round trip,
+   * and resolves with its result when that one's arrives. Statements run in the order they are
+   * sent; when one fails, PostgreSQL skips the rest: both promises reject and the transaction is
+   * to be rolled back. Lets a caller issue a statement whose answer it does not need before its
+   * next one. If no query follows before the event loop turns (the caller waits for this one, or
+   * for I/O), it is sent on its own.
+   */
+  withNext<R extends pg.QueryResultRow = pg.QueryResultRow>(query: pg.QueryConfig): Promise<pg.QueryResult<R>>;
+}
+
 /**
  * Runs `fn` inside BEGIN … COMMIT on one client, rolling back on any error; with `retry`, runs it
  * again (on a fresh transaction) while the error is retryable, up to `retry.attempts` times.
  *
  * BEGIN travels with the transaction's first query, and `fn` may end the transaction with
  * `commitWith` (its last statement and COMMIT together): a transaction of n statements costs n
- * round trips, not n + 2 (pipelined-query.ts).
+ * round trips, not n + 2 (pipelined-query.ts); statements given to `withNext` travel with the
+ * query after them.
  */
-export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient, commitWith: CommitWith) => Promise<T>, retry?: RetryPolicy): Promise<T> {
+export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient, tx: Transaction) => Promise<T>, retry?: RetryPolicy): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     const client = await pool.connect();
     const tx = new LazyTransaction(client);
     try {
-      const result = await fn(client, tx.commitWith);
+      const result = await fn(client, tx);
       await tx.commit();
       return result;
     } catch (err) {
@@ -70,39 +87,120 @@ export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient, co
   }
 }
 
+interface Ahead {
+  query: pg.QueryConfig;
+  resolve: (result: pg.QueryResult) => void;
+  reject: (err: unknown) => void;
+}
+
 /**
- * A transaction on `client` that sends BEGIN with the first query made on it. Until then the
- * client's `query` is shadowed by one that does so; any query node-postgres cannot pipeline (a
- * callback, a submittable, paged rows, a named statement not yet parsed on this connection) gets
- * BEGIN queued ahead of it instead, which is as correct and one round trip slower.
+ * A transaction on `client` that sends BEGIN, and the statements given to withNext, with the next
+ * query made on it. While any are waiting the client's `query` is shadowed by one that sends
+ * them; a query node-postgres cannot pipeline (a callback, a submittable, paged rows, a named
+ * statement not yet parsed on this connection) gets them queued ahead of it instead, which is as
+ * correct and one round trip slower each.
  */
-class LazyTransaction {
+class LazyTransaction implements Transaction {
   readonly #client: PoolClient;
   #state: 'idle' | 'begun' | 'committed' = 'idle';
+  #ahead: Ahead[] = [];
+  #flushScheduled = false;
 
   constructor(client: PoolClient) {
     this.#client = client;
-    const first = (config: unknown, values?: unknown, callback?: unknown): unknown => {
+    this.#shadow();
+  }
+
+  /** Statements to send ahead of the next query: BEGIN first when the transaction has not begun. */
+  #takeAhead(): { statements: Statement[]; waiting: Ahead[] } {
+    const waiting = this.#ahead;
+    this.#ahead = [];
+    const statements: Statement[] = [...(this.#state === 'idle' ? ['BEGIN'] : []), ...waiting.map((a) => a.query)];
+    this.#state = 'begun';
+    return { statements, waiting };
+  }
+
+  /** Sends the statements ahead of `query` in one round trip and settles their promises. */
+  async #send(statements: Statement[], waiting: Ahead[], query: pg.QueryConfig, after: string[]): Promise<pg.QueryResult> {
+    let results: pg.QueryResult[];
+    try {
+      results = await pipeline(this.#client, statements, query, after);
+    } catch (err) {
+      for (const w of waiting) w.reject(err);
+      throw err;
+    }
+    const skip = statements.length - waiting.length;
+    waiting.forEach((w, i) => w.resolve(results[skip + i]!));
+    return results[statements.length]!;
+  }
+
+  /** Queues the statements as queries of their own, ahead of whatever the client runs next. */
+  #queue(statements: Statement[], waiting: Ahead[]): void {
+    const skip = statements.length - waiting.length;
+    statements.forEach((statement, i) => {
+      const sent = this.#client.query(statement as pg.QueryConfig);
+      const w = i >= skip ? waiting[i - skip] : undefined;
+      if (w) sent.then(w.resolve, w.reject);
+      else sent.catch(() => undefined); // BEGIN: its failure fails the query behind it
+    });
+  }
+
+  #shadow(): void {
+    const send = (config: unknown, values?: unknown, callback?: unknown): unknown => {
       this.end();
-      this.#state = 'begun';
-      const query = pipelinable(client, config, values, callback);
-      if (query) return queryWith(client, ['BEGIN'], query, []);
-      this.#queueBegin();
-      return (client.query as (...args: unknown[]) => unknown)(config, values, callback);
+      const { statements, waiting } = this.#takeAhead();
+      const query = pipelinable(this.#client, config, values, callback);
+      if (query) return this.#send(statements, waiting, query, []);
+      this.#queue(statements, waiting);
+      return (this.#client.query as (...args: unknown[]) => unknown)(config, values, callback);
     };
-    Object.defineProperty(client, 'query', { value: first, configurable: true, writable: true });
+    Object.defineProperty(this.#client, 'query', { value: send, configurable: true, writable: true });
+  }
+
+  // An arrow function, like commitWith: callers pass it on detached from the transaction.
+  readonly withNext = <R extends pg.QueryResultRow = pg.QueryResultRow>(query: pg.QueryConfig): Promise<pg.QueryResult<R>> => {
+    if (this.#state === 'committed') return Promise.reject(new Error('the transaction is already committed'));
+    if (query.name) return Promise.reject(new Error(`withNext takes unnamed statements (got "${query.name}")`));
+    return new Promise((resolve, reject) => {
+      this.#ahead.push({ query, resolve: resolve as Ahead['resolve'], reject });
+      this.#shadow();
+      this.#flushSoon();
+    });
+  };
+
+  /** Sends the waiting statements by themselves if no query has taken them by the next turn of the event loop. */
+  #flushSoon(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    setImmediate(() => {
+      this.#flushScheduled = false;
+      if (this.#ahead.length && this.#state !== 'committed') void this.#sendAlone().catch(() => undefined); // their promises carry the outcome
+    });
+  }
+
+  /** The waiting statements in one round trip of their own (the last one as the query). */
+  async #sendAlone(): Promise<void> {
+    this.end();
+    const { statements, waiting } = this.#takeAhead();
+    const last = waiting.pop()!;
+    const result = await this.#send(statements.slice(0, -1), waiting, last.query, []).catch((err: unknown) => {
+      last.reject(err);
+      throw err;
+    });
+    last.resolve(result);
   }
 
   readonly commitWith: CommitWith = async (query) => {
     if (this.#state === 'committed') throw new Error('the transaction is already committed');
-    let before = this.#state === 'idle' ? ['BEGIN'] : [];
     this.end();
-    if (before.length && !pipelinable(this.#client, query, undefined, undefined)) {
-      this.#queueBegin();
-      before = [];
+    const { statements, waiting } = this.#takeAhead();
+    let result: pg.QueryResult;
+    if (pipelinable(this.#client, query, undefined, undefined)) {
+      result = await this.#send(statements, waiting, query, ['COMMIT']);
+    } else {
+      this.#queue(statements, waiting);
+      result = await queryWith(this.#client, [], query, ['COMMIT']);
     }
-    this.#state = 'begun';
-    const result = await queryWith(this.#client, before, query, ['COMMIT']);
     this.#state = 'committed';
     // Nothing more belongs to this transaction: a later query on the client would run outside it.
     Object.defineProperty(this.#client, 'query', {
@@ -113,18 +211,21 @@ class LazyTransaction {
     return result as never;
   };
 
-  /** BEGIN on its own, queued ahead of the query that follows (node-postgres runs a client's queries in order). */
-  #queueBegin(): void {
-    void this.#client.query('BEGIN').catch(() => undefined); // its failure fails the query behind it
-  }
-
   async commit(): Promise<void> {
-    if (this.#state === 'begun') await this.#client.query('COMMIT');
+    this.end();
+    if (this.#ahead.length) {
+      // Statements still waiting go with the COMMIT.
+      const { statements, waiting } = this.#takeAhead();
+      await this.#send(statements, waiting, { text: 'COMMIT' }, []);
+    } else if (this.#state === 'begun') {
+      await this.#client.query('COMMIT');
+    }
     this.#state = 'committed';
   }
 
   async rollback(): Promise<void> {
     this.end();
+    for (const w of this.#ahead.splice(0)) w.reject(new Error('the transaction was rolled back before this statement was sent'));
     // After a commitWith that failed, its COMMIT either never ran (the transaction is open and
     // aborted) or failed and ended it (ROLLBACK then only warns).
     if (this.#state === 'begun') await this.#client.query('ROLLBACK').catch(() => undefined);

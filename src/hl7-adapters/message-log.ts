@@ -8,6 +8,7 @@
  * Functions take any Queryable (the pool, or a client inside a transaction).
  */
 import type { CommitWith, Queryable } from '../db/pool.ts';
+import type pg from 'pg';
 
 export type Hl7MessageStatus = 'received' | 'processed' | 'failed' | 'rejected';
 
@@ -73,6 +74,9 @@ export async function insertReceived(db: Queryable, m: ReceivedMessage): Promise
   throw new Error('hl7_message insert kept conflicting with a row that disappeared');
 }
 
+/** Runs one statement and resolves with its result. */
+export type SendQuery = <R extends pg.QueryResultRow>(query: pg.QueryConfig) => Promise<pg.QueryResult<R>>;
+
 /** How an original-mode message's transaction starts (cb_hl7_begin, migration 0015). */
 export type OriginalModeStart =
   /** New: the id it will be stored under, and whether its patient has earlier messages still pending. */
@@ -84,13 +88,14 @@ export type OriginalModeStart =
  * In one statement, inside the message's transaction: takes the advisory lock `lockKey` (the
  * patient's; none when null), then — in a snapshot taken after the lock — finds a duplicate or
  * else tells whether the patient has earlier pending messages and hands out the new row's id.
- * Nothing is written: the row is inserted with its outcome by insertWithOutcome.
+ * Nothing is written: the row is inserted with its outcome by insertWithOutcome. `send` runs the
+ * (unnamed) statement: the client's query, or Transaction.withNext to send it with the next one.
  */
-export async function beginOriginalMode(db: Queryable, m: ReceivedMessage, lockKey: string | null): Promise<OriginalModeStart> {
-  const { rows } = await db.query<{ new_id: string | null; duplicate_id: string | null; duplicate_status: Hl7MessageStatus | null; duplicate_ack: Buffer | null; earlier_pending: boolean | null }>(
-    'SELECT new_id::text, duplicate_id::text, duplicate_status, duplicate_ack, earlier_pending FROM cb_hl7_begin($1, $2, $3, $4, $5)',
-    [lockKey, m.senderApplication, m.senderFacility, m.controlId, m.patientKey ?? null],
-  );
+export async function beginOriginalMode(send: SendQuery, m: ReceivedMessage, lockKey: string | null): Promise<OriginalModeStart> {
+  const { rows } = await send<{ new_id: string | null; duplicate_id: string | null; duplicate_status: Hl7MessageStatus | null; duplicate_ack: Buffer | null; earlier_pending: boolean | null }>({
+    text: 'SELECT new_id::text, duplicate_id::text, duplicate_status, duplicate_ack, earlier_pending FROM cb_hl7_begin($1, $2, $3, $4, $5)',
+    values: [lockKey, m.senderApplication, m.senderFacility, m.controlId, m.patientKey ?? null],
+  });
   const row = rows[0];
   if (row?.duplicate_id) return { duplicate: true, id: row.duplicate_id, status: row.duplicate_status as Hl7MessageStatus, ack: row.duplicate_ack };
   if (!row?.new_id) throw new Error('cb_hl7_begin returned no id');

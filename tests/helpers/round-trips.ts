@@ -1,13 +1,16 @@
 /**
  * Watches the pool's clients while a function runs: round trips to PostgreSQL (by the
- * ReadyForQuery messages it sends — one per round trip) and the statements executed (by the Bind
- * messages sent: a named statement's name, else the start of its text).
+ * ReadyForQuery messages it sends — one per round trip) and the statements executed in each (by
+ * the Bind messages sent: a named statement's name, else the first words of its text).
  */
 import type { Pool, PoolClient } from '../../src/db/pool.ts';
 
 interface Watched {
   roundTrips: number;
+  /** Every statement bound, in order, on whichever client. */
   statements: string[];
+  /** Per client taken from the pool: the statements of each round trip. */
+  clients: string[][][];
 }
 
 type Connection = NodeJS.EventEmitter & {
@@ -16,11 +19,16 @@ type Connection = NodeJS.EventEmitter & {
 };
 
 export async function watchQueries(pool: Pool, fn: () => Promise<unknown>): Promise<Watched> {
-  const watched: Watched = { roundTrips: 0, statements: [] };
-  const count = () => watched.roundTrips++;
+  const watched: Watched = { roundTrips: 0, statements: [], clients: [] };
   const restore: Array<() => void> = [];
   const listen = (client: PoolClient) => {
     const connection = (client as unknown as { connection: Connection }).connection;
+    const trips: string[][] = [[]];
+    watched.clients.push(trips);
+    const count = () => {
+      watched.roundTrips++;
+      trips.push([]);
+    };
     connection.on('readyForQuery', count);
     // The text of the unnamed statement being bound is the one parsed just before it.
     let lastUnnamed = '';
@@ -30,13 +38,16 @@ export async function watchQueries(pool: Pool, fn: () => Promise<unknown>): Prom
       parse.call(connection, q);
     };
     connection.bind = (q) => {
-      watched.statements.push(q.statement || lastUnnamed);
+      const statement = q.statement || lastUnnamed;
+      watched.statements.push(statement);
+      trips[trips.length - 1]!.push(statement);
       bind.call(connection, q);
     };
     restore.push(() => {
       connection.off('readyForQuery', count);
       connection.parse = parse;
       connection.bind = bind;
+      if (!trips[trips.length - 1]!.length) trips.pop();
     });
   };
   pool.on('acquire', listen);

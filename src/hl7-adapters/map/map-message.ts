@@ -5,7 +5,7 @@
 import type { Bundle } from '@medplum/fhirtypes';
 import type { MappingContext } from './context.ts';
 import { MappingError } from './context.ts';
-import { mapAdt } from './messages/adt.ts';
+import { adtLookups, mapAdt } from './messages/adt.ts';
 import { mapMerge } from './messages/merge.ts';
 import { mapOru } from './messages/oru.ts';
 import { mapPharmacyOrder } from './messages/pharmacy.ts';
@@ -20,6 +20,15 @@ export const MAPPED_MESSAGE_TYPES: ReadonlySet<string> = new Set([
   'RDE^O25',
   'OMP^O09',
 ]);
+
+/**
+ * The store lookups mapping this message starts with (an ADT's Patient and Encounter), for the
+ * caller to send early — ctx.store.prefetch — ahead of mapMessage, which then skips them.
+ */
+export function firstLookups(ctx: MappingContext): Array<{ resourceType: string; query: string }> {
+  const { code, triggerEvent } = ctx.message.messageType;
+  return code === 'ADT' && triggerEvent !== 'A40' && MAPPED_MESSAGE_TYPES.has(`${code}^${triggerEvent}`) ? adtLookups(ctx) : [];
+}
 
 export async function mapMessage(ctx: MappingContext): Promise<Bundle> {
   const { code, triggerEvent } = ctx.message.messageType;

@@ -24,16 +24,16 @@
 import type { Coding } from '@medplum/fhirtypes';
 import type { Logger } from 'pino';
 import { withTransaction } from '../../db/pool.ts';
-import type { CommitWith, Pool, PoolClient } from '../../db/pool.ts';
+import type { Pool, PoolClient, Transaction } from '../../db/pool.ts';
 import { FhirError, isRetryable, runTransaction, storeInTransaction } from '../../fhir/index.ts';
-import type { TransactionContext } from '../../fhir/index.ts';
+import type { FhirStore, TransactionContext } from '../../fhir/index.ts';
 import { buildAck } from '../ack.ts';
 import type { AckCode, AckError } from '../ack.ts';
 import { BundleBuilder } from '../map/bundle-builder.ts';
 import { codeSystemResolver } from '../map/code-systems.ts';
 import type { MappingContext, MappingWarning } from '../map/context.ts';
 import { MappingError } from '../map/context.ts';
-import { mapMessage } from '../map/map-message.ts';
+import { firstLookups, mapMessage } from '../map/map-message.ts';
 import { decodeHl7Bytes, encodeHl7Text, hexDecoderFor } from '../parse/charset.ts';
 import { parseBatch } from '../parse/batch.ts';
 import type { Hl7Message } from '../parse/message.ts';
@@ -118,21 +118,34 @@ export class Hl7Processor {
    * patient's lock, so ids — arrival order — follow the order messages of one patient are
    * applied. A duplicate changes nothing and gets its stored outcome (applied now if a crash left
    * it unapplied). `parsed` is the message as the listener parsed it from `message.raw`.
+   *
+   * On the fast path cb_hl7_begin travels with the mapping's first lookups (an ADT's Patient and
+   * Encounter), which run after it — under the patient's lock — in the same round trip; they are
+   * dropped if the message turns out to be a duplicate or to wait for earlier ones.
    */
   async storeAndProcess(message: ReceivedMessage, parsed: Hl7Message): Promise<{ duplicate: boolean; result: ProcessResult }> {
-    return this.#run(async (client, careful, commitWith) => {
+    return this.#run(async (client, careful, tx) => {
       // A message without a patient key has nothing to be ordered with: no lock.
-      const start = await beginOriginalMode(client, message, message.patientKey ? patientLockKey(message.patientKey) : null);
+      const lockKey = message.patientKey ? patientLockKey(message.patientKey) : null;
+      const starting = beginOriginalMode(careful ? (q) => client.query(q) : tx.withNext, message, lockKey);
+      starting.catch(() => undefined); // awaited below; until then a failure belongs to the lookups too
+      const source = { message: parsed, senderApplication: message.senderApplication, senderFacility: message.senderFacility };
+      // The careful redo keeps them apart: a lookup that fails is then recorded in the message's savepoint.
+      let early = careful ? undefined : await this.#startMapping(client, source);
+      const start = await starting;
       if (start.duplicate) {
         // A duplicate's stored row may name another patient key: lock and apply by that.
         return { duplicate: true, result: (await this.#processLocked(client, start.id, careful)) as ProcessResult };
       }
       // Ids below this message's: a message stored meanwhile (enhanced mode takes no lock to store) waits its turn.
-      if (start.earlierPending && message.patientKey) await this.#applyPending(client, start.id, message.patientKey, careful);
+      if (start.earlierPending && message.patientKey) {
+        await this.#applyPending(client, start.id, message.patientKey, careful);
+        early = undefined; // looked up before the earlier messages were applied
+      }
       const charset = message.charset ?? 'utf8';
-      const outcome = await this.#apply(client, { id: start.id, message: parsed, senderApplication: message.senderApplication, senderFacility: message.senderFacility }, careful);
+      const outcome = await this.#apply(client, { id: start.id, ...source }, careful, early);
       const { ack, appAck } = acknowledgements(parsed, charset, outcome);
-      await insertWithOutcome(commitWith, start.id, message, {
+      await insertWithOutcome(tx.commitWith, start.id, message, {
         status: outcome.status,
         ack,
         appAck,
@@ -151,12 +164,12 @@ export class Hl7Processor {
    * back whole and run again with each message in a savepoint, so the failure can be recorded
    * while the transaction goes on.
    */
-  async #run<T>(fn: (client: PoolClient, careful: boolean, commitWith: CommitWith) => Promise<T>): Promise<T> {
+  async #run<T>(fn: (client: PoolClient, careful: boolean, tx: Transaction) => Promise<T>): Promise<T> {
     try {
-      return await withTransaction(this.#options.pool, (client, commitWith) => fn(client, false, commitWith), RETRY);
+      return await withTransaction(this.#options.pool, (client, tx) => fn(client, false, tx), RETRY);
     } catch (err) {
       if (!(err instanceof RedoWithSavepoints)) throw err;
-      return withTransaction(this.#options.pool, (client, commitWith) => fn(client, true, commitWith), RETRY);
+      return withTransaction(this.#options.pool, (client, tx) => fn(client, true, tx), RETRY);
     }
   }
 
@@ -211,18 +224,12 @@ export class Hl7Processor {
     return this.#record(client, row, entry.message, decoded.charset, outcome);
   }
 
-  /**
-   * Maps one message and runs its Bundle as a FHIR transaction. `careful`: inside a savepoint,
-   * a failure becomes the outcome; otherwise a failure throws RedoWithSavepoints (#run).
-   * Database trouble is thrown either way, for the whole transaction to be retried.
-   */
-  async #apply(client: PoolClient, source: { id: string; message: Hl7Message; senderApplication: string; senderFacility: string }, careful: boolean): Promise<Outcome> {
-    const started = performance.now();
-    const { message } = source;
+  /** The mapping context of a message and the store it reads and writes through (inside the transaction). */
+  async #mapping(client: PoolClient, source: MessageSource, messageLogId: string): Promise<Mapping> {
     const sender = await this.#options.senders.get(source.senderApplication, source.senderFacility);
     const store = storeInTransaction(client);
     const ctx: MappingContext = {
-      message,
+      message: source.message,
       sender,
       systems: codeSystemResolver(source.senderFacility, sender.codeSystems),
       bundle: new BundleBuilder(),
@@ -230,8 +237,38 @@ export class Hl7Processor {
       warnings: [],
       unmapped: [],
       translate: (coding) => this.#options.translator.translate(coding),
-      messageLogId: source.id,
+      messageLogId,
     };
+    return { store, ctx };
+  }
+
+  /**
+   * The fast path's start of mapping, before the message has its id: the context, and the first
+   * lookups sent (they travel with a statement queued by Transaction.withNext). A failure that is
+   * not the database's sends the message down the careful path, where it is recorded.
+   */
+  async #startMapping(client: PoolClient, source: MessageSource): Promise<Mapping> {
+    try {
+      const mapping = await this.#mapping(client, source, '');
+      await mapping.ctx.store.prefetch(firstLookups(mapping.ctx));
+      return mapping;
+    } catch (err) {
+      if (isRetryable(err) || isConnectionError(err)) throw err;
+      throw new RedoWithSavepoints('(not yet numbered)', { cause: err });
+    }
+  }
+
+  /**
+   * Maps one message and runs its Bundle as a FHIR transaction (through `early`'s context and
+   * store when mapping has started). `careful`: inside a savepoint, a failure becomes the outcome;
+   * otherwise a failure throws RedoWithSavepoints (#run). Database trouble is thrown either way,
+   * for the whole transaction to be retried.
+   */
+  async #apply(client: PoolClient, source: MessageSource & { id: string }, careful: boolean, early?: Mapping): Promise<Outcome> {
+    const started = performance.now();
+    const { message } = source;
+    const { store, ctx } = early ?? (await this.#mapping(client, source, source.id));
+    ctx.messageLogId = source.id;
     if (careful) await client.query('SAVEPOINT hl7_apply');
     let outcome: Outcome;
     try {
@@ -292,6 +329,17 @@ function acknowledgements(message: Hl7Message, charset: string, outcome: Outcome
   const text = encodeHl7Text(buildAck({ msh: message.msh, code, error }), charset);
   if (!enhanced) return { ack: text, appAck: null };
   return { ack: null, appAck: wantsApplicationAck(message.applicationAckType, ok) ? text : null };
+}
+
+interface MessageSource {
+  message: Hl7Message;
+  senderApplication: string;
+  senderFacility: string;
+}
+
+interface Mapping {
+  store: FhirStore;
+  ctx: MappingContext;
 }
 
 interface Outcome {

@@ -13,18 +13,27 @@ import { mapObservation } from '../segments/obx.ts';
 import { mapPatient, patientIdentity } from '../segments/pid.ts';
 import { mapEncounter, visitIdentity } from '../segments/pv1.ts';
 
+/**
+ * What mapping an ADT message reads from the store: the stored Patient (its merge links) and
+ * Encounter (status, beds), looked up together before either is needed.
+ */
+export function adtLookups(ctx: MappingContext): Array<{ resourceType: string; query: string }> {
+  const pid = ctx.message.segment('PID');
+  const pv1 = ctx.message.segment('PV1');
+  const patientId = pid && patientIdentity(ctx, pid);
+  const visitId = pv1 && visitIdentity(ctx, pv1);
+  return [
+    ...(patientId ? [{ resourceType: 'Patient', query: identifierQuery(patientId) }] : []),
+    ...(visitId ? [{ resourceType: 'Encounter', query: identifierQuery(visitId) }] : []),
+  ];
+}
+
 export async function mapAdt(ctx: MappingContext, trigger: string): Promise<void> {
   const m = ctx.message;
   const pid = m.segment('PID');
   const pv1 = m.segment('PV1');
-  // Mapping reads the stored Patient (its merge links) and Encounter (status, beds): both in one
-  // round trip, before either is needed.
-  const patientId = pid && patientIdentity(ctx, pid);
-  const visitId = pv1 && visitIdentity(ctx, pv1);
-  await ctx.store.prefetch([
-    ...(patientId ? [{ resourceType: 'Patient', query: identifierQuery(patientId) }] : []),
-    ...(visitId ? [{ resourceType: 'Encounter', query: identifierQuery(visitId) }] : []),
-  ]);
+  // In one round trip (nothing, if the processor has prefetched them already).
+  await ctx.store.prefetch(adtLookups(ctx));
   const patient = await mapPatient(ctx, pid, 'update');
   for (const nk1 of m.segments('NK1')) mapRelatedPerson(ctx, nk1, patient.reference, patient.identity);
   const encounter = pv1 ? await mapEncounter(ctx, pv1, patient.reference, trigger) : undefined;

@@ -1,0 +1,39 @@
+// An original-mode HL7 message costs four round trips to PostgreSQL once the connection has its
+// statements prepared: the log's start (cb_hl7_begin) with BEGIN and the mapping's first lookups
+// (the Patient and Encounter, resolved and locked for the write: cb_resolve_conditions), the
+// message's other conditions and the rows it writes by id, the write, and the log row with COMMIT.
+// Watched on the wire: the statements bound between one ReadyForQuery and the next.
+import { describe, expect, it } from 'vitest';
+import { fixture, sendTo } from './helpers/mllp.ts';
+import { watchQueries } from './helpers/round-trips.ts';
+import { useTestServer } from './helpers/server.ts';
+
+const server = useTestServer({ SUBSCRIPTION_ENGINE: 'off' });
+
+/** The public ADT^A03 sample under a new control id (MSH-10). */
+const a03 = (controlId: string) => fixture('ms_ADT-A03-01.hl7').toString('latin1').replace(/^(MSH(?:\|[^|\r]*){8})\|[^|\r]*/, `$1|${controlId}`);
+const BEGIN_LOG = 'SELECT new_id::text, duplicate_id::text,';
+
+describe('round trips of an HL7 message', () => {
+  it('an ADT^A03 for a known patient and stay: four round trips, the log start travelling with the first lookups', async () => {
+    // Known patient and stay; the connection's named statements prepared (the pool hands back the
+    // client it took last).
+    for (let i = 1; i <= 3; i++) expect((await sendTo(server.mllpPort, a03(`RT-WARM-${i}`))).message.get('MSA-1')).toBe('AA');
+    const watched = await watchQueries(server.pool, async () => {
+      expect((await sendTo(server.mllpPort, a03('RT-1'))).message.get('MSA-1')).toBe('AA');
+    });
+    const trips = watched.clients.find((c) => c.some((trip) => trip.includes(BEGIN_LOG)));
+    expect(trips).toEqual([
+      ['BEGIN', BEGIN_LOG, 'cb_resolve_conditions'],
+      ['cb_resolve_conditions'],
+      [expect.stringMatching(/^cb_(insert|write)_versions$/)], // only inserts when nothing it replaces changed
+      ['cb_hl7_insert_with_outcome', 'COMMIT'],
+    ]);
+  });
+
+  it('a duplicate still gets its stored ACK, whatever the early lookups found', async () => {
+    const first = await sendTo(server.mllpPort, a03('RT-DUP'));
+    const again = await sendTo(server.mllpPort, a03('RT-DUP'));
+    expect(again.bytes.equals(first.bytes)).toBe(true);
+  });
+});
