@@ -90,4 +90,50 @@ describe('cached plans of the condition lookups', () => {
       await session.end();
     }
   });
+
+  it('the HL7 log start (cb_hl7_begin) uses its cached plan too: index probes, planned on an empty log or after the keeper analysed a full one', async () => {
+    const { rows } = await pool.query<{ config: string[] }>(`SELECT proconfig AS config FROM pg_proc WHERE proname = 'cb_hl7_begin'`);
+    expect(rows[0]!.config).toEqual(['plan_cache_mode=force_generic_plan']);
+    const BEGIN = `SELECT * FROM cb_hl7_begin(NULL, 'APP', 'FAC', $1, $2)`;
+    const session = new pg.Client({ connectionString: url });
+    await session.connect();
+    const begin = async (controlId: string, patientKey: string) => {
+      await session.query('BEGIN');
+      try {
+        const found = await session.query<{ duplicate_id: string | null; earlier_pending: boolean | null }>(BEGIN, [controlId, patientKey]);
+        const { rows: plan } = await session.query<Record<string, string>>(`EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF, SUMMARY OFF) ${BEGIN}`, [controlId, patientKey]);
+        const buffers = Number(/Buffers: shared hit=(\d+)/.exec(plan.map((r) => r['QUERY PLAN']).join('\n'))?.[1] ?? 0);
+        return { ...found.rows[0]!, buffers };
+      } finally {
+        await session.query('ROLLBACK');
+      }
+    };
+    try {
+      // Planned, and cached, on an empty log.
+      expect(await begin('c-1', 'pk-1')).toMatchObject({ duplicate_id: null, earlier_pending: false });
+      // The log grows: 20,000 processed messages with sizeable raw bytes, one still pending.
+      await pool.query(`
+        INSERT INTO hl7_message (sender_application, sender_facility, control_id, raw, status, patient_key)
+        SELECT 'APP', 'FAC', 'm-' || g, convert_to(repeat('PID|' || g || '|', 60), 'UTF8'), CASE WHEN g = 77 THEN 'received' ELSE 'processed' END, 'pk-' || g
+          FROM generate_series(1, 20000) g`);
+      const check = async () => {
+        const duplicate = await begin('m-500', 'pk-500');
+        expect(duplicate.duplicate_id).not.toBeNull();
+        const pending = await begin('c-2', 'pk-77');
+        expect(pending).toMatchObject({ duplicate_id: null, earlier_pending: true });
+        // A few index pages each, not a scan of the log (about 900 pages).
+        expect(duplicate.buffers).toBeLessThan(20);
+        expect(pending.buffers).toBeLessThan(20);
+      };
+      // With the plan made for the empty log (the unique and the partial index are the only ways
+      // to answer them cheaply, even then)…
+      await check();
+      // …and once the keeper's ANALYZE has made PostgreSQL plan it again.
+      const keeper = new StatisticsKeeper({ pool, logger: pino({ level: 'silent' }) });
+      await until('the keeper to analyse hl7_message', async () => (await keeper.runOnce()).includes('public.hl7_message'), 10_000, 200);
+      await check();
+    } finally {
+      await session.end();
+    }
+  });
 });

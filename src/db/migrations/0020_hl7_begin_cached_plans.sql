@@ -1,0 +1,11 @@
+-- cb_hl7_begin (migration 0015) planned its two lookups at every call (force_custom_plan), as
+-- cb_resolve_conditions once did, for fear of a plan cached while hl7_message was nearly empty.
+-- Planning them cost more than running them (pg_stat_statements under the HL7 benchmark: 0.05 and
+-- 0.03 ms of planning a message against 0.005 and 0.002 running). The server now analyses young
+-- tables as they grow (src/db/statistics-keeper.ts), and an ANALYZE makes PostgreSQL plan cached
+-- statements again, so a plan made on a small table lasts until the table has doubled. Both
+-- lookups have one right plan once there are rows: the duplicate check an equality probe of the
+-- unique (sender, facility, control id) index, the pending check a probe of the partial index
+-- hl7_message_pending — already the plan made on an empty log (tests/db-cached-plans.test.ts).
+-- Cache it (as migration 0016 did for the condition lookups).
+ALTER FUNCTION cb_hl7_begin(text, text, text, text, text) SET plan_cache_mode = force_generic_plan;
