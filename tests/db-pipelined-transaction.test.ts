@@ -2,6 +2,7 @@
 // with its last (src/db/pipelined-query.ts): fewer round trips, the same transaction. Counted
 // here by the ReadyForQuery messages PostgreSQL sends — one per round trip.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pipeline } from '../src/db/pipelined-query.ts';
 import { withTransaction } from '../src/db/pool.ts';
 import { countRoundTrips } from './helpers/round-trips.ts';
 import { useTestServer } from './helpers/server.ts';
@@ -79,7 +80,7 @@ describe('withTransaction', () => {
 
   it('named statements, and a query after commitWith is refused', async () => {
     for (let i = 1; i <= 2; i++) {
-      // The first time the statement is parsed with BEGIN sent ahead; the second, pipelined with it.
+      // Parsed in the first transaction's pipeline (after BEGIN); only bound in the second's.
       await withTransaction(server.pool, async (client, { commitWith }) => {
         await client.query({ name: 'pipeline_test_insert', text: 'INSERT INTO pipeline_test VALUES ($1, $2)', values: ['f', i] });
         await commitWith({ name: 'pipeline_test_insert', text: 'INSERT INTO pipeline_test VALUES ($1, $2)', values: ['f', i + 10] });
@@ -145,5 +146,20 @@ describe('withTransaction', () => {
     await withTransaction(server.pool, async (_client, { withNext }) => {
       await expect(withNext({ name: 'x', text: 'SELECT 1' })).rejects.toThrow(/unnamed/);
     });
+  });
+
+  it('a named statement first parsed in a pipeline: parsed again after a failure before it, not after one in it', async () => {
+    const client = await server.pool.connect();
+    try {
+      // The statement ahead fails: PostgreSQL skips the rest, the named statement is never parsed…
+      await expect(pipeline(client, [{ text: 'SELECT 1/0' }], { name: 'pq_named_1', text: 'SELECT $1::int AS v', values: [1] }, [])).rejects.toMatchObject({ code: '22012' });
+      // …so its next use parses it (binding it would fail: it does not exist).
+      expect((await client.query({ name: 'pq_named_1', text: 'SELECT $1::int AS v', values: [2] })).rows).toEqual([{ v: 2 }]);
+      // It is parsed, then fails to run: its next use binds it (parsing it again would fail: it exists).
+      await expect(pipeline(client, [{ text: 'SELECT 1' }], { name: 'pq_named_2', text: 'SELECT 1/$1::int AS v', values: [0] }, [])).rejects.toMatchObject({ code: '22012' });
+      expect((await client.query({ name: 'pq_named_2', text: 'SELECT 1/$1::int AS v', values: [1] })).rows).toEqual([{ v: 1 }]);
+    } finally {
+      client.release(true);
+    }
   });
 });

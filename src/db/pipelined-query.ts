@@ -46,9 +46,44 @@ function sendQuery(connection: Connection, config: pg.QueryConfig): void {
   query.prepare(connection);
 }
 
+/**
+ * node-postgres records a named statement as parsed when the first ParseComplete of its query
+ * arrives — here the first statement's, not necessarily its own. Should the pipeline fail before
+ * PostgreSQL parsed it, that record must go, or the next use would bind a statement that does not
+ * exist. So the ParseCompletes are counted: the query's own is the one after the statements' ahead.
+ */
+class ParseWatch {
+  #seen = 0;
+  readonly #count = (): void => {
+    this.#seen++;
+  };
+
+  readonly #connection: Connection & { parsedStatements: Record<string, string> };
+  readonly #name: string;
+  readonly #ahead: number;
+
+  constructor(connection: Connection & { parsedStatements: Record<string, string> }, name: string, ahead: number) {
+    this.#connection = connection;
+    this.#name = name;
+    this.#ahead = ahead;
+    connection.on('parseComplete', this.#count);
+  }
+
+  /** The pipeline failed: forget the statement unless PostgreSQL parsed it. */
+  failed(): void {
+    this.done();
+    if (this.#seen <= this.#ahead) delete this.#connection.parsedStatements[this.#name];
+  }
+
+  done(): void {
+    this.#connection.off('parseComplete', this.#count);
+  }
+}
+
 class PipelinedQuery extends pg.Query {
   before: readonly Statement[] = [];
   after: readonly string[] = [];
+  #watch: ParseWatch | undefined;
 
   /** Always the extended protocol: a simple query could not share the Sync. */
   requiresPreparation(): boolean {
@@ -56,6 +91,10 @@ class PipelinedQuery extends pg.Query {
   }
 
   prepare(connection: Connection): void {
+    const self = this as unknown as { name?: string; hasBeenParsed(c: Connection): boolean };
+    if (self.name && this.before.length && !self.hasBeenParsed(connection)) {
+      this.#watch = new ParseWatch(connection as Connection & { parsedStatements: Record<string, string> }, self.name, this.before.length);
+    }
     for (const statement of this.before) {
       if (typeof statement === 'string') sendStatement(connection, statement);
       else sendQuery(connection, statement);
@@ -67,6 +106,16 @@ class PipelinedQuery extends pg.Query {
     connection.execute({ portal: (this as unknown as QueryInternals).portal, rows: rows ?? 0 });
     for (const text of this.after) sendStatement(connection, text);
     connection.sync();
+  }
+
+  handleError(err: Error, connection: Connection): void {
+    this.#watch?.failed();
+    (pg.Query.prototype as unknown as { handleError(e: Error, c: Connection): void }).handleError.call(this, err, connection);
+  }
+
+  handleReadyForQuery(connection: Connection): void {
+    this.#watch?.done();
+    (pg.Query.prototype as unknown as { handleReadyForQuery(c: Connection): void }).handleReadyForQuery.call(this, connection);
   }
 }
 

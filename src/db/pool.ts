@@ -96,8 +96,8 @@ interface Ahead {
 /**
  * A transaction on `client` that sends BEGIN, and the statements given to withNext, with the next
  * query made on it. While any are waiting the client's `query` is shadowed by one that sends
- * them; a query node-postgres cannot pipeline (a callback, a submittable, paged rows, a named
- * statement not yet parsed on this connection) gets them queued ahead of it instead, which is as
+ * them; a query node-postgres cannot pipeline (a callback, a submittable, paged rows — none of
+ * which this server sends inside a transaction) gets them queued ahead of it instead, which is as
  * correct and one round trip slower each.
  */
 class LazyTransaction implements Transaction {
@@ -149,7 +149,7 @@ class LazyTransaction implements Transaction {
     const send = (config: unknown, values?: unknown, callback?: unknown): unknown => {
       this.end();
       const { statements, waiting } = this.#takeAhead();
-      const query = pipelinable(this.#client, config, values, callback);
+      const query = pipelinable(config, values, callback);
       if (query) return this.#send(statements, waiting, query, []);
       this.#queue(statements, waiting);
       return (this.#client.query as (...args: unknown[]) => unknown)(config, values, callback);
@@ -195,7 +195,7 @@ class LazyTransaction implements Transaction {
     this.end();
     const { statements, waiting } = this.#takeAhead();
     let result: pg.QueryResult;
-    if (pipelinable(this.#client, query, undefined, undefined)) {
+    if (pipelinable(query, undefined, undefined)) {
       result = await this.#send(statements, waiting, query, ['COMMIT']);
     } else {
       this.#queue(statements, waiting);
@@ -238,15 +238,11 @@ class LazyTransaction implements Transaction {
 }
 
 /** The query as a config queryWith can send after BEGIN, or undefined when it cannot be pipelined. */
-function pipelinable(client: PoolClient, config: unknown, values: unknown, callback: unknown): pg.QueryConfig | undefined {
+function pipelinable(config: unknown, values: unknown, callback: unknown): pg.QueryConfig | undefined {
   if (callback !== undefined || typeof values === 'function') return undefined;
   const query: pg.QueryConfig | undefined =
     typeof config === 'string' ? { text: config, values: values as unknown[] | undefined } : typeof config === 'object' && config !== null && !('submit' in config) ? { ...(config as pg.QueryConfig) } : undefined;
   if (!query || (query as { rows?: unknown }).rows !== undefined) return undefined;
   if (values !== undefined && typeof config !== 'string') query.values = values as unknown[];
-  // A named statement's first Parse would be recorded as done when BEGIN's completes (node-postgres
-  // tracks parses per query, not per statement): pipeline it only once it is parsed.
-  const parsed = (client as unknown as { connection: { parsedStatements: Record<string, string> } }).connection.parsedStatements;
-  if (query.name && parsed[query.name] === undefined) return undefined;
   return query;
 }
