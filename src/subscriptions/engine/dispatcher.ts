@@ -6,8 +6,9 @@
  *    events from transactions that have all finished (`transaction_id` below the oldest
  *    transaction still running, FINISHED_HORIZON), in (transaction id, event id) order — so an
  *    event committed late by a long transaction is never skipped, and each event is read once;
- * 2. match them against every subscription that receives events: one search per subscription,
- *    its criteria AND `_id` = the batch's ids of that type — the search engine's own semantics;
+ * 2. match them against every subscription that receives events: one query per distinct
+ *    criteria, its filters AND `_id` = the batch's ids of that type, ids only
+ *    (FhirStore.matchingIds) — the search engine's own semantics;
  * 3. give each match the subscription's next event number (gap-free, monotonic) and store it;
  * 4. move the cursor. All in one commit: a crash repeats the pass, never half of it.
  *
