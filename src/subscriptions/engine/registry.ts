@@ -110,6 +110,10 @@ export class SubscriptionRegistry {
     if (this.#handshaking.has(sub.id)) return;
     this.#handshaking.add(sub.id);
     void (async () => {
+      // A refresh that read the subscription before an earlier handshake recorded its outcome
+      // still sees it requested: only the version it read may be handshaken (and only once).
+      const current = await this.#store.read('Subscription', sub.id).catch(() => undefined);
+      if (current?.versionId !== version.versionId) return;
       const problem = await handshake(sub);
       const written = await this.#setStatus(version, resource, problem ? 'error' : 'active', problem && `the handshake failed: ${problem}`);
       if (written) this.#logger.info({ subscription: sub.id, problem }, problem ? 'subscription handshake failed' : 'subscription activated after its handshake');
