@@ -1,8 +1,8 @@
 /**
  * A query sent together with statements before and after it, in one round trip: BEGIN (and any
- * statement queued to go first) before the first statement of a transaction, COMMIT after its last. node-postgres sends one query at a
- * time and waits for its answer; each wait is a round trip through the kernel (on a 2-core VM
- * about 0.1 ms, and a cross-CPU wake-up on each side). The extended query protocol allows many
+ * statement queued to go first) before the first statement of a transaction, COMMIT after its
+ * last. node-postgres sends one query at a time and waits for its answer; each wait is a round
+ * trip through the kernel (on a 2-core VM about 0.1 ms, and a cross-CPU wake-up on each side). The extended query protocol allows many
  * statements before one Sync: PostgreSQL runs them in order and, at the first error, skips the
  * rest up to the Sync — so a COMMIT after a statement that failed never runs, and the
  * transaction is left to roll back.
@@ -19,7 +19,6 @@ interface QueryInternals {
   prepare(connection: pg.Connection): void;
   _getRows(connection: pg.Connection, rows: number | undefined): void;
 }
-
 
 type Connection = pg.Connection & {
   parse(query: { text: string; name: string; types: unknown[] }): void;
@@ -139,9 +138,4 @@ export function pipeline(client: pg.PoolClient, before: readonly Statement[], qu
     };
     client.query(q);
   });
-}
-
-/** pipeline(), resolving with the query's own result. */
-export async function queryWith<R extends pg.QueryResultRow>(client: pg.PoolClient, before: readonly Statement[], query: pg.QueryConfig, after: readonly string[]): Promise<pg.QueryResult<R>> {
-  return (await pipeline(client, before, query, after))[before.length] as pg.QueryResult<R>;
 }

@@ -3,7 +3,7 @@
  * to every component that needs it.
  */
 import pg from 'pg';
-import { pipeline, queryWith } from './pipelined-query.ts';
+import { pipeline } from './pipelined-query.ts';
 import type { Statement } from './pipelined-query.ts';
 
 export type Pool = pg.Pool;
@@ -39,11 +39,14 @@ export interface RetryPolicy {
   attempts: number;
 }
 
+/** Runs one statement (a query config) and resolves with its result. */
+export type SendQuery = <R extends pg.QueryResultRow = pg.QueryResultRow>(query: pg.QueryConfig) => Promise<pg.QueryResult<R>>;
+
 /**
  * Runs `query` and COMMIT in one round trip: the transaction's last statement. After it the
  * transaction is over; when it fails, nothing was committed.
  */
-export type CommitWith = <R extends pg.QueryResultRow = pg.QueryResultRow>(query: pg.QueryConfig) => Promise<pg.QueryResult<R>>;
+export type CommitWith = SendQuery;
 
 /** What withTransaction gives `fn` besides the client: ways to save round trips. */
 export interface Transaction {
@@ -57,7 +60,7 @@ export interface Transaction {
    * next one. If no query follows before the event loop turns (the caller waits for this one, or
    * for I/O), it is sent on its own.
    */
-  withNext<R extends pg.QueryResultRow = pg.QueryResultRow>(query: pg.QueryConfig): Promise<pg.QueryResult<R>>;
+  withNext: SendQuery;
 }
 
 /**
@@ -158,7 +161,7 @@ class LazyTransaction implements Transaction {
   }
 
   // An arrow function, like commitWith: callers pass it on detached from the transaction.
-  readonly withNext = <R extends pg.QueryResultRow = pg.QueryResultRow>(query: pg.QueryConfig): Promise<pg.QueryResult<R>> => {
+  readonly withNext: SendQuery = (query) => {
     if (this.#state === 'committed') return Promise.reject(new Error('the transaction is already committed'));
     if (query.name) return Promise.reject(new Error(`withNext takes unnamed statements (got "${query.name}")`));
     return new Promise((resolve, reject) => {
@@ -192,15 +195,11 @@ class LazyTransaction implements Transaction {
 
   readonly commitWith: CommitWith = async (query) => {
     if (this.#state === 'committed') throw new Error('the transaction is already committed');
+    const config = pipelinable(query, undefined, undefined);
+    if (!config) throw new Error('commitWith cannot page rows: the COMMIT follows the statement in its round trip');
     this.end();
     const { statements, waiting } = this.#takeAhead();
-    let result: pg.QueryResult;
-    if (pipelinable(query, undefined, undefined)) {
-      result = await this.#send(statements, waiting, query, ['COMMIT']);
-    } else {
-      this.#queue(statements, waiting);
-      result = await queryWith(this.#client, [], query, ['COMMIT']);
-    }
+    const result = await this.#send(statements, waiting, config, ['COMMIT']);
     this.#state = 'committed';
     // Nothing more belongs to this transaction: a later query on the client would run outside it.
     Object.defineProperty(this.#client, 'query', {
@@ -237,7 +236,7 @@ class LazyTransaction implements Transaction {
   }
 }
 
-/** The query as a config queryWith can send after BEGIN, or undefined when it cannot be pipelined. */
+/** The query as a config pipeline() can send after other statements, or undefined when it cannot be pipelined. */
 function pipelinable(config: unknown, values: unknown, callback: unknown): pg.QueryConfig | undefined {
   if (callback !== undefined || typeof values === 'function') return undefined;
   const query: pg.QueryConfig | undefined =

@@ -7,8 +7,7 @@
  *
  * Functions take any Queryable (the pool, or a client inside a transaction).
  */
-import type { CommitWith, Queryable } from '../db/pool.ts';
-import type pg from 'pg';
+import type { CommitWith, Queryable, SendQuery } from '../db/pool.ts';
 
 export type Hl7MessageStatus = 'received' | 'processed' | 'failed' | 'rejected';
 
@@ -73,9 +72,6 @@ export async function insertReceived(db: Queryable, m: ReceivedMessage): Promise
   }
   throw new Error('hl7_message insert kept conflicting with a row that disappeared');
 }
-
-/** Runs one statement and resolves with its result. */
-export type SendQuery = <R extends pg.QueryResultRow>(query: pg.QueryConfig) => Promise<pg.QueryResult<R>>;
 
 /** How an original-mode message's transaction starts (cb_hl7_begin, migration 0015). */
 export type OriginalModeStart =

@@ -111,6 +111,12 @@ export function labelled(err: unknown, label: string): unknown {
 
 const one = (outcomes: WriteOutcome[]): WriteOutcome => outcomes[0] as WriteOutcome;
 
+/** `Type/id`: how a resource's row is keyed in the maps of what a transaction holds. */
+const rowKey = (row: { resourceType: string; id: string }): string => `${row.resourceType}/${row.id}`;
+
+/** The resource a planned write targets. */
+const targetOf = (w: PlannedWrite): { resourceType: string; id: string } => (w.kind === 'delete' ? w : w.resource);
+
 /**
  * `identifier=system|value` with nothing else (no modifier, one value, both parts): the one
  * condition shape lockConditions resolves in bulk. Parsed like any search, so what it accepts
@@ -225,8 +231,7 @@ export class PgFhirStore implements FhirStore {
     const toLock = new Map<string, { resourceType: string; id: string }>();
     for (const r of rows) {
       assertType(r.resourceType);
-      const key = `${r.resourceType}/${r.id}`;
-      if (!this.rowLocked.has(key)) toLock.set(key, { resourceType: r.resourceType, id: r.id });
+      if (!this.rowLocked.has(rowKey(r))) toLock.set(rowKey(r), { resourceType: r.resourceType, id: r.id });
     }
     if (!lookups.size && !others.size && !toLock.size) return;
     // One round trip (sql.ts resolveConditions): look up, lock the rows to be written, lock the
@@ -234,10 +239,10 @@ export class PgFhirStore implements FhirStore {
     const resolved = await resolveConditions(this.db, [...lookups.values()], [...others], [...toLock.values()]);
     // A named row that does not exist has nothing to lock: known to be absent, as lockCurrent would find it.
     for (const key of toLock.keys()) this.rowLocked.set(key, undefined);
-    for (const v of resolved.rows) this.rowLocked.set(`${v.resourceType}/${v.id}`, v);
+    for (const v of resolved.rows) this.rowLocked.set(rowKey(v), v);
     [...lookups.keys()].forEach((key, i) => {
       const { matches, locked, rowLocked } = resolved.lookups[i]!;
-      if (rowLocked) for (const m of matches) this.rowLocked.set(`${m.resourceType}/${m.id}`, m);
+      if (rowLocked) for (const m of matches) this.rowLocked.set(rowKey(m), m);
       const live = matches.filter((m) => !m.deleted);
       // Every match was deleted while its row lock was awaited: the condition is left unresolved,
       // for findConditional to lock and search.
@@ -345,18 +350,17 @@ export class PgFhirStore implements FhirStore {
   async applyWrites(writes: readonly PlannedWrite[]): Promise<WriteOutcome[]> {
     if (this.pool) throw new Error('applyWrites must run inside a transaction');
     if (writes.length) this.prefetched.clear();
-    const keyOf = (w: PlannedWrite) => (w.kind === 'delete' ? `${w.resourceType}/${w.id}` : `${w.resource.resourceType}/${w.resource.id}`);
+    const keyOf = (w: PlannedWrite) => rowKey(targetOf(w));
     const seen = new Set<string>();
     for (const w of writes) {
       const key = keyOf(w);
       if (seen.has(key)) throw errors.invalidBundle(`${w.label}: ${key} is the target of more than one entry`);
       seen.add(key);
     }
-    const keys = writes.filter((w) => w.kind !== 'create').map((w) => (w.kind === 'delete' ? { resourceType: w.resourceType, id: w.id } : { resourceType: w.resource.resourceType, id: w.resource.id }));
+    const keys = writes.filter((w) => w.kind !== 'create').map(targetOf);
     let lastUpdated = new Date().toISOString();
-    const keyOfRow = (k: { resourceType: string; id: string }) => `${k.resourceType}/${k.id}`;
     // Rows this transaction has locked already (lockConditions, an earlier write) are not read again.
-    const toLock = keys.filter((k) => !this.rowLocked.has(keyOfRow(k)));
+    const toLock = keys.filter((k) => !this.rowLocked.has(rowKey(k)));
     const locking = toLock.length ? lockCurrent(this.db, toLock) : undefined;
     // While PostgreSQL locks the rows being replaced, the new resources (which wait for nothing)
     // are prepared: their index rows and content. Any that fails is planned again below, in
@@ -374,12 +378,12 @@ export class PgFhirStore implements FhirStore {
     }
     if (locking) {
       const found = await locking;
-      for (const k of toLock) this.rowLocked.set(keyOfRow(k), found.get(keyOfRow(k)));
+      for (const k of toLock) this.rowLocked.set(rowKey(k), found.get(rowKey(k)));
     }
     const current = new Map<string, StoredVersion>();
     for (const k of keys) {
-      const version = this.rowLocked.get(keyOfRow(k));
-      if (version) current.set(keyOfRow(k), version);
+      const version = this.rowLocked.get(rowKey(k));
+      if (version) current.set(rowKey(k), version);
     }
     // A lock waited for may have let in a version written after our timestamp: versions of one
     // resource must follow in time, so take a new one (and prepare again).
@@ -414,7 +418,7 @@ export class PgFhirStore implements FhirStore {
     if (failed) throw failed;
     for (const v of pending) {
       this.written?.add(v.resourceType);
-      this.rowLocked.set(keyOfRow(v), storedFromPending(v));
+      this.rowLocked.set(rowKey(v), storedFromPending(v));
     }
     return outcomes;
   }

@@ -26,15 +26,20 @@ export const MAPPED_MESSAGE_TYPES: ReadonlySet<string> = new Set([
  * caller to send early — ctx.store.prefetch — ahead of mapMessage, which then skips them.
  */
 export function firstLookups(ctx: MappingContext): Array<{ resourceType: string; query: string }> {
+  return mappedAsAdt(ctx) ? adtLookups(ctx) : [];
+}
+
+/** The ADT triggers mapAdt applies (A40 is a merge: mapMerge). */
+function mappedAsAdt(ctx: MappingContext): boolean {
   const { code, triggerEvent } = ctx.message.messageType;
-  return code === 'ADT' && triggerEvent !== 'A40' && MAPPED_MESSAGE_TYPES.has(`${code}^${triggerEvent}`) ? adtLookups(ctx) : [];
+  return code === 'ADT' && triggerEvent !== 'A40' && MAPPED_MESSAGE_TYPES.has(`${code}^${triggerEvent}`);
 }
 
 export async function mapMessage(ctx: MappingContext): Promise<Bundle> {
   const { code, triggerEvent } = ctx.message.messageType;
   const type = `${code}^${triggerEvent}`;
   if (type === 'ADT^A40') await mapMerge(ctx);
-  else if (code === 'ADT' && MAPPED_MESSAGE_TYPES.has(type)) await mapAdt(ctx, triggerEvent);
+  else if (mappedAsAdt(ctx)) await mapAdt(ctx, triggerEvent);
   else if (type === 'ORU^R01') await mapOru(ctx);
   else if (type === 'RDE^O11' || type === 'RDE^O25' || type === 'OMP^O09') await mapPharmacyOrder(ctx);
   else throw new MappingError(`message type ${type} is not supported`, '200', { segment: 'MSH', segmentIndex: 1, field: 9 });
