@@ -21,6 +21,25 @@ describe('create', () => {
     expect(res.body.name[0].family).toBe('张');
   });
 
+  it('assigns time-ordered ids (UUID version 7) on create, in a transaction Bundle and on a conditional update that matches nothing', async () => {
+    const v7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+    const before = Date.now();
+    const created = (await server.fhir('Patient', { method: 'POST', body: patient })).body;
+    const identifier = { system: 'urn:oid:2.16.156.10011.1.3', value: `v7-${before}` };
+    const bundle = await server.fhir('', {
+      method: 'POST',
+      body: { resourceType: 'Bundle', type: 'transaction', entry: [{ fullUrl: 'urn:uuid:7d0d3f1e-0000-4000-8000-000000000001', resource: patient, request: { method: 'POST', url: 'Patient' } }] },
+    });
+    const conditional = await server.fhir(`Patient?identifier=${encodeURIComponent(`${identifier.system}|${identifier.value}`)}`, { method: 'PUT', body: { ...patient, identifier: [identifier] } });
+    expect(conditional.status).toBe(201);
+    const ids = [created.id, bundle.body.entry[0].response.location.split('/')[1], conditional.body.id];
+    for (const id of ids) expect(id).toMatch(v7);
+    const millis = ids.map((id) => parseInt(id.replace('-', '').slice(0, 12), 16));
+    expect(millis[0]).toBeGreaterThanOrEqual(before);
+    expect(millis[2]).toBeLessThanOrEqual(Date.now());
+    expect([...millis].sort((x, y) => x - y)).toEqual(millis); // created in this order
+  });
+
   it('honours Prefer: return=minimal and return=OperationOutcome', async () => {
     const minimal = await server.fhir('Patient', { method: 'POST', body: patient, headers: { prefer: 'return=minimal' } });
     expect(minimal.status).toBe(201);

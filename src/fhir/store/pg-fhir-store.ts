@@ -4,7 +4,7 @@
  * event in one statement). Updates and deletes lock the current row first, so concurrent writers
  * to one resource queue up and every write becomes its own version; none is lost.
  */
-import { randomUUID } from 'node:crypto';
+import { newResourceId } from './resource-id.ts';
 import { deepEquals } from '@medplum/core';
 import type { Resource } from '@medplum/fhirtypes';
 import { withTransaction } from '../../db/pool.ts';
@@ -293,9 +293,9 @@ export class PgFhirStore implements FhirStore {
   }
 
   async create(resource: Resource, options: CreateOptions = {}): Promise<WriteOutcome> {
-    const withId = { ...resource, id: randomUUID() };
+    const withId = { ...resource, id: newResourceId() };
     if (!options.ifNoneExist) {
-      // A fresh UUID cannot collide: one autocommitted statement is enough.
+      // A fresh id cannot collide: one autocommitted statement is enough.
       validate(withId);
       this.options.checkWrite?.(withId, undefined);
       const pending = prepareVersion(withId, withId.id, undefined, new Date().toISOString());

@@ -2,9 +2,9 @@
  * conditional update — PUT [base]/[type]?[search] (http://hl7.org/fhir/R4/http.html#cond-update):
  * no match creates (with the body's id, or a new one), one match updates it, several are 412.
  */
-import { randomUUID } from 'node:crypto';
 import type { Resource } from '@medplum/fhirtypes';
 import { errors } from '../../errors.ts';
+import { newResourceId } from '../../store/resource-id.ts';
 import type { FhirStore } from '../../store/fhir-store.ts';
 import type { FhirRequest, FhirResponse, RestContext } from '../fhir-request.ts';
 import { parseIfMatch, writeResponse } from '../responses.ts';
@@ -21,7 +21,7 @@ export async function conditionalUpdateTarget(tx: FhirStore, type: string, query
     if (resource.id !== undefined && resource.id !== match.id) throw errors.idMismatch(match.id, resource.id);
     return { id: match.id, made: false };
   }
-  if (resource.id === undefined) return { id: randomUUID(), made: true };
+  if (resource.id === undefined) return { id: newResourceId(), made: true };
   const taken = await tx.read(type, resource.id).then(
     () => true,
     () => false,

@@ -13,12 +13,12 @@
  * No two entries may touch the same resource (resolved identities included).
  */
 import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
-import { randomUUID } from 'node:crypto';
 import { isResourceType } from '../../definitions.ts';
 import { isValidId } from '../../validation.ts';
 import { ErrorCode, errors, FhirError } from '../../errors.ts';
 import { labelled } from '../../store/pg-fhir-store.ts';
 import type { FhirStore, PlannedWrite, StoredVersion, WriteOutcome } from '../../store/fhir-store.ts';
+import { newResourceId } from '../../store/resource-id.ts';
 import { responseBundleJson } from '../bundle-json.ts';
 import type { FhirRequest, FhirResponse } from '../fhir-request.ts';
 import { returnPreference } from '../fhir-request.ts';
@@ -87,7 +87,7 @@ async function planCreateOrUpdate(tx: FhirStore, p: Planned, identities: Identit
       p.result = { status: 200, version: existing, body, outcome: informational(`A matching ${type} exists (ifNoneExist); nothing was created`) };
       return;
     }
-    target = randomUUID();
+    target = newResourceId();
     if (ifNoneExist) p.condition = { type, params: ifNoneExist, id: target };
     p.write = { kind: 'create', resource: { ...resource, id: target }, label: p.where };
   } else {
