@@ -7,7 +7,8 @@
  * after the message is applied to the FHIR store and committed), and sends the next. Measures
  * messages/s and ACK latency at each connection count, then the same against the baseline
  * (bench/hl7/baseline-listener.ts: commit raw bytes, then ACK) on the same PostgreSQL, and
- * optionally a soak: sustained load for BENCH_HL7_SOAK_SECONDS with the server's RSS sampled.
+ * optionally a soak: sustained load for BENCH_HL7_SOAK_SECONDS with messages/s per minute, the
+ * server's RSS and PostgreSQL's WAL a message.
  * Markdown report on stdout; raw numbers in bench/results/hl7-<time>.json. See bench/hl7/RESULTS.md.
  */
 import fs from 'node:fs/promises';
@@ -59,7 +60,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => vo
 /** A run's load figures and, when `cpu` samples the server, the CPU each message cost in the window. */
 type Measured = LoadResult & { cpuPerMessage?: CpuSample | undefined };
 
-async function measure(port: number, connections: number, generator: AdtA03Generator, seconds: number, warmup: number, cpu?: () => CpuSample | undefined): Promise<Measured> {
+async function measure(port: number, connections: number, generator: AdtA03Generator, seconds: number, warmup: number, cpu?: () => CpuSample | undefined, onAck?: () => void): Promise<Measured> {
   const conns = await Promise.all(Array.from({ length: connections }, () => MllpConnection.open(port)));
   const samples: { start?: CpuSample | undefined; end?: CpuSample | undefined } = {};
   try {
@@ -67,7 +68,10 @@ async function measure(port: number, connections: number, generator: AdtA03Gener
       concurrency: connections,
       warmupMs: warmup * 1000,
       durationMs: seconds * 1000,
-      op: async (c) => void (await conns[c]!.send(generator.next())),
+      op: async (c) => {
+        await conns[c]!.send(generator.next());
+        onAck?.();
+      },
       onWindow: cpu && ((edge) => (samples[edge] = cpu())),
     });
     return { ...result, cpuPerMessage: cpuPerOperation(samples.start, samples.end, result.ops) };
@@ -83,26 +87,81 @@ interface SoakResult {
   throughput: number;
   /** RSS (MiB) per minute: mean of the samples in that minute. */
   rssPerMinuteMiB: number[];
+  /** Messages ACKed per second in each minute: whether the rate holds as the tables grow. */
+  throughputPerMinute: number[];
+  /** Messages/s over the last 5 minutes (the sustained rate, tables at their largest). */
+  lastFiveMinutesThroughput: number | undefined;
   /** Mean RSS of the last 5 minutes over minutes 5–10 (after warm-up), minus 1. */
   growth: number | undefined;
   p99Ms: number;
   cpuPerMessage: CpuSample | undefined;
+  /** What PostgreSQL wrote a message (pg_stat_wal) and the checkpoints in the soak (pg_stat_checkpointer). */
+  wal: WalPerMessage | undefined;
 }
 
-async function soak(srv: ServerProcess, generator: AdtA03Generator, cpu: () => CpuSample | undefined): Promise<SoakResult> {
+interface WalCounters {
+  records: number;
+  fpi: number;
+  bytes: number;
+  checkpoints: number;
+}
+
+interface WalPerMessage {
+  records: number;
+  fullPageImages: number;
+  kib: number;
+  checkpoints: number;
+}
+
+/** PostgreSQL's WAL counters (cumulative since the server started); undefined where the views differ (before 17). */
+async function walCounters(admin: pg.Pool): Promise<WalCounters | undefined> {
+  const { rows } = await admin
+    .query<{ records: string; fpi: string; bytes: string; checkpoints: string }>(
+      `SELECT w.wal_records::text AS records, w.wal_fpi::text AS fpi, w.wal_bytes::text AS bytes, (c.num_timed + c.num_requested)::text AS checkpoints
+         FROM pg_stat_wal w, pg_stat_checkpointer c`,
+    )
+    .catch(() => ({ rows: [] }));
+  const r = rows[0];
+  return r && { records: Number(r.records), fpi: Number(r.fpi), bytes: Number(r.bytes), checkpoints: Number(r.checkpoints) };
+}
+
+async function soak(srv: ServerProcess, admin: pg.Pool, generator: AdtA03Generator, cpu: () => CpuSample | undefined): Promise<SoakResult> {
+  const walBefore = await walCounters(admin);
   const samples: Array<{ t: number; kib: number }> = [];
+  let acked = 0;
+  const ackedAt: Array<{ t: number; acked: number }> = [{ t: 0, acked: 0 }];
   const started = Date.now();
   const timer = setInterval(() => {
+    const t = (Date.now() - started) / 1000;
+    ackedAt.push({ t, acked });
     const kib = readRssKiB(srv.pid);
-    if (kib) samples.push({ t: (Date.now() - started) / 1000, kib });
+    if (kib) samples.push({ t, kib });
   }, 5000);
   let result: Measured;
   try {
-    result = await measure(srv.mllpPort, options.soakConnections, generator, options.soakSeconds, 0, cpu);
+    result = await measure(srv.mllpPort, options.soakConnections, generator, options.soakSeconds, 0, cpu, () => acked++);
   } finally {
     clearInterval(timer);
   }
+  ackedAt.push({ t: (Date.now() - started) / 1000, acked });
+  const walAfter = await walCounters(admin);
+  const wal = walBefore && walAfter && result.ops > 0
+    ? {
+        records: (walAfter.records - walBefore.records) / result.ops,
+        fullPageImages: (walAfter.fpi - walBefore.fpi) / result.ops,
+        kib: (walAfter.bytes - walBefore.bytes) / 1024 / result.ops,
+        checkpoints: walAfter.checkpoints - walBefore.checkpoints,
+      }
+    : undefined;
+  /** Messages/s between the samples nearest to `from` and `to` seconds. */
+  const rate = (from: number, to: number) => {
+    const nearest = (t: number) => ackedAt.reduce((best, s) => (Math.abs(s.t - t) < Math.abs(best.t - t) ? s : best));
+    const a = nearest(from);
+    const b = nearest(to);
+    return b.t > a.t ? (b.acked - a.acked) / (b.t - a.t) : NaN;
+  };
   const minutes = Math.ceil(options.soakSeconds / 60);
+  const throughputPerMinute = Array.from({ length: minutes }, (_, m) => Math.round(rate(m * 60, Math.min((m + 1) * 60, options.soakSeconds)) * 10) / 10);
   const rssPerMinuteMiB = Array.from({ length: minutes }, (_, m) => {
     const inMinute = samples.filter((s) => s.t >= m * 60 && s.t < (m + 1) * 60);
     return inMinute.length ? Math.round((inMinute.reduce((a, s) => a + s.kib, 0) / inMinute.length / 1024) * 10) / 10 : NaN;
@@ -119,9 +178,12 @@ async function soak(srv: ServerProcess, generator: AdtA03Generator, cpu: () => C
     messages: result.ops,
     throughput: result.throughput,
     rssPerMinuteMiB,
+    throughputPerMinute,
+    lastFiveMinutesThroughput: options.soakSeconds >= 600 ? rate(options.soakSeconds - 300, options.soakSeconds) : undefined,
     growth: early && late && options.soakSeconds >= 900 ? late / early - 1 : undefined,
     p99Ms: result.latencyMs.p99,
     cpuPerMessage: result.cpuPerMessage,
+    wal,
   };
 }
 
@@ -175,7 +237,7 @@ async function main(): Promise<void> {
       }
     }
     const check = await admin.query<{ status: string; n: string }>(`SELECT status, count(*)::text AS n FROM hl7_message GROUP BY status`).catch(() => undefined);
-    const soakResult = options.soakSeconds > 0 ? (log(`soak: ${options.soakSeconds} s at ${options.soakConnections} connection(s)`), await soak(server, generator, cpu)) : undefined;
+    const soakResult = options.soakSeconds > 0 ? (log(`soak: ${options.soakSeconds} s at ${options.soakConnections} connection(s)`), await soak(server, admin, generator, cpu)) : undefined;
     const pgVersion = await postgresVersion(admin).catch(() => undefined);
     const report = renderReport({ machine: { ...machine, postgres: pgVersion }, rows, soak: soakResult, statuses: check?.rows ?? [], seeded });
     process.stdout.write(report);
@@ -212,11 +274,16 @@ function renderReport(input: { machine: ReturnType<typeof machineInfo>; rows: Ar
   lines.push('', `Message log after the run: ${input.statuses.map((s) => `${s.status} ${s.n}`).join(', ') || 'n/a'}`);
   const one = input.rows.find((x) => x.target === 'carebridge' && x.result.concurrency === 1)?.result;
   if (one) {
-    lines.push('', `Targets (1 connection): ≥ 200 messages/s sustained — ${fmt(one.throughput)} ${one.throughput >= 200 ? 'PASS' : 'FAIL'}; p99 ACK < 100 ms — ${fmt(one.latencyMs.p99)} ms ${one.latencyMs.p99 < 100 ? 'PASS' : 'FAIL'}`);
+    // "Sustained" is judged by a soak's last five minutes when there is one at 1 connection; a short run only says how fast a young database is.
+    const soaked = input.soak?.connections === 1 ? input.soak.lastFiveMinutesThroughput : undefined;
+    const sustained = soaked === undefined ? `${fmt(one.throughput)} in ${fmt(one.seconds, 0)} s (not a soak: not judged)` : `${fmt(soaked)} over the soak's last 5 min ${soaked >= 200 ? 'PASS' : 'FAIL'}`;
+    lines.push('', `Targets (1 connection): ≥ 200 messages/s sustained — ${sustained}; p99 ACK < 100 ms — ${fmt(one.latencyMs.p99)} ms ${one.latencyMs.p99 < 100 ? 'PASS' : 'FAIL'}`);
   }
   if (input.soak) {
     const s = input.soak;
     lines.push('', `Soak: ${fmt(s.seconds / 60, 0)} min at ${s.connections} connection(s), ${s.messages} messages (${fmt(s.throughput)}/s), p99 ${fmt(s.p99Ms)} ms${s.cpuPerMessage ? `; CPU ms per message: server · PostgreSQL · load ${cpuCell(s.cpuPerMessage)}` : ''}`);
+    lines.push(`Messages/s per minute: ${s.throughputPerMinute.join(', ')}${s.lastFiveMinutesThroughput === undefined ? '' : `; last 5 min ${fmt(s.lastFiveMinutesThroughput)}`}`);
+    if (s.wal) lines.push(`WAL a message: ${fmt(s.wal.records, 0)} records, ${fmt(s.wal.fullPageImages)} full-page images, ${fmt(s.wal.kib)} KiB; ${s.wal.checkpoints} checkpoints in the soak`);
     lines.push(`Server RSS per minute (MiB): ${s.rssPerMinuteMiB.join(', ')}`);
     lines.push(s.growth === undefined ? 'RSS growth: soak too short to judge (needs ≥ 15 min)' : `RSS growth, last 5 min vs minutes 5–10: ${fmt(s.growth * 100)} % — ${s.growth <= 0.1 ? 'PASS' : 'FAIL'} (target ≤ 10 %)`);
   }
