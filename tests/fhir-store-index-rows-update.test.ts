@@ -4,6 +4,7 @@
 // whichever way the batch is written (an update alone, updates beside creates, a delete).
 import { describe, expect, it } from 'vitest';
 import type { Observation, Resource } from '@medplum/fhirtypes';
+import { withTransaction } from '../src/db/pool.ts';
 import { PgFhirStore, storeInTransaction } from '../src/fhir/index.ts';
 import { extractIndexRows, INDEX_TABLES } from '../src/fhir/search/index-rows.ts';
 import { parseSearchQuery } from '../src/fhir/search/search-query.ts';
@@ -51,20 +52,6 @@ async function expectExactly(id: string): Promise<void> {
   }
 }
 
-async function inTransaction(fn: (store: ReturnType<typeof storeInTransaction>) => Promise<unknown>): Promise<void> {
-  const client = await server.pool.connect();
-  try {
-    await client.query('BEGIN');
-    await fn(storeInTransaction(client));
-    await client.query('COMMIT');
-  } catch (err) {
-    await client.query('ROLLBACK');
-    throw err;
-  } finally {
-    client.release();
-  }
-}
-
 const search = async (query: string) => {
   const result = await new PgFhirStore(server.pool).search(parseSearchQuery('Observation', new URLSearchParams(query)));
   return result.versions.map((v) => v.id).sort();
@@ -100,8 +87,8 @@ describe('an update replaces only the index rows that changed', () => {
     const store = new PgFhirStore(server.pool);
     await store.update(observation('ir-2', { category: [{ coding: [{ code: 'a' }] }, { coding: [{ code: 'b' }] }] }));
     // One batch with an update and a create: the statement that replaces rows.
-    await inTransaction((tx) =>
-      tx.applyWrites([
+    await withTransaction(server.pool, (client) =>
+      storeInTransaction(client).applyWrites([
         { kind: 'update', resource: observation('ir-2', { category: [{ coding: [{ code: 'b' }] }], effectiveDateTime: '2026-11-21T09:30:00+08:00' }) as Resource & { id: string }, label: 'update' },
         { kind: 'create', resource: observation('ir-3') as Resource & { id: string }, label: 'create' },
       ]),
@@ -113,7 +100,7 @@ describe('an update replaces only the index rows that changed', () => {
     expect(await search('date=2026-11-21&_id=ir-2')).toEqual(['ir-2']);
     expect(await search('date=2026-11-20&_id=ir-2')).toEqual([]);
 
-    // Unchanged content writes nothing; the same rows with a new version (meta only) keep their place.
+    // A change no search parameter sees (a note): a new version, every index row left in place.
     const before = await indexRows('ir-3');
     await store.update(observation('ir-3', { note: [{ text: 'checked' }] }));
     expect(await indexRows('ir-3')).toEqual(before);
