@@ -114,7 +114,8 @@ export interface FhirStore {
    * on these conditions use the answers (until the transaction writes) and skip locking. The rows
    * the transaction will write — the matches of conditions `forWrite` (of a conditional update or
    * delete) and the `rows` it names by id — are locked in the same round trip, as applyWrites
-   * would lock them: writing them then costs no separate lock.
+   * would lock them: writing them then costs no separate lock. (With no condition left to
+   * resolve, the rows are left to applyWrites.)
    */
   lockConditions(conditions: ReadonlyArray<{ resourceType: string; params: URLSearchParams; forWrite?: boolean }>, rows?: ReadonlyArray<{ resourceType: string; id: string }>): Promise<void>;
   /**

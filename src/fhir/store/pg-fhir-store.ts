@@ -215,7 +215,8 @@ export class PgFhirStore implements FhirStore {
    * conditions `forWrite` (a conditional update or delete) and the `rows` it names by id — are
    * locked and read as well, which applyWrites would otherwise do in a round trip of its own. All
    * in one round trip: a database function whose statements each take their own snapshot
-   * (migrations 0013, 0019).
+   * (migrations 0013, 0019). Rows alone are no reason for that round trip: when every condition
+   * is resolved already, applyWrites locks them, while it prepares the new resources.
    */
   async lockConditions(conditions: ReadonlyArray<{ resourceType: string; params: URLSearchParams; forWrite?: boolean }>, rows: ReadonlyArray<{ resourceType: string; id: string }> = []): Promise<void> {
     if (this.pool) throw new Error('lockConditions must run inside a transaction');
@@ -228,12 +229,14 @@ export class PgFhirStore implements FhirStore {
       if (identifier) lookups.set(key, { ...identifier, lockKey: key, forWrite: c.forWrite === true || lookups.get(key)?.forWrite === true });
       else others.add(key);
     }
+    // Rows named by id ride along with conditions to resolve; by themselves they are left to
+    // applyWrites, which locks them while it prepares the new resources.
+    if (!lookups.size && !others.size) return;
     const toLock = new Map<string, { resourceType: string; id: string }>();
     for (const r of rows) {
       assertType(r.resourceType);
       if (!this.rowLocked.has(rowKey(r))) toLock.set(rowKey(r), { resourceType: r.resourceType, id: r.id });
     }
-    if (!lookups.size && !others.size && !toLock.size) return;
     // One round trip (sql.ts resolveConditions): look up, lock the rows to be written, lock the
     // unmatched conditions and the others, look the unmatched up again after the locks.
     const resolved = await resolveConditions(this.db, [...lookups.values()], [...others], [...toLock.values()]);
@@ -314,14 +317,15 @@ export class PgFhirStore implements FhirStore {
 
   async findConditional(resourceType: string, params: URLSearchParams, what: string): Promise<StoredVersion | undefined> {
     if (this.pool) throw new Error('findConditional must run inside a transaction');
-    const query = parseSearchQuery(resourceType, params, true);
-    if (query.filters.length === 0) throw errors.invalidSearch(`${what} needs at least one search parameter`);
     const key = conditionKey(resourceType, params);
+    // Answered by lockConditions, which parsed the condition (plainIdentifierCondition) already.
     const known = this.prefetched.get(key);
     if (known) {
       if (known.length > 1) throw errors.multipleMatches(`${what} ${resourceType}?${params}`, known.length);
       return known[0];
     }
+    const query = parseSearchQuery(resourceType, params, true);
+    if (query.filters.length === 0) throw errors.invalidSearch(`${what} needs at least one search parameter`);
     if (!this.locked.has(key)) {
       await lockCondition(this.db, key);
       this.locked.add(key);

@@ -86,6 +86,22 @@ export class BundleBuilder {
     return this.#entries.map((e) => e.resource as Resource);
   }
 
+  /**
+   * The conditions of the conditional writes added so far, as `Type` and search query: `forWrite`
+   * for a conditional update (it will write what the condition finds), not for a conditional
+   * create (it only reads it).
+   */
+  conditions(): Array<{ resourceType: string; query: string; forWrite: boolean }> {
+    const out: Array<{ resourceType: string; query: string; forWrite: boolean }> = [];
+    for (const { entry } of this.#byIdentity.values()) {
+      const { method, url, ifNoneExist } = entry.request ?? {};
+      const resourceType = (entry.resource as Resource).resourceType;
+      if (method === 'PUT' && url?.startsWith(`${resourceType}?`)) out.push({ resourceType, query: url.slice(resourceType.length + 1), forWrite: true });
+      else if (method === 'POST' && ifNoneExist) out.push({ resourceType, query: ifNoneExist, forWrite: false });
+    }
+    return out;
+  }
+
   references(): Reference[] {
     return this.#entries.map((e) => ({ reference: e.fullUrl }));
   }

@@ -35,15 +35,24 @@ export interface MappingWarning extends Hl7Location {
 /** Looks up translations for a local coding (ConceptMap $translate); none when unmapped. */
 export type CodeTranslator = (coding: Coding) => Promise<Coding[]>;
 
-/** Reads current resources inside the message's transaction (e.g. the Encounter an A08 updates). */
+/**
+ * Reads current resources inside the message's transaction (e.g. the Encounter an A08 updates).
+ * Mappers ask with whenFound and go on building; mapMessage then settles every lookup, together
+ * with the conditions of the message's writes, in one round trip.
+ */
 export interface StoreView {
   findOne(resourceType: string, query: string): Promise<Resource | undefined>;
   /**
-   * Looks up several `identifier=system|value` queries at once (one round trip), resolved as the
-   * message's conditional writes will resolve them; later findOne calls with the same queries are
-   * answered from it.
+   * Asks for the resource `query` finds, for `use` to carry what it needs of it into the resource
+   * being mapped; `use` runs in the next `settle` (with undefined when nothing matches).
    */
-  prefetch(lookups: ReadonlyArray<{ resourceType: string; query: string }>): Promise<void>;
+  whenFound(resourceType: string, query: string, use: (found: Resource | undefined) => void): void;
+  /**
+   * Looks up what whenFound asked for and the `conditions` of the message's conditional writes in
+   * one round trip, resolved as its transaction will resolve them (which then skips them), and
+   * runs the `use`s; later findOne calls with the same queries are answered from it.
+   */
+  settle(conditions: ReadonlyArray<{ resourceType: string; query: string; forWrite: boolean }>): Promise<void>;
   /** Resources in a patient's compartment (for an A40 merge to move). */
   compartment(patientId: string): Promise<Resource[]>;
 }

@@ -5,7 +5,7 @@
 import type { Bundle } from '@medplum/fhirtypes';
 import type { MappingContext } from './context.ts';
 import { MappingError } from './context.ts';
-import { adtLookups, mapAdt } from './messages/adt.ts';
+import { mapAdt } from './messages/adt.ts';
 import { mapMerge } from './messages/merge.ts';
 import { mapOru } from './messages/oru.ts';
 import { mapPharmacyOrder } from './messages/pharmacy.ts';
@@ -21,21 +21,21 @@ export const MAPPED_MESSAGE_TYPES: ReadonlySet<string> = new Set([
   'OMP^O09',
 ]);
 
-/**
- * The store lookups mapping this message starts with (an ADT's Patient and Encounter), for the
- * caller to send early — ctx.store.prefetch — ahead of mapMessage, which then skips them.
- */
-export function firstLookups(ctx: MappingContext): Array<{ resourceType: string; query: string }> {
-  return mappedAsAdt(ctx) ? adtLookups(ctx) : [];
-}
-
 /** The ADT triggers mapAdt applies (A40 is a merge: mapMerge). */
 function mappedAsAdt(ctx: MappingContext): boolean {
   const { code, triggerEvent } = ctx.message.messageType;
   return code === 'ADT' && triggerEvent !== 'A40' && MAPPED_MESSAGE_TYPES.has(`${code}^${triggerEvent}`);
 }
 
-export async function mapMessage(ctx: MappingContext): Promise<Bundle> {
+/**
+ * Maps the message into ctx.bundle, all but its Provenance resource (which names the message's
+ * log id, not known before the log row is): the function returned adds it and gives the Bundle.
+ * The mappers build their resources without waiting for the store; what they read from it
+ * (StoreView.whenFound) is looked up at the end, with the conditions of every conditional write,
+ * in one round trip (StoreView.settle) — so the message's transaction finds its conditions
+ * resolved and its rows locked.
+ */
+export async function mapContent(ctx: MappingContext): Promise<() => Bundle> {
   const { code, triggerEvent } = ctx.message.messageType;
   const type = `${code}^${triggerEvent}`;
   if (type === 'ADT^A40') await mapMerge(ctx);
@@ -44,6 +44,14 @@ export async function mapMessage(ctx: MappingContext): Promise<Bundle> {
   else if (type === 'RDE^O11' || type === 'RDE^O25' || type === 'OMP^O09') await mapPharmacyOrder(ctx);
   else throw new MappingError(`message type ${type} is not supported`, '200', { segment: 'MSH', segmentIndex: 1, field: 9 });
   await translateLocalCodes(ctx, ctx.bundle.resources());
-  addProvenance(ctx);
-  return ctx.bundle.build();
+  const addProvenanceResource = addProvenance(ctx);
+  await ctx.store.settle(ctx.bundle.conditions());
+  return () => {
+    addProvenanceResource();
+    return ctx.bundle.build();
+  };
+}
+
+export async function mapMessage(ctx: MappingContext): Promise<Bundle> {
+  return (await mapContent(ctx))();
 }

@@ -16,7 +16,12 @@ export function provenanceId(messageLogId: string): string {
   return `hl7-message-${messageLogId}`;
 }
 
-export function addProvenance(ctx: MappingContext): void {
+/**
+ * Adds the message's Provenance in two steps: now its agents (the sending organization and the
+ * enterer, which the message may create: conditional writes like its others), and, with the
+ * function returned, the Provenance itself once the message has its log id.
+ */
+export function addProvenance(ctx: MappingContext): () => void {
   const m = ctx.message;
   const evn = m.segment('EVN');
   const organization = senderOrganizationRef(ctx);
@@ -28,7 +33,13 @@ export function addProvenance(ctx: MappingContext): void {
   ];
   const operator = evn && practitionerRef(ctx, evn.field(5).repetition(1));
   if (operator) agents.push({ type: { coding: [{ system: SYSTEMS.provenanceAgentType, code: 'enterer' }] }, who: operator });
-  // Targets last: the author and enterer above are resources this message may have created too.
+  return () => addProvenanceResource(ctx, agents);
+}
+
+function addProvenanceResource(ctx: MappingContext, agents: ProvenanceAgent[]): void {
+  const m = ctx.message;
+  const evn = m.segment('EVN');
+  // Every entry a target: the author and enterer are resources this message may have created too.
   const targets = ctx.bundle.references();
   const type = [m.messageType.code, m.messageType.triggerEvent].filter(Boolean).join('^');
   const provenance: Provenance & { id: string } = {

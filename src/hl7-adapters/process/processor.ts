@@ -21,7 +21,7 @@
  * (serialization failure, deadlock, lost connection) rolls everything back and is retried; a
  * stored message stays `received` and the recovery worker picks it up.
  */
-import type { Coding } from '@medplum/fhirtypes';
+import type { Bundle, Coding } from '@medplum/fhirtypes';
 import type { Logger } from 'pino';
 import { withTransaction } from '../../db/pool.ts';
 import type { Pool, PoolClient, Transaction } from '../../db/pool.ts';
@@ -33,7 +33,7 @@ import { BundleBuilder } from '../map/bundle-builder.ts';
 import { codeSystemResolver } from '../map/code-systems.ts';
 import type { MappingContext, MappingWarning } from '../map/context.ts';
 import { MappingError } from '../map/context.ts';
-import { firstLookups, mapMessage } from '../map/map-message.ts';
+import { mapContent, mapMessage } from '../map/map-message.ts';
 import { decodeHl7Bytes, encodeHl7Text, hexDecoderFor } from '../parse/charset.ts';
 import { parseBatch } from '../parse/batch.ts';
 import type { Hl7Message } from '../parse/message.ts';
@@ -119,9 +119,10 @@ export class Hl7Processor {
    * applied. A duplicate changes nothing and gets its stored outcome (applied now if a crash left
    * it unapplied). `parsed` is the message as the listener parsed it from `message.raw`.
    *
-   * On the fast path cb_hl7_begin travels with the mapping's first lookups (an ADT's Patient and
-   * Encounter), which run after it — under the patient's lock — in the same round trip; they are
-   * dropped if the message turns out to be a duplicate or to wait for earlier ones.
+   * On the fast path the message is mapped before its id is known, and cb_hl7_begin travels with
+   * the mapping's store lookups (StoreView.settle: what the mappers read and the conditions of the
+   * message's writes), which run after it — under the patient's lock — in the same round trip; the
+   * mapping is dropped if the message turns out to be a duplicate or to wait for earlier ones.
    */
   async storeAndProcess(message: ReceivedMessage, parsed: Hl7Message): Promise<{ duplicate: boolean; result: ProcessResult }> {
     return this.#run(async (client, careful, tx) => {
@@ -140,7 +141,7 @@ export class Hl7Processor {
       // Ids below this message's: a message stored meanwhile (enhanced mode takes no lock to store) waits its turn.
       if (start.earlierPending && message.patientKey) {
         await this.#applyPending(client, start.id, message.patientKey, careful);
-        early = undefined; // looked up before the earlier messages were applied
+        early = undefined; // mapped from what was stored before the earlier messages were applied
       }
       const charset = message.charset ?? 'utf8';
       const outcome = await this.#apply(client, { id: start.id, ...source }, careful, early);
@@ -239,18 +240,18 @@ export class Hl7Processor {
       translate: (coding) => this.#options.translator.translate(coding),
       messageLogId,
     };
-    return { store, ctx };
+    return { store, ctx, started: performance.now() };
   }
 
   /**
-   * The fast path's start of mapping, before the message has its id: the context, and the first
-   * lookups sent (they travel with a statement queued by Transaction.withNext). A failure that is
-   * not the database's sends the message down the careful path, where it is recorded.
+   * The fast path's mapping, before the message has its id: all but the Provenance, its store
+   * lookups sent with the statement queued by Transaction.withNext. A failure that is not the
+   * database's sends the message down the careful path, where it is recorded.
    */
   async #startMapping(client: PoolClient, source: MessageSource): Promise<Mapping> {
     try {
       const mapping = await this.#mapping(client, source, '');
-      await mapping.ctx.store.prefetch(firstLookups(mapping.ctx));
+      mapping.complete = await mapContent(mapping.ctx);
       return mapping;
     } catch (err) {
       if (isRetryable(err) || isConnectionError(err)) throw err;
@@ -259,20 +260,19 @@ export class Hl7Processor {
   }
 
   /**
-   * Maps one message and runs its Bundle as a FHIR transaction (through `early`'s context and
-   * store when mapping has started). `careful`: inside a savepoint, a failure becomes the outcome;
+   * Maps one message and runs its Bundle as a FHIR transaction (`early`: mapped already, all but
+   * the Provenance, which needs the id). `careful`: inside a savepoint, a failure becomes the outcome;
    * otherwise a failure throws RedoWithSavepoints (#run). Database trouble is thrown either way,
    * for the whole transaction to be retried.
    */
   async #apply(client: PoolClient, source: MessageSource & { id: string }, careful: boolean, early?: Mapping): Promise<Outcome> {
-    const started = performance.now();
     const { message } = source;
-    const { store, ctx } = early ?? (await this.#mapping(client, source, source.id));
+    const { store, ctx, started } = early ?? (await this.#mapping(client, source, source.id));
     ctx.messageLogId = source.id;
     if (careful) await client.query('SAVEPOINT hl7_apply');
     let outcome: Outcome;
     try {
-      const bundle = await mapMessage(ctx);
+      const bundle = early?.complete ? early.complete() : await mapMessage(ctx);
       const written = await runTransaction(this.#options.fhir, store, bundle);
       if (careful) await client.query('RELEASE SAVEPOINT hl7_apply');
       outcome = { status: 'processed', resources: written.map((w) => `${w.resourceType}/${w.id}/_history/${w.versionId}`) };
@@ -340,6 +340,10 @@ interface MessageSource {
 interface Mapping {
   store: FhirStore;
   ctx: MappingContext;
+  /** performance.now() when mapping began (the processing time observed includes it). */
+  started: number;
+  /** Mapped already (mapContent): adds the Provenance and gives the Bundle. */
+  complete?: () => Bundle;
 }
 
 interface Outcome {

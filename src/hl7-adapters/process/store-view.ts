@@ -8,7 +8,8 @@ const parse = (content: unknown): Resource => (typeof content === 'string' ? JSO
 
 export function storeView(store: FhirStore): StoreView {
   const prefetched = new Set<string>();
-  return {
+  let asked: Array<{ resourceType: string; query: string; use: (found: Resource | undefined) => void }> = [];
+  const view: StoreView = {
     async findOne(resourceType, query) {
       if (prefetched.has(`${resourceType}?${query}`)) {
         // Resolved with the conditions (below): the answer the conditional write will act on.
@@ -20,15 +21,31 @@ export function storeView(store: FhirStore): StoreView {
       const [version] = await findMatches(store, resourceType, new URLSearchParams(query), 1);
       return version?.content ? parse(version.content) : undefined;
     },
-    async prefetch(lookups) {
-      // These queries are the conditions of the message's own conditional writes (the Patient's,
-      // the Encounter's), so resolving them as conditions (FhirStore.lockConditions: found, or
-      // locked when not found) costs the transaction nothing more: it skips them later. Its other
-      // conditions are locked in a second batch; a lock cycle between two messages would need each
-      // to name the other's patient or visit, and PostgreSQL's deadlock detection ends it (the
-      // transaction is retried). The message updates what they find: its rows are locked now.
-      await store.lockConditions(lookups.map((l) => ({ resourceType: l.resourceType, params: new URLSearchParams(l.query), forWrite: true })));
-      for (const l of lookups) prefetched.add(`${l.resourceType}?${l.query}`);
+    whenFound(resourceType, query, use) {
+      asked.push({ resourceType, query, use });
+    },
+    async settle(conditions) {
+      const uses = asked;
+      asked = [];
+      // What the mappers read is what the message's own conditional writes (the Patient's, the
+      // Encounter's) will find, so resolving it as a condition (FhirStore.lockConditions: found,
+      // or locked when not found) costs the transaction nothing more. A lock cycle between two
+      // messages would need each to name the other's patient or visit; PostgreSQL's deadlock
+      // detection ends it (the transaction is retried). What a conditional update finds is locked
+      // now: the message writes it.
+      const lookups = new Map<string, { resourceType: string; query: string; forWrite: boolean }>();
+      for (const c of conditions) {
+        const key = `${c.resourceType}?${c.query}`;
+        lookups.set(key, { ...c, forWrite: c.forWrite || lookups.get(key)?.forWrite === true });
+      }
+      for (const u of uses) {
+        const key = `${u.resourceType}?${u.query}`;
+        if (!lookups.has(key)) lookups.set(key, { resourceType: u.resourceType, query: u.query, forWrite: false });
+      }
+      const fresh = [...lookups].filter(([key]) => !prefetched.has(key));
+      if (fresh.length) await store.lockConditions(fresh.map(([, l]) => ({ resourceType: l.resourceType, params: new URLSearchParams(l.query), forWrite: l.forWrite })));
+      for (const [key] of fresh) prefetched.add(key);
+      for (const u of uses) u.use(await view.findOne(u.resourceType, u.query));
     },
     async compartment(patientId) {
       const out: Resource[] = [];
@@ -43,4 +60,5 @@ export function storeView(store: FhirStore): StoreView {
       }
     },
   };
+  return view;
 }

@@ -4,39 +4,22 @@
  * applied to every ADT trigger (the IG has no ADT_A03 map; A03 uses the same segments with the
  * discharge fields PV1-36 and PV1-45).
  */
-import { derivedIdentifierValue, identifierQuery } from '../bundle-builder.ts';
+import { derivedIdentifierValue } from '../bundle-builder.ts';
 import type { MappingContext } from '../context.ts';
 import { mapAllergy } from '../segments/al1.ts';
 import { mapDiagnosis } from '../segments/dg1.ts';
 import { mapRelatedPerson } from '../segments/nk1.ts';
 import { mapObservation } from '../segments/obx.ts';
-import { mapPatient, patientIdentity } from '../segments/pid.ts';
-import { mapEncounter, visitIdentity } from '../segments/pv1.ts';
-
-/**
- * What mapping an ADT message reads from the store: the stored Patient (its merge links) and
- * Encounter (status, beds), looked up together before either is needed.
- */
-export function adtLookups(ctx: MappingContext): Array<{ resourceType: string; query: string }> {
-  const pid = ctx.message.segment('PID');
-  const pv1 = ctx.message.segment('PV1');
-  const patientId = pid && patientIdentity(ctx, pid);
-  const visitId = pv1 && visitIdentity(ctx, pv1);
-  return [
-    ...(patientId ? [{ resourceType: 'Patient', query: identifierQuery(patientId) }] : []),
-    ...(visitId ? [{ resourceType: 'Encounter', query: identifierQuery(visitId) }] : []),
-  ];
-}
+import { mapPatient } from '../segments/pid.ts';
+import { mapEncounter } from '../segments/pv1.ts';
 
 export async function mapAdt(ctx: MappingContext, trigger: string): Promise<void> {
   const m = ctx.message;
   const pid = m.segment('PID');
   const pv1 = m.segment('PV1');
-  // In one round trip (nothing, if the processor has prefetched them already).
-  await ctx.store.prefetch(adtLookups(ctx));
   const patient = await mapPatient(ctx, pid, 'update');
   for (const nk1 of m.segments('NK1')) mapRelatedPerson(ctx, nk1, patient.reference, patient.identity);
-  const encounter = pv1 ? await mapEncounter(ctx, pv1, patient.reference, trigger) : undefined;
+  const encounter = pv1 ? mapEncounter(ctx, pv1, patient.reference, trigger) : undefined;
   const diagnoses = m.segments('DG1').map((dg1) => mapDiagnosis(ctx, dg1, patient, encounter)).filter((d) => d !== undefined);
   if (encounter && diagnoses.length) encounter.resource.diagnosis = diagnoses;
   for (const al1 of m.segments('AL1')) mapAllergy(ctx, al1, patient.reference, patient.identity);

@@ -30,6 +30,8 @@ export async function mapMerge(ctx: MappingContext): Promise<void> {
   const mrgSegments = ctx.message.segments('MRG');
   if (!mrgSegments.length) throw new MappingError('A40 needs an MRG segment naming the patient to merge', '100', { segment: 'MRG' });
   const survivor = await mapPatient(ctx, ctx.message.segment('PID'), 'update');
+  // The survivor's stored links first: the merge adds to them.
+  await ctx.store.settle(ctx.bundle.conditions());
   const survivorResource = survivor.resource;
   for (const mrg of mrgSegments) {
     const priorIds = mrg.field(1).repetitions.map((r) => identifier(ctx, r)).filter((i): i is Identifier => !!i);

@@ -87,7 +87,7 @@ export async function mapOru(ctx: MappingContext): Promise<void> {
         encounter = undefined;
         break;
       case 'PV1':
-        if (patient) encounter = (await mapEncounter(ctx, s, patient.reference, 'R01', 'ensure'))?.reference;
+        if (patient) encounter = mapEncounter(ctx, s, patient.reference, 'R01', 'ensure')?.reference;
         break;
       case 'ORC':
         flush();

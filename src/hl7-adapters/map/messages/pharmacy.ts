@@ -25,7 +25,7 @@ export async function mapPharmacyOrder(ctx: MappingContext): Promise<void> {
         patient = await mapPatient(ctx, s, 'ensure');
         break;
       case 'PV1':
-        if (patient) encounter = (await mapEncounter(ctx, s, patient.reference, 'O11', 'ensure'))?.reference;
+        if (patient) encounter = mapEncounter(ctx, s, patient.reference, 'O11', 'ensure')?.reference;
         break;
       case 'ORC':
         current = { orc: s, tq1: [], rxr: [], notes: [] };

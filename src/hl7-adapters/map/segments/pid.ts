@@ -62,11 +62,6 @@ function identifiers(ctx: MappingContext, pid: Hl7Segment): Identifier[] {
   return ids;
 }
 
-/** The identifier mapPatient will match the patient on (no warnings: mapPatient gives them). */
-export function patientIdentity(ctx: MappingContext, pid: Hl7Segment): Identifier | undefined {
-  return primaryIdentifier(ctx, readIdentifiers(ctx, pid).ids);
-}
-
 /** The identifier a patient is matched on: by the sender's preferred types, else the first. */
 export function primaryIdentifier(ctx: MappingContext, ids: readonly Identifier[]): Identifier | undefined {
   for (const type of ctx.sender.patientKeyTypes) {
@@ -98,14 +93,16 @@ function deceased(ctx: MappingContext, pid: Hl7Segment): Pick<Patient, 'deceased
 
 /**
  * An ADT replaces the Patient with the message's demographics, but links made by an A40 merge are
- * not demographics: they are kept, and a record retired by a merge stays retired.
+ * not demographics: they are kept, and a record retired by a merge stays retired (once the stored
+ * Patient is read: StoreView.settle).
  */
-async function keepMergeState(ctx: MappingContext, patient: Patient, identity: Identifier): Promise<void> {
-  const found = await ctx.store.findOne('Patient', identifierQuery(identity));
-  const existing = found?.resourceType === 'Patient' ? found : undefined;
-  if (!existing?.link?.length) return;
-  patient.link = existing.link;
-  if (existing.active === false && existing.link.some((l) => l.type === 'replaced-by')) patient.active = false;
+function keepMergeState(ctx: MappingContext, patient: Patient, identity: Identifier): void {
+  ctx.store.whenFound('Patient', identifierQuery(identity), (found) => {
+    const existing = found?.resourceType === 'Patient' ? found : undefined;
+    if (!existing?.link?.length) return;
+    patient.link = existing.link;
+    if (existing.active === false && existing.link.some((l) => l.type === 'replaced-by')) patient.active = false;
+  });
 }
 
 export interface MappedPatient {
@@ -143,7 +140,7 @@ export async function mapPatient(ctx: MappingContext, pid: Hl7Segment | undefine
   });
   const gp = pd1 && practitionerRef(ctx, pd1.field(4).repetition(1));
   if (gp) patient.generalPractitioner = [gp];
-  if (mode === 'update') await keepMergeState(ctx, patient, identity);
+  if (mode === 'update') keepMergeState(ctx, patient, identity);
   const reference = mode === 'update' ? ctx.bundle.upsert(patient, identity) : ctx.bundle.ensure(patient, identity);
   return { reference, identity, resource: patient };
 }

@@ -62,7 +62,7 @@ export interface MappedEncounter {
 }
 
 /** The visit's identifier (PV1-19, type VN unless given): what its Encounter is matched on. */
-export function visitIdentity(ctx: MappingContext, pv1: Hl7Segment): Identifier | undefined {
+function visitIdentity(ctx: MappingContext, pv1: Hl7Segment): Identifier | undefined {
   const visit = identifier(ctx, pv1.field(19).repetition(1));
   if (visit) visit.type ??= { coding: [{ system: SYSTEMS.v2('0203'), code: 'VN' }] };
   return visit;
@@ -73,19 +73,16 @@ export function visitIdentity(ctx: MappingContext, pv1: Hl7Segment): Identifier 
  * (`ensure`) only reference it, creating a minimal one when the visit is not known yet, so a
  * lab message's bare PV1 never overwrites what the ADT feed said.
  */
-export async function mapEncounter(ctx: MappingContext, pv1: Hl7Segment, patient: Reference<Patient>, trigger: string, mode: 'update' | 'ensure' = 'update'): Promise<MappedEncounter | undefined> {
+export function mapEncounter(ctx: MappingContext, pv1: Hl7Segment, patient: Reference<Patient>, trigger: string, mode: 'update' | 'ensure' = 'update'): MappedEncounter | undefined {
   const visit = visitIdentity(ctx, pv1);
   if (!visit) {
     warn(ctx, 'PV1-19 visit number is empty: no Encounter was written', { segment: 'PV1', segmentIndex: pv1.index, field: 19 });
     return undefined;
   }
-  const found = await ctx.store.findOne('Encounter', identifierQuery(visit));
-  const existing = found?.resourceType === 'Encounter' ? found : undefined;
   const start = fieldDateTime(ctx, pv1, 44);
   let end = fieldDateTime(ctx, pv1, 45);
-  let status: Status;
-  if (trigger === 'A08' || !STATUS_BY_EVENT[trigger]) status = existing?.status ?? (end ? 'finished' : start ? 'in-progress' : 'unknown');
-  else status = STATUS_BY_EVENT[trigger] as Status;
+  // The status an event sets; A08 (and an event without one) keeps the stored visit's.
+  const statusOf = (existing: Encounter | undefined): Status => (trigger === 'A08' || !STATUS_BY_EVENT[trigger] ? (existing?.status ?? (end ? 'finished' : start ? 'in-progress' : 'unknown')) : (STATUS_BY_EVENT[trigger] as Status));
   if (trigger === 'A13') end = undefined; // discharge cancelled: the visit is open again
   const pv2 = ctx.message.segment('PV2');
   const classCode = pv1.field(2).value.toUpperCase();
@@ -95,7 +92,7 @@ export async function mapEncounter(ctx: MappingContext, pv1: Hl7Segment, patient
   const encounter: Encounter = compact({
     resourceType: 'Encounter' as const,
     identifier: [visit, ...(alternate ? [alternate] : [])],
-    status,
+    status: statusOf(undefined),
     class: CLASS[classCode] ?? (classCode ? { system: SYSTEMS.v2('0004'), code: classCode } : UNKNOWN_CLASS),
     type: [codeableConcept(ctx, pv1.field(4).repetition(1), '0007')].filter((c) => c !== undefined),
     // PV1-4 admission type is also the encounter's urgency (E emergency, U urgent …): the
@@ -117,8 +114,16 @@ export async function mapEncounter(ctx: MappingContext, pv1: Hl7Segment, patient
       reAdmission: codeableConcept(ctx, pv1.field(13).repetition(1), '0092'),
       dischargeDisposition: codeableConcept(ctx, pv1.field(36).repetition(1), '0112'),
     }),
-    location: locations(current, existing, status === 'finished', prior),
+    location: locations(current, undefined, statusOf(undefined) === 'finished', prior),
     serviceProvider: senderOrganizationRef(ctx),
+  });
+  // The stored visit, once read (StoreView.settle), decides an A08's status and keeps the beds it was in.
+  ctx.store.whenFound('Encounter', identifierQuery(visit), (found) => {
+    const existing = found?.resourceType === 'Encounter' ? found : undefined;
+    if (!existing) return;
+    encounter.status = statusOf(existing);
+    const location = locations(current, existing, encounter.status === 'finished', prior);
+    if (location.length) encounter.location = location;
   });
   const reference = mode === 'update' ? ctx.bundle.upsert(encounter, visit) : ctx.bundle.ensure(encounter, visit);
   return { reference, identity: visit, resource: encounter };
