@@ -3,11 +3,12 @@
  * adapters, subscriptions, care plans): the store, running a transaction Bundle exactly as
  * `POST /fhir` would, and the errors it throws. Nothing else in src/fhir is for them.
  */
-import type { Bundle, BundleEntry } from '@medplum/fhirtypes';
+import type { Bundle } from '@medplum/fhirtypes';
 import type { PoolClient } from '../db/pool.ts';
 import type { ServerInfo } from './rest/interactions/capabilities.ts';
 import type { ReindexService } from './rest/interactions/reindex.ts';
-import { transaction } from './rest/interactions/transaction.ts';
+import { applyTransaction } from './rest/interactions/transaction.ts';
+import { statusLine } from './rest/interactions/bundle-entry.ts';
 import { FhirError } from './errors.ts';
 import { MAX_PAGE_SIZE, parseSearchQuery } from './search/search-query.ts';
 import type { FhirStore, StoredVersion } from './store/fhir-store.ts';
@@ -45,14 +46,9 @@ export interface WrittenResource {
  * Throws FhirError for anything the REST API would answer with 4xx.
  */
 export async function runTransaction(ctx: TransactionContext, store: FhirStore, bundle: Bundle): Promise<WrittenResource[]> {
-  const response = await transaction({ ...ctx, store }, { method: 'POST', segments: [], query: new URLSearchParams(), prefer: 'return=minimal' }, bundle);
-  const body = JSON.parse(response.body ?? '{}') as Bundle;
-  return (body.entry ?? []).flatMap((e: BundleEntry) => {
-    // Every successful write entry has a fullUrl ending Type/id and an ETag W/"version".
-    const target = /([A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/.exec(e.fullUrl ?? '');
-    const version = /^W\/"(\d+)"$/.exec(e.response?.etag ?? '');
-    return target && version ? [{ resourceType: target[1]!, id: target[2]!, versionId: version[1]!, status: e.response?.status ?? '' }] : [];
-  });
+  const results = await applyTransaction({ ...ctx, store }, { method: 'POST', segments: [], query: new URLSearchParams(), prefer: 'return=minimal' }, bundle);
+  // What the response Bundle's entries would name: a fullUrl and ETag for every write but a delete.
+  return results.flatMap((r) => (r.version && !r.version.deleted ? [{ resourceType: r.version.resourceType, id: r.version.id, versionId: String(r.version.versionId), status: statusLine(r.status) }] : []));
 }
 
 /**

@@ -191,6 +191,12 @@ async function each(planned: Planned[], fn: (p: Planned) => Promise<void>): Prom
 }
 
 export async function transaction(ctx: RouterContext, req: FhirRequest, bundle: Bundle): Promise<FhirResponse> {
+  const results = await applyTransaction(ctx, req, bundle);
+  return { status: 200, body: responseBundleJson('transaction-response', results.map((r) => responseEntryJson(ctx, r))) };
+}
+
+/** Runs a transaction Bundle: each entry's response, in the Bundle's order (transaction() renders them). */
+export async function applyTransaction(ctx: RouterContext, req: FhirRequest, bundle: Bundle): Promise<FhirResponse[]> {
   const planned: Planned[] = (bundle.entry ?? []).map((entry, index) => {
     const request = entryRequest(ctx, entry ?? {}, index, req.prefer);
     if (request.segments.length === 0) throw errors.invalidBundle(`Bundle.entry[${index}]: a transaction cannot contain another batch or transaction`);
@@ -207,7 +213,7 @@ export async function transaction(ctx: RouterContext, req: FhirRequest, bundle: 
   const patches = byMethod('PATCH');
   const reads = byMethod('GET', 'HEAD');
 
-  const responses = await ctx.store.transaction(async (tx) => {
+  return ctx.store.transaction(async (tx) => {
     const txCtx: RouterContext = { ...ctx, store: tx };
     const identities = new Identities();
     await tx.lockConditions(conditionsOf(planned), rowsOf(planned));
@@ -231,9 +237,8 @@ export async function transaction(ctx: RouterContext, req: FhirRequest, bundle: 
     await each(reads, async (p) => {
       p.result = await route(txCtx, p.request).run();
     });
-    return planned.map((p) => responseEntryJson(ctx, p.result as FhirResponse));
+    return planned.map((p) => p.result as FhirResponse);
   });
-  return { status: 200, body: responseBundleJson('transaction-response', responses) };
 }
 
 async function patchEntry(ctx: RouterContext, p: Planned): Promise<FhirResponse> {
