@@ -3,8 +3,8 @@
 // here by the ReadyForQuery messages PostgreSQL sends — one per round trip.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pipeline } from '../src/db/pipelined-query.ts';
-import { withTransaction } from '../src/db/pool.ts';
-import { countRoundTrips } from './helpers/round-trips.ts';
+import { answersCheckedAtCommit, withTransaction } from '../src/db/pool.ts';
+import { countRoundTrips, watchQueries } from './helpers/round-trips.ts';
 import { useTestServer } from './helpers/server.ts';
 
 const server = useTestServer({ SUBSCRIPTION_ENGINE: 'off' });
@@ -140,6 +140,83 @@ describe('withTransaction', () => {
     expect(await rowsOf('wn-c')).toEqual([1]);
     const { rows } = await server.pool.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = $1', ['idle in transaction (aborted)']);
     expect(rows[0].n).toBe(0);
+  });
+
+  it('commitWith behind a statement still unanswered: sent before its answer, run after it, committed with it', async () => {
+    const watched = await watchQueries(server.pool, () =>
+      withTransaction(server.pool, async (client, { commitWith }) => {
+        expect(answersCheckedAtCommit(client)).toBe(true);
+        // Not awaited: its answer comes after the COMMIT has been sent.
+        const slow = client.query(`INSERT INTO pipeline_test SELECT $1, 1 FROM pg_sleep(0.2)`, ['cb-a']);
+        const started = performance.now();
+        const sending = commitWith({ text: 'INSERT INTO pipeline_test VALUES ($1, 2)', values: ['cb-a'] });
+        await slow;
+        await sending;
+        expect(performance.now() - started).toBeGreaterThanOrEqual(190);
+      }),
+    );
+    // One trip on the wire: BEGIN and the slow INSERT, then the last INSERT and COMMIT bound before any answer was read.
+    expect(watched.clients.filter((trips) => trips.length)).toEqual([[['BEGIN', 'INSERT INTO pipeline_test', 'INSERT INTO pipeline_test', 'COMMIT']]]);
+    expect(await rowsOf('cb-a')).toEqual([1, 2]);
+  });
+
+  it('a statement whose answer was not awaited fails the transaction: commitWith and commit report its error, and nothing is committed', async () => {
+    await server.pool.query(`INSERT INTO pipeline_test VALUES ('cb-b', 1)`);
+    let client: unknown;
+    await expect(
+      withTransaction(server.pool, async (c, { commitWith }) => {
+        client = c;
+        await c.query('INSERT INTO pipeline_test VALUES ($1, 2)', ['cb-b']);
+        c.query('INSERT INTO pipeline_test VALUES ($1, 1)', ['cb-b']).catch(() => undefined); // duplicate, answer not awaited
+        await commitWith({ text: 'INSERT INTO pipeline_test VALUES ($1, 3)', values: ['cb-b'] });
+      }),
+    ).rejects.toMatchObject({ code: '23505' }); // not "current transaction is aborted"
+    expect(answersCheckedAtCommit(client as never)).toBe(false); // after the transaction
+    await expect(
+      withTransaction(server.pool, async (c) => {
+        await c.query('INSERT INTO pipeline_test VALUES ($1, 4)', ['cb-b']);
+        c.query('INSERT INTO pipeline_test VALUES ($1, 1)', ['cb-b']).catch(() => undefined);
+      }),
+    ).rejects.toMatchObject({ code: '23505' }); // the plain COMMIT would have answered ROLLBACK
+    expect(await rowsOf('cb-b')).toEqual([1]);
+    const { rows } = await server.pool.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = $1', ['idle in transaction (aborted)']);
+    expect(rows[0].n).toBe(0);
+  });
+
+  it('a statement refused because an earlier one failed reports that failure, and a retry starts afresh', async () => {
+    await server.pool.query(`INSERT INTO pipeline_test VALUES ('cb-c', 1)`);
+    let attempts = 0;
+    const errors: unknown[] = [];
+    await withTransaction(
+      server.pool,
+      async (client) => {
+        attempts++;
+        if (attempts === 1) client.query('INSERT INTO pipeline_test VALUES ($1, 1)', ['cb-c']).catch(() => undefined);
+        await client.query('INSERT INTO pipeline_test VALUES ($1, 2)', ['cb-c']).catch((err: unknown) => {
+          errors.push(err);
+          throw err;
+        });
+      },
+      { retryIf: (err) => (err as { code?: string }).code === '23505', attempts: 2 },
+    );
+    expect(attempts).toBe(2);
+    expect(errors).toMatchObject([{ code: '23505' }]);
+    expect(await rowsOf('cb-c')).toEqual([1, 2]);
+  });
+
+  it('a failure rolled back to a savepoint does not fail the commit', async () => {
+    await server.pool.query(`INSERT INTO pipeline_test VALUES ('cb-d', 1)`);
+    await withTransaction(server.pool, async (client, { commitWith }) => {
+      await client.query('INSERT INTO pipeline_test VALUES ($1, 2)', ['cb-d']);
+      await client.query('SAVEPOINT cb_d');
+      const failing = client.query('INSERT INTO pipeline_test VALUES ($1, 1)', ['cb-d']); // duplicate
+      const after = client.query('INSERT INTO pipeline_test VALUES ($1, 3)', ['cb-d']);
+      await expect(failing).rejects.toMatchObject({ code: '23505' });
+      await expect(after).rejects.toMatchObject({ code: '23505' }); // refused: reports what aborted the transaction
+      await client.query('ROLLBACK TO SAVEPOINT cb_d');
+      await commitWith({ text: 'INSERT INTO pipeline_test VALUES ($1, 4)', values: ['cb-d'] });
+    });
+    expect(await rowsOf('cb-d')).toEqual([1, 2, 4]);
   });
 
   it('withNext refuses named statements', async () => {

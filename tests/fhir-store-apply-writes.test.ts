@@ -6,7 +6,10 @@
 // batch remains; a new version is never timestamped before the version it replaces.
 import { describe, expect, it } from 'vitest';
 import type { Resource } from '@medplum/fhirtypes';
-import { ErrorCode, FhirError, PgFhirStore, storeInTransaction } from '../src/fhir/index.ts';
+import { withTransaction } from '../src/db/pool.ts';
+import { ErrorCode, FhirError, isRetryable, PgFhirStore, storeInTransaction } from '../src/fhir/index.ts';
+import { emptyIndexRows } from '../src/fhir/search/index-rows.ts';
+import { writeVersions } from '../src/fhir/store/write-versions.ts';
 import type { FhirStore } from '../src/fhir/index.ts';
 import { useTestServer } from './helpers/server.ts';
 
@@ -112,5 +115,57 @@ describe('applyWrites: versions follow in time', () => {
     // One transaction, one timestamp: the create prepared before the lock was stamped again.
     expect(beside.lastUpdated).toBe(updated.lastUpdated);
     expect(Date.parse(JSON.parse(beside.content!).meta.lastUpdated)).toBe(Date.parse(updated.lastUpdated));
+  });
+});
+
+describe('applyWrites: the write checked by PostgreSQL, its answer read at the commit', () => {
+  const versionOf = (resource: Record<string, unknown>, isNew: boolean) => ({
+    resourceType: resource.resourceType as string,
+    id: resource.id as string,
+    versionId: 1,
+    lastUpdated: new Date().toISOString(),
+    deleted: false,
+    content: JSON.stringify(resource),
+    isNew,
+    interaction: 'create' as const,
+    rows: emptyIndexRows(),
+  });
+
+  it('the statement fails, retryably, when it did not write what was planned — an update of a row that is not there — and keeps nothing', async () => {
+    const store = new PgFhirStore(server.pool);
+    const err = await writeVersions(server.pool, [versionOf({ resourceType: 'Patient', id: 'wc-new' }, true), versionOf({ resourceType: 'Patient', id: 'wc-missing' }, false)]).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toMatchObject({ code: '40001', message: 'wrote 1 inserts and 0 updates, expected 1 and 1' });
+    expect(isRetryable(err)).toBe(true);
+    await expect(store.read('Patient', 'wc-new')).rejects.toMatchObject(notFound);
+  });
+
+  it('in withTransaction, applyWrites returns before the write is answered; a write that fails fails the commit with its own error, and nothing is kept', async () => {
+    const store = new PgFhirStore(server.pool);
+    await store.update({ resourceType: 'Patient', id: 'wc-taken', gender: 'female' } as Resource);
+    const err = await withTransaction(server.pool, async (client) => {
+      // A create under an id that exists: the INSERT fails (unique violation) in PostgreSQL.
+      const outcomes = await storeInTransaction(client).applyWrites([
+        create({ resourceType: 'Patient', id: 'wc-beside', gender: 'other' }, 'beside'),
+        create({ resourceType: 'Patient', id: 'wc-taken', gender: 'male' }, 'taken'),
+      ]);
+      expect(outcomes.map((o) => o.outcome)).toEqual(['created', 'created']); // not yet answered
+    }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toMatchObject({ code: '23505' });
+    await expect(store.read('Patient', 'wc-beside')).rejects.toMatchObject(notFound);
+    expect(JSON.parse((await store.read('Patient', 'wc-taken')).content!).gender).toBe('female');
+  });
+
+  it('in a transaction begun by hand (no check at the commit), applyWrites waits for the write and throws its error itself', async () => {
+    const store = new PgFhirStore(server.pool);
+    await store.update({ resourceType: 'Patient', id: 'wc-taken-2' } as Resource);
+    await inRolledBackTransaction(async (tx) => {
+      await expect(tx.applyWrites([create({ resourceType: 'Patient', id: 'wc-taken-2', gender: 'male' }, 'taken')])).rejects.toMatchObject({ code: '23505' });
+    });
   });
 });

@@ -1,10 +1,11 @@
-// An original-mode HL7 message costs four round trips to PostgreSQL once the connection has its
-// statements prepared: the log's start (cb_hl7_begin) with BEGIN and every store lookup of the
-// mapping — what the mappers read (the Patient, the Encounter) and the conditions of all the
-// message's conditional writes, resolved and locked for the write (cb_resolve_conditions); the
-// lock of the row it writes by id (its Provenance), sent while the new resources are prepared;
-// the write; and the log row with COMMIT.
-// Watched on the wire: the statements bound between one ReadyForQuery and the next.
+// An original-mode HL7 message waits for PostgreSQL three times once the connection has its
+// statements prepared: for the log's start (cb_hl7_begin), sent with BEGIN and every store lookup
+// of the mapping — what the mappers read (the Patient, the Encounter) and the conditions of all
+// the message's conditional writes, resolved and locked for the write (cb_resolve_conditions);
+// for the lock of the row it writes by id (its Provenance), sent while the new resources are
+// prepared; and for the write, with the log row and COMMIT sent behind it as soon as the resources
+// are validated, before the write's answer has come (db/pool.ts: answersCheckedAtCommit).
+// Watched on the wire: the statements bound before each ReadyForQuery the client reads.
 import { describe, expect, it } from 'vitest';
 import { fixture, sendTo } from './helpers/mllp.ts';
 import { watchQueries } from './helpers/round-trips.ts';
@@ -17,7 +18,7 @@ const a03 = (controlId: string) => fixture('ms_ADT-A03-01.hl7').toString('latin1
 const BEGIN_LOG = 'SELECT new_id::text, duplicate_id::text,';
 
 describe('round trips of an HL7 message', () => {
-  it('an ADT^A03 for a known patient and stay: the log start travels with all the lookups and conditions, which the transaction then finds resolved', async () => {
+  it('an ADT^A03 for a known patient and stay: the log start travels with all the lookups and conditions; the log row and COMMIT follow the write without waiting for it', async () => {
     // Known patient and stay; the connection's named statements prepared (the pool hands back the
     // client it took last).
     for (let i = 1; i <= 3; i++) expect((await sendTo(server.mllpPort, a03(`RT-WARM-${i}`))).message.get('MSA-1')).toBe('AA');
@@ -28,8 +29,8 @@ describe('round trips of an HL7 message', () => {
     expect(trips).toEqual([
       ['BEGIN', BEGIN_LOG, 'cb_resolve_conditions'],
       ['cb_lock_one'],
-      [expect.stringMatching(/^cb_(insert|write)_versions$/)], // only inserts when nothing it replaces changed
-      ['cb_hl7_insert_with_outcome', 'COMMIT'],
+      // Only inserts when nothing it replaces changed; the log row and COMMIT go behind it.
+      [expect.stringMatching(/^cb_(insert|write)_versions$/), 'cb_hl7_insert_with_outcome', 'COMMIT'],
     ]);
   });
 

@@ -118,6 +118,21 @@ class PipelinedQuery extends pg.Query {
   }
 }
 
+/** A PipelinedQuery that settles `resolve`/`reject` with every statement's result, in order. */
+function pipelinedQuery(before: readonly Statement[], query: pg.QueryConfig, after: readonly string[], resolve: (results: pg.QueryResult[]) => void, reject: (err: unknown) => void): PipelinedQuery {
+  const q = new PipelinedQuery(query);
+  q.before = before;
+  q.after = after;
+  (q as unknown as { callback: (err: Error | null, results: unknown) => void }).callback = (err, results) => {
+    if (err) return reject(err);
+    const all = Array.isArray(results) ? (results as pg.QueryResult[]) : [results as pg.QueryResult];
+    const expected = before.length + after.length + 1;
+    if (all.length !== expected) return reject(new Error(`expected ${expected} results, got ${all.length}`));
+    resolve(all);
+  };
+  return q;
+}
+
 /**
  * Runs `query` on `client` with `before` statements ahead of it and `after` statements behind it,
  * all in one round trip; resolves with every statement's result, in order. `query` must not page
@@ -126,16 +141,41 @@ class PipelinedQuery extends pg.Query {
  */
 export function pipeline(client: pg.PoolClient, before: readonly Statement[], query: pg.QueryConfig, after: readonly string[]): Promise<pg.QueryResult[]> {
   return new Promise((resolve, reject) => {
-    const q = new PipelinedQuery(query);
-    q.before = before;
-    q.after = after;
-    (q as unknown as { callback: (err: Error | null, results: unknown) => void }).callback = (err, results) => {
-      if (err) return reject(err);
-      const all = Array.isArray(results) ? (results as pg.QueryResult[]) : [results as pg.QueryResult];
-      const expected = before.length + after.length + 1;
-      if (all.length !== expected) return reject(new Error(`expected ${expected} results, got ${all.length}`));
-      resolve(all);
-    };
-    client.query(q);
+    client.query(pipelinedQuery(before, query, after, resolve, reject));
+  });
+}
+
+/** What pipelineBehind reads of node-postgres's Client (its own pipeline mode keeps the same state). */
+interface ClientState {
+  readyForQuery: boolean;
+  _queryable: boolean;
+  _ending: boolean;
+  _queryQueue: unknown[];
+  _types: unknown;
+  connection: Connection;
+}
+
+/**
+ * pipeline(), but written to the connection at once even while the client still waits for the
+ * answer to the query it sent last — so the statements do not wait for that answer to travel to
+ * the client and a turn of its event loop: PostgreSQL runs them as soon as it has run that query
+ * (and, when it failed, refuses them: "current transaction is aborted"). node-postgres answers
+ * queries in the order they were queued; this one is queued as sent already, to read its answers
+ * after that query's. Only with nothing else queued (which it would overtake); otherwise, or on an
+ * idle client, it is sent as pipeline() sends it.
+ */
+export function pipelineBehind(client: pg.PoolClient, before: readonly Statement[], query: pg.QueryConfig, after: readonly string[]): Promise<pg.QueryResult[]> {
+  const state = client as unknown as ClientState;
+  if (state.readyForQuery || state._queryQueue.length > 0 || !state._queryable || state._ending) return pipeline(client, before, query, after);
+  return new Promise((resolve, reject) => {
+    const q = pipelinedQuery(before, query, after, resolve, reject);
+    const result = (q as unknown as { _result?: { _types?: unknown } })._result;
+    if (result && !result._types) result._types = state._types; // as client.query does
+    const submittable = q as unknown as { submit(connection: Connection): Error | null };
+    const error = submittable.submit(state.connection);
+    if (error) return reject(error);
+    // Its turn comes when the query in flight is answered: then there is nothing more to send.
+    submittable.submit = () => null;
+    state._queryQueue.push(q);
   });
 }

@@ -3,7 +3,7 @@
  * to every component that needs it.
  */
 import pg from 'pg';
-import { pipeline } from './pipelined-query.ts';
+import { pipelineBehind } from './pipelined-query.ts';
 import type { Statement } from './pipelined-query.ts';
 
 export type Pool = pg.Pool;
@@ -70,7 +70,8 @@ export interface Transaction {
  * BEGIN travels with the transaction's first query, and `fn` may end the transaction with
  * `commitWith` (its last statement and COMMIT together): a transaction of n statements costs n
  * round trips, not n + 2 (pipelined-query.ts); statements given to `withNext` travel with the
- * query after them.
+ * query after them. The transaction commits only if every statement sent on it succeeded, read
+ * or not (see answersCheckedAtCommit).
  */
 export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient, tx: Transaction) => Promise<T>, retry?: RetryPolicy): Promise<T> {
   for (let attempt = 1; ; attempt++) {
@@ -90,6 +91,24 @@ export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient, tx
   }
 }
 
+/** Clients in a withTransaction transaction. */
+const checkedAtCommit = new WeakSet<PoolClient>();
+
+/**
+ * Whether `client` is in a withTransaction transaction. Such a transaction commits only once every
+ * statement sent on it has succeeded, and a statement that fails only because an earlier one
+ * aborted the transaction reports that earlier failure: so a caller may send a statement and go
+ * on without waiting for its answer — its failure still fails the transaction, where it is
+ * reported. (With BEGIN and COMMIT sent by hand, a COMMIT after a failed statement answers
+ * ROLLBACK without an error: there, every answer must be read.)
+ */
+export function answersCheckedAtCommit(client: PoolClient): boolean {
+  return checkedAtCommit.has(client);
+}
+
+/** SQLSTATE 25P02: a statement refused because an earlier one aborted the transaction. */
+const IN_FAILED_TRANSACTION = '25P02';
+
 interface Ahead {
   query: pg.QueryConfig;
   resolve: (result: pg.QueryResult) => void;
@@ -98,20 +117,57 @@ interface Ahead {
 
 /**
  * A transaction on `client` that sends BEGIN, and the statements given to withNext, with the next
- * query made on it. While any are waiting the client's `query` is shadowed by one that sends
- * them; a query node-postgres cannot pipeline (a callback, a submittable, paged rows — none of
- * which this server sends inside a transaction) gets them queued ahead of it instead, which is as
- * correct and one round trip slower each.
+ * query made on it; a query node-postgres cannot pipeline (a callback, a submittable, paged rows —
+ * none of which this server sends inside a transaction) gets them queued ahead of it instead,
+ * which is as correct and one round trip slower each. The client's `query` is shadowed for the
+ * transaction's length, to do that and to keep every statement's outcome for the commit.
  */
 class LazyTransaction implements Transaction {
   readonly #client: PoolClient;
   #state: 'idle' | 'begun' | 'committed' = 'idle';
   #ahead: Ahead[] = [];
   #flushScheduled = false;
+  /** Every statement sent, in order, as its failure once answered (undefined: it succeeded). */
+  #sent: Array<Promise<{ error: unknown } | undefined>> = [];
 
   constructor(client: PoolClient) {
     this.#client = client;
-    this.#shadow();
+    checkedAtCommit.add(client);
+    const original = client.query.bind(client) as (...args: unknown[]) => unknown;
+    const send = (config: unknown, values?: unknown, callback?: unknown): unknown => {
+      if (this.#state === 'committed') return Promise.reject(new Error('the transaction is already committed'));
+      const { statements, waiting } = this.#takeAhead();
+      if (!statements.length) return this.#track(original(config, values, callback));
+      const query = pipelinable(config, values, callback);
+      if (query) return this.#send(statements, waiting, query, []).then((results) => results[statements.length]!);
+      this.#queue(statements, waiting, original);
+      return this.#track(original(config, values, callback));
+    };
+    Object.defineProperty(client, 'query', { value: send, configurable: true, writable: true });
+  }
+
+  /**
+   * Keeps the outcome of a statement sent (a promise; a submittable is not followed) for the
+   * commit; the promise given back reports, instead of "current transaction is aborted", the
+   * failure of the earlier statement that aborted the transaction.
+   */
+  #track<R>(result: R): R {
+    if (!(result instanceof Promise)) return result;
+    const earlier = this.#sent.slice();
+    this.#sent.push(result.then(() => undefined, (error: unknown) => ({ error })));
+    return result.catch(async (error: unknown) => {
+      if ((error as { code?: string }).code === IN_FAILED_TRANSACTION) {
+        const cause = await abortingFailure(earlier);
+        if (cause) throw cause.error;
+      }
+      throw error;
+    }) as R;
+  }
+
+  /** Resolves once every statement sent has been answered; rejects with the failure that aborted the transaction, if one did. */
+  async #settled(): Promise<void> {
+    const failure = await abortingFailure(this.#sent);
+    if (failure) throw failure.error;
   }
 
   /** Statements to send ahead of the next query: BEGIN first when the transaction has not begun. */
@@ -123,41 +179,32 @@ class LazyTransaction implements Transaction {
     return { statements, waiting };
   }
 
-  /** Sends the statements ahead of `query` in one round trip and settles their promises. */
-  async #send(statements: Statement[], waiting: Ahead[], query: pg.QueryConfig, after: string[]): Promise<pg.QueryResult> {
+  /**
+   * Sends the statements ahead of `query` (and `after` behind it) in one round trip — at once,
+   * behind a statement still unanswered (pipelineBehind) — and settles their promises.
+   */
+  async #send(statements: Statement[], waiting: Ahead[], query: pg.QueryConfig, after: string[]): Promise<pg.QueryResult[]> {
     let results: pg.QueryResult[];
     try {
-      results = await pipeline(this.#client, statements, query, after);
+      results = await this.#track(pipelineBehind(this.#client, statements, query, after));
     } catch (err) {
       for (const w of waiting) w.reject(err);
       throw err;
     }
     const skip = statements.length - waiting.length;
     waiting.forEach((w, i) => w.resolve(results[skip + i]!));
-    return results[statements.length]!;
+    return results;
   }
 
   /** Queues the statements as queries of their own, ahead of whatever the client runs next. */
-  #queue(statements: Statement[], waiting: Ahead[]): void {
+  #queue(statements: Statement[], waiting: Ahead[], original: (...args: unknown[]) => unknown): void {
     const skip = statements.length - waiting.length;
     statements.forEach((statement, i) => {
-      const sent = this.#client.query(statement as pg.QueryConfig);
+      const sent = this.#track(original(statement) as Promise<pg.QueryResult>);
       const w = i >= skip ? waiting[i - skip] : undefined;
       if (w) sent.then(w.resolve, w.reject);
       else sent.catch(() => undefined); // BEGIN: its failure fails the query behind it
     });
-  }
-
-  #shadow(): void {
-    const send = (config: unknown, values?: unknown, callback?: unknown): unknown => {
-      this.end();
-      const { statements, waiting } = this.#takeAhead();
-      const query = pipelinable(config, values, callback);
-      if (query) return this.#send(statements, waiting, query, []);
-      this.#queue(statements, waiting);
-      return (this.#client.query as (...args: unknown[]) => unknown)(config, values, callback);
-    };
-    Object.defineProperty(this.#client, 'query', { value: send, configurable: true, writable: true });
   }
 
   // An arrow function, like commitWith: callers pass it on detached from the transaction.
@@ -166,7 +213,6 @@ class LazyTransaction implements Transaction {
     if (query.name) return Promise.reject(new Error(`withNext takes unnamed statements (got "${query.name}")`));
     return new Promise((resolve, reject) => {
       this.#ahead.push({ query, resolve: resolve as Ahead['resolve'], reject });
-      this.#shadow();
       this.#flushSoon();
     });
   };
@@ -183,57 +229,85 @@ class LazyTransaction implements Transaction {
 
   /** The waiting statements in one round trip of their own (the last one as the query). */
   async #sendAlone(): Promise<void> {
-    this.end();
     const { statements, waiting } = this.#takeAhead();
     const last = waiting.pop()!;
-    const result = await this.#send(statements.slice(0, -1), waiting, last.query, []).catch((err: unknown) => {
+    const results = await this.#send(statements.slice(0, -1), waiting, last.query, []).catch((err: unknown) => {
       last.reject(err);
       throw err;
     });
-    last.resolve(result);
+    last.resolve(results[statements.length - 1]!);
   }
 
+  /**
+   * The last statement and COMMIT, sent at once — behind a statement whose answer has not come
+   * yet, if there is one: PostgreSQL runs them after it, and not at all if it failed. Resolves
+   * once every statement of the transaction has succeeded and the COMMIT with it.
+   */
   readonly commitWith: CommitWith = async (query) => {
     if (this.#state === 'committed') throw new Error('the transaction is already committed');
     const config = pipelinable(query, undefined, undefined);
     if (!config) throw new Error('commitWith cannot page rows: the COMMIT follows the statement in its round trip');
-    this.end();
     const { statements, waiting } = this.#takeAhead();
-    const result = await this.#send(statements, waiting, config, ['COMMIT']);
-    this.#state = 'committed';
-    // Nothing more belongs to this transaction: a later query on the client would run outside it.
-    Object.defineProperty(this.#client, 'query', {
-      value: () => Promise.reject(new Error('the transaction is already committed')),
-      configurable: true,
-      writable: true,
+    const results = await this.#send(statements, waiting, config, ['COMMIT']).catch(async (err: unknown) => {
+      await this.#settled(); // throws the failure that aborted the transaction, if one did
+      throw err;
     });
-    return result as never;
+    await this.#committed(results[results.length - 1]!);
+    // Nothing more belongs to this transaction: a later query on the client would run outside it.
+    this.#state = 'committed';
+    return results[statements.length] as never;
   };
 
   async commit(): Promise<void> {
-    this.end();
-    if (this.#ahead.length) {
+    if (this.#state === 'committed') return;
+    if (this.#ahead.length || this.#state === 'begun') {
       // Statements still waiting go with the COMMIT.
       const { statements, waiting } = this.#takeAhead();
-      await this.#send(statements, waiting, { text: 'COMMIT' }, []);
-    } else if (this.#state === 'begun') {
-      await this.#client.query('COMMIT');
+      const before = this.#sent.slice(); // the COMMIT answers (ROLLBACK) even when they failed
+      const results = await this.#send(statements, waiting, { text: 'COMMIT' }, []);
+      const failure = await abortingFailure(before);
+      if (failure) throw failure.error;
+      await this.#committed(results[statements.length]!);
     }
     this.#state = 'committed';
   }
 
+  /**
+   * After the COMMIT's answer: every statement sent succeeded, else the first failure is thrown
+   * (PostgreSQL answers a COMMIT of an aborted transaction with ROLLBACK, not an error).
+   */
+  async #committed(commit: pg.QueryResult): Promise<void> {
+    await this.#settled();
+    if (commit.command !== 'COMMIT') throw new Error(`COMMIT answered ${commit.command}: the transaction was not committed`);
+  }
+
   async rollback(): Promise<void> {
-    this.end();
     for (const w of this.#ahead.splice(0)) w.reject(new Error('the transaction was rolled back before this statement was sent'));
     // After a commitWith that failed, its COMMIT either never ran (the transaction is open and
     // aborted) or failed and ended it (ROLLBACK then only warns).
     if (this.#state === 'begun') await this.#client.query('ROLLBACK').catch(() => undefined);
+    await Promise.all(this.#sent);
   }
 
   /** Gives the client its own `query` back. */
   end(): void {
+    checkedAtCommit.delete(this.#client);
     if (Object.hasOwn(this.#client, 'query')) delete (this.#client as { query?: unknown }).query;
   }
+}
+
+/**
+ * Of statements' outcomes in the order sent, the failure that leaves the transaction aborted: the
+ * first one after the last statement that succeeded (after a failure, only a ROLLBACK TO
+ * SAVEPOINT can succeed, and it ends the abort). Undefined when the transaction is not aborted.
+ */
+async function abortingFailure(outcomes: ReadonlyArray<Promise<{ error: unknown } | undefined>>): Promise<{ error: unknown } | undefined> {
+  let aborting: { error: unknown } | undefined;
+  for (const outcome of outcomes) {
+    const failure = await outcome;
+    aborting = failure ? (aborting ?? failure) : undefined;
+  }
+  return aborting;
 }
 
 /** The query as a config pipeline() can send after other statements, or undefined when it cannot be pipelined. */

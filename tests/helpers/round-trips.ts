@@ -47,7 +47,8 @@ export async function watchQueries(pool: Pool, fn: () => Promise<unknown>): Prom
       connection.off('readyForQuery', count);
       connection.parse = parse;
       connection.bind = bind;
-      if (!trips[trips.length - 1]!.length) trips.pop();
+      // Statements sent behind one in flight (pipelineBehind) leave their answer's ReadyForQuery after it.
+      while (trips.length && !trips[trips.length - 1]!.length) trips.pop();
     });
   };
   pool.on('acquire', listen);

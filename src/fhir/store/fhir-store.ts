@@ -124,7 +124,9 @@ export interface FhirStore {
    * When it throws, the statement may already have run in the transaction (resources are
    * validated while it runs): the caller must roll back the transaction or a savepoint, as
    * transaction() and every other caller do, and go on with a new store (this one's record of the
-   * locks it holds no longer holds).
+   * locks it holds no longer holds). In a transaction of withTransaction (db/pool.ts), it may
+   * return before PostgreSQL has answered the statement: a failure then fails the transaction's
+   * next statement or its commit, and is reported there.
    */
   applyWrites(writes: readonly PlannedWrite[]): Promise<WriteOutcome[]>;
   /** Runs `fn` with a store whose every operation belongs to one database transaction. */

@@ -7,7 +7,7 @@
 import { newResourceId } from './resource-id.ts';
 import { deepEquals } from '@medplum/core';
 import type { Resource } from '@medplum/fhirtypes';
-import { withTransaction } from '../../db/pool.ts';
+import { answersCheckedAtCommit, withTransaction } from '../../db/pool.ts';
 import type { Pool, PoolClient, Queryable } from '../../db/pool.ts';
 import { errors, FhirError } from '../errors.ts';
 import { emptyIndexRows, extractIndexRows, parseRelativeReference } from '../search/index-rows.ts';
@@ -23,15 +23,15 @@ import { isValidId, validate } from '../validation.ts';
 import type { CreateOptions, DeleteOptions, EverythingQuery, FhirStore, HistoryQuery, PlannedWrite, StoredVersion, UpdateOptions, WriteOutcome } from './fhir-store.ts';
 import { lockCondition, lockCurrent, resolveConditions, selectByIdentifiers, selectCurrent, selectReferencing, selectEverything, selectHistory, selectVersion, selectVersions, toStoredVersion } from './sql.ts';
 import type { PendingVersion } from './write-versions.ts';
-import { WriteRaceError, writeVersions } from './write-versions.ts';
+import { writeVersions } from './write-versions.ts';
 
 /** PostgreSQL errors worth retrying the whole transaction for. */
 const RETRYABLE = new Set(['40001', '40P01', '23505']);
 const MAX_ATTEMPTS = 5;
 
-/** Whether a failed transaction may succeed when run again (serialization failure, deadlock, write race). */
+/** Whether a failed transaction may succeed when run again (serialization failure — a write race among them: writeVersions —, deadlock, unique violation). */
 export function isRetryable(err: unknown): boolean {
-  return err instanceof WriteRaceError || RETRYABLE.has((err as { code?: string }).code ?? '');
+  return RETRYABLE.has((err as { code?: string }).code ?? '');
 }
 
 function assertType(resourceType: string): void {
@@ -160,6 +160,8 @@ export interface PgFhirStoreOptions {
 
 export class PgFhirStore implements FhirStore {
   private readonly pool: Pool | undefined;
+  /** In a transaction: its client. */
+  private readonly client: PoolClient | undefined;
   private readonly db: Queryable;
   private readonly options: PgFhirStoreOptions;
   /** In a transaction: the resource types written so far. */
@@ -183,6 +185,7 @@ export class PgFhirStore implements FhirStore {
   constructor(poolOrClient: Pool | PoolClient, options: PgFhirStoreOptions = {}, written?: Set<string>) {
     this.db = poolOrClient;
     this.pool = written ? undefined : (poolOrClient as Pool);
+    this.client = written ? (poolOrClient as PoolClient) : undefined;
     this.options = options;
     this.written = written;
   }
@@ -416,10 +419,19 @@ export class PgFhirStore implements FhirStore {
       (err: unknown) => err,
     );
     const invalid = firstInvalid(toValidate);
-    const failed = await write;
     // An invalid resource is reported as such, whatever the database made of it.
-    if (invalid) throw invalid;
-    if (failed) throw failed;
+    if (invalid) {
+      await write;
+      throw invalid;
+    }
+    // In a transaction that checks every statement at its commit (db/pool.ts), the write's answer
+    // need not be awaited: the caller goes on (an HL7 message builds its ACK) while PostgreSQL
+    // writes, and its last statement and COMMIT are sent behind the write. The statement checks
+    // its own counts; a failure fails the commit, or the next statement, which report it.
+    if (!this.client || !answersCheckedAtCommit(this.client)) {
+      const failed = await write;
+      if (failed) throw failed;
+    }
     for (const v of pending) {
       this.written?.add(v.resourceType);
       this.rowLocked.set(rowKey(v), storedFromPending(v));
