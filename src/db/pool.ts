@@ -153,11 +153,11 @@ class LazyTransaction implements Transaction {
    */
   #track<R>(result: R): R {
     if (!(result instanceof Promise)) return result;
-    const earlier = this.#sent.slice();
+    const position = this.#sent.length;
     this.#sent.push(result.then(() => undefined, (error: unknown) => ({ error })));
     return result.catch(async (error: unknown) => {
       if ((error as { code?: string }).code === IN_FAILED_TRANSACTION) {
-        const cause = await abortingFailure(earlier);
+        const cause = await abortingFailure(this.#sent.slice(0, position));
         if (cause) throw cause.error;
       }
       throw error;

@@ -29,7 +29,7 @@ import { writeVersions } from './write-versions.ts';
 const RETRYABLE = new Set(['40001', '40P01', '23505']);
 const MAX_ATTEMPTS = 5;
 
-/** Whether a failed transaction may succeed when run again (serialization failure — a write race among them: writeVersions —, deadlock, unique violation). */
+/** Whether a failed transaction may succeed when run again: serialization failure (writeVersions reports a write race as one), deadlock, unique violation. */
 export function isRetryable(err: unknown): boolean {
   return RETRYABLE.has((err as { code?: string }).code ?? '');
 }
