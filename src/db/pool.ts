@@ -164,9 +164,9 @@ class LazyTransaction implements Transaction {
     }) as R;
   }
 
-  /** Resolves once every statement sent has been answered; rejects with the failure that aborted the transaction, if one did. */
-  async #settled(): Promise<void> {
-    const failure = await abortingFailure(this.#sent);
+  /** Resolves once the statements (all sent, by default) are answered; rejects with the failure that aborted the transaction, if one did. */
+  async #settled(outcomes: ReadonlyArray<Promise<{ error: unknown } | undefined>> = this.#sent): Promise<void> {
+    const failure = await abortingFailure(outcomes);
     if (failure) throw failure.error;
   }
 
@@ -252,7 +252,8 @@ class LazyTransaction implements Transaction {
       await this.#settled(); // throws the failure that aborted the transaction, if one did
       throw err;
     });
-    await this.#committed(results[results.length - 1]!);
+    // The statement behind which it went succeeded too: it would have been refused otherwise.
+    committed(results[results.length - 1]!);
     // Nothing more belongs to this transaction: a later query on the client would run outside it.
     this.#state = 'committed';
     return results[statements.length] as never;
@@ -265,20 +266,10 @@ class LazyTransaction implements Transaction {
       const { statements, waiting } = this.#takeAhead();
       const before = this.#sent.slice(); // the COMMIT answers (ROLLBACK) even when they failed
       const results = await this.#send(statements, waiting, { text: 'COMMIT' }, []);
-      const failure = await abortingFailure(before);
-      if (failure) throw failure.error;
-      await this.#committed(results[statements.length]!);
+      await this.#settled(before);
+      committed(results[statements.length]!);
     }
     this.#state = 'committed';
-  }
-
-  /**
-   * After the COMMIT's answer: every statement sent succeeded, else the first failure is thrown
-   * (PostgreSQL answers a COMMIT of an aborted transaction with ROLLBACK, not an error).
-   */
-  async #committed(commit: pg.QueryResult): Promise<void> {
-    await this.#settled();
-    if (commit.command !== 'COMMIT') throw new Error(`COMMIT answered ${commit.command}: the transaction was not committed`);
   }
 
   async rollback(): Promise<void> {
@@ -294,6 +285,11 @@ class LazyTransaction implements Transaction {
     checkedAtCommit.delete(this.#client);
     if (Object.hasOwn(this.#client, 'query')) delete (this.#client as { query?: unknown }).query;
   }
+}
+
+/** Throws unless the COMMIT committed: PostgreSQL answers a COMMIT of an aborted transaction with ROLLBACK, not an error. */
+function committed(commit: pg.QueryResult): void {
+  if (commit.command !== 'COMMIT') throw new Error(`COMMIT answered ${commit.command}: the transaction was not committed`);
 }
 
 /**

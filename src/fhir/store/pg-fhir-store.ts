@@ -160,8 +160,6 @@ export interface PgFhirStoreOptions {
 
 export class PgFhirStore implements FhirStore {
   private readonly pool: Pool | undefined;
-  /** In a transaction: its client. */
-  private readonly client: PoolClient | undefined;
   private readonly db: Queryable;
   private readonly options: PgFhirStoreOptions;
   /** In a transaction: the resource types written so far. */
@@ -185,7 +183,6 @@ export class PgFhirStore implements FhirStore {
   constructor(poolOrClient: Pool | PoolClient, options: PgFhirStoreOptions = {}, written?: Set<string>) {
     this.db = poolOrClient;
     this.pool = written ? undefined : (poolOrClient as Pool);
-    this.client = written ? (poolOrClient as PoolClient) : undefined;
     this.options = options;
     this.written = written;
   }
@@ -428,7 +425,7 @@ export class PgFhirStore implements FhirStore {
     // need not be awaited: the caller goes on (an HL7 message builds its ACK) while PostgreSQL
     // writes, and its last statement and COMMIT are sent behind the write. The statement checks
     // its own counts; a failure fails the commit, or the next statement, which report it.
-    if (!this.client || !answersCheckedAtCommit(this.client)) {
+    if (this.pool || !answersCheckedAtCommit(this.db as PoolClient)) {
       const failed = await write;
       if (failed) throw failed;
     }

@@ -37,7 +37,7 @@ export type CodeTranslator = (coding: Coding) => Promise<Coding[]>;
 
 /**
  * Reads current resources inside the message's transaction (e.g. the Encounter an A08 updates).
- * Mappers ask with whenFound and go on building; mapMessage then settles every lookup, together
+ * Mappers ask with whenFound and go on building; mapContent then settles every lookup, together
  * with the conditions of the message's writes, in one round trip.
  */
 export interface StoreView {

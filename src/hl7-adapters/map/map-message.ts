@@ -51,7 +51,3 @@ export async function mapContent(ctx: MappingContext): Promise<() => Bundle> {
     return ctx.bundle.build();
   };
 }
-
-export async function mapMessage(ctx: MappingContext): Promise<Bundle> {
-  return (await mapContent(ctx))();
-}

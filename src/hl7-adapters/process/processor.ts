@@ -33,7 +33,7 @@ import { BundleBuilder } from '../map/bundle-builder.ts';
 import { codeSystemResolver } from '../map/code-systems.ts';
 import type { MappingContext, MappingWarning } from '../map/context.ts';
 import { MappingError } from '../map/context.ts';
-import { mapContent, mapMessage } from '../map/map-message.ts';
+import { mapContent } from '../map/map-message.ts';
 import { decodeHl7Bytes, encodeHl7Text, hexDecoderFor } from '../parse/charset.ts';
 import { parseBatch } from '../parse/batch.ts';
 import type { Hl7Message } from '../parse/message.ts';
@@ -272,7 +272,7 @@ export class Hl7Processor {
     if (careful) await client.query('SAVEPOINT hl7_apply');
     let outcome: Outcome;
     try {
-      const bundle = early?.complete ? early.complete() : await mapMessage(ctx);
+      const bundle = (early?.complete ?? (await mapContent(ctx)))();
       const written = await runTransaction(this.#options.fhir, store, bundle);
       if (careful) await client.query('RELEASE SAVEPOINT hl7_apply');
       outcome = { status: 'processed', resources: written.map((w) => `${w.resourceType}/${w.id}/_history/${w.versionId}`) };

@@ -34,10 +34,9 @@ async function gender(ctx: MappingContext, pid: Hl7Segment): Promise<Gender | un
   return 'unknown';
 }
 
-/** PID-3 identifiers; an invalid resident ID is left out (it must not match anyone), with its problem. */
-function readIdentifiers(ctx: MappingContext, pid: Hl7Segment): { ids: Identifier[]; invalid: string[] } {
+/** PID-3 identifiers; an invalid resident ID is left out (it must not match anyone), with a warning. */
+function identifiers(ctx: MappingContext, pid: Hl7Segment): Identifier[] {
   const ids: Identifier[] = [];
-  const invalid: string[] = [];
   // PID-3 patient identifier list, then PID-2 (external id, withdrawn in v2.7 but still sent).
   for (const rep of [...pid.field(3).repetitions, ...pid.field(2).repetitions]) {
     const id = identifier(ctx, rep);
@@ -45,20 +44,13 @@ function readIdentifiers(ctx: MappingContext, pid: Hl7Segment): { ids: Identifie
     if (id.system === RESIDENT_ID_SYSTEM) {
       const problem = residentIdProblem(id.value ?? '');
       if (problem) {
-        invalid.push(`resident ID ${id.value} is not valid: ${problem}; it was not stored`);
+        warn(ctx, `resident ID ${id.value} is not valid: ${problem}; it was not stored`, { segment: 'PID', segmentIndex: pid.index, field: 3 });
         continue;
       }
       id.value = id.value?.toUpperCase();
     }
     if (!ids.some((o) => o.system === id.system && o.value === id.value)) ids.push(id);
   }
-  return { ids, invalid };
-}
-
-/** PID-3 identifiers, with a warning for each one left out. */
-function identifiers(ctx: MappingContext, pid: Hl7Segment): Identifier[] {
-  const { ids, invalid } = readIdentifiers(ctx, pid);
-  for (const reason of invalid) warn(ctx, reason, { segment: 'PID', segmentIndex: pid.index, field: 3 });
   return ids;
 }
 

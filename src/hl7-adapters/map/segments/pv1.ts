@@ -84,6 +84,7 @@ export function mapEncounter(ctx: MappingContext, pv1: Hl7Segment, patient: Refe
   // The status an event sets; A08 (and an event without one) keeps the stored visit's.
   const statusOf = (existing: Encounter | undefined): Status => (trigger === 'A08' || !STATUS_BY_EVENT[trigger] ? (existing?.status ?? (end ? 'finished' : start ? 'in-progress' : 'unknown')) : (STATUS_BY_EVENT[trigger] as Status));
   if (trigger === 'A13') end = undefined; // discharge cancelled: the visit is open again
+  const status = statusOf(undefined); // until the stored visit is read
   const pv2 = ctx.message.segment('PV2');
   const classCode = pv1.field(2).value.toUpperCase();
   const current = locationRef(ctx, pv1.field(3).repetition(1));
@@ -92,7 +93,7 @@ export function mapEncounter(ctx: MappingContext, pv1: Hl7Segment, patient: Refe
   const encounter: Encounter = compact({
     resourceType: 'Encounter' as const,
     identifier: [visit, ...(alternate ? [alternate] : [])],
-    status: statusOf(undefined),
+    status,
     class: CLASS[classCode] ?? (classCode ? { system: SYSTEMS.v2('0004'), code: classCode } : UNKNOWN_CLASS),
     type: [codeableConcept(ctx, pv1.field(4).repetition(1), '0007')].filter((c) => c !== undefined),
     // PV1-4 admission type is also the encounter's urgency (E emergency, U urgent …): the
@@ -114,7 +115,7 @@ export function mapEncounter(ctx: MappingContext, pv1: Hl7Segment, patient: Refe
       reAdmission: codeableConcept(ctx, pv1.field(13).repetition(1), '0092'),
       dischargeDisposition: codeableConcept(ctx, pv1.field(36).repetition(1), '0112'),
     }),
-    location: locations(current, undefined, statusOf(undefined) === 'finished', prior),
+    location: locations(current, undefined, status === 'finished', prior),
     serviceProvider: senderOrganizationRef(ctx),
   });
   // The stored visit, once read (StoreView.settle), decides an A08's status and keeps the beds it was in.
