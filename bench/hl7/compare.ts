@@ -8,7 +8,9 @@
  *   node bench/hl7/compare.ts /path/to/checkout-a /path/to/checkout-b
  *
  * Each checkout needs its node_modules (a symlink to this one's will do). Environment:
- * WINDOWS (12), WINDOW_MS (3000), PATIENTS (1000), SUBSCRIPTION_ENGINE (off).
+ * WINDOWS (12), WINDOW_MS (3000), PATIENTS (1000), SUBSCRIPTION_ENGINE (off). Besides messages/s,
+ * each server's CPU a message (its Node.js process; its PostgreSQL with background workers) over
+ * the whole comparison: steadier than the rate when the VM's speed drifts.
  */
 import { AdtA03Generator } from './messages.ts';
 import { MllpConnection } from './mllp-connection.ts';
@@ -16,6 +18,7 @@ import { seedPatients } from './seed.ts';
 import { startServerProcess } from '../lib/server-process.ts';
 import type { ServerProcess } from '../lib/server-process.ts';
 import { numberEnv } from '../lib/format.ts';
+import { cpuPerOperation, sampleCpu } from '../lib/process-cpu.ts';
 
 const roots = process.argv.slice(2);
 if (roots.length < 2) {
@@ -40,6 +43,9 @@ try {
     connections.push(connection);
   }
   const totals = servers.map(() => ({ messages: 0, ms: 0 }));
+  // CPU from the first window to the last, the idle windows included: a server's background work
+  // (autovacuum, checkpoints) is its own wherever it falls.
+  const cpuAtStart = servers.map((s) => sampleCpu(s.pid, s.postgresPid));
   for (let w = 0; w < windows; w++) {
     const order = w % 2 ? [...servers.keys()].reverse() : [...servers.keys()];
     const rates: string[] = [];
@@ -57,8 +63,13 @@ try {
     }
     console.log(`window ${w + 1}: ${rates.join('  ')} messages/s`);
   }
+  const cpu = servers.map((s, i) => cpuPerOperation(cpuAtStart[i], sampleCpu(s.pid, s.postgresPid), totals[i]!.messages));
   const rate = (i: number) => (totals[i]!.messages / totals[i]!.ms) * 1000;
-  for (const [i, root] of roots.entries()) console.log(`${root}: ${rate(i).toFixed(1)} messages/s (${(rate(i) / rate(0)).toFixed(3)}× the first)`);
+  for (const [i, root] of roots.entries()) {
+    const c = cpu[i];
+    const cpuText = c ? `; CPU ms a message: server ${c.serverMs.toFixed(2)} · PostgreSQL ${c.postgresMs.toFixed(2)}` : '';
+    console.log(`${root}: ${rate(i).toFixed(1)} messages/s (${(rate(i) / rate(0)).toFixed(3)}× the first)${cpuText}`);
+  }
   for (const c of connections) c.close();
 } finally {
   for (const s of servers) await s.stop();
