@@ -115,6 +115,19 @@ describe('ADT (Chinese synthetic messages, GB 18030 and GBK)', () => {
     expect(patientAfter.meta.versionId).toBe(patientBefore.meta.versionId);
     expect(await search(`Encounter?subject=Patient/${patientAfter.id}`)).toHaveLength(1);
     expect(await search(`Condition?subject=Patient/${patientAfter.id}`)).toHaveLength(1);
+    // Its Provenance targets the patient and visit it restates, not the staff and organization
+    // the first message created and this one only refers to (R4: "generated or updated").
+    const row = await applied('HISA01-AGAIN');
+    const provenance = (await server.fhir(`Provenance/hl7-message-${row.id}`)).body;
+    const targets = provenance.target.map((t: any) => t.reference);
+    expect(targets).toContain(`Patient/${patientAfter.id}`);
+    expect(targets).toContain(`Encounter/${(await one(`Encounter?subject=Patient/${patientAfter.id}`)).id}`);
+    expect(provenance.agent).toHaveLength(2);
+    for (const agent of provenance.agent) {
+      expect(agent.who.reference).toMatch(/^(Organization|Practitioner)\//);
+      expect(targets).not.toContain(agent.who.reference);
+    }
+    expect(targets.some((t: string) => t.startsWith('Location/'))).toBe(false);
   });
 
   it('A03 in GBK discharges the same Encounter: status finished, end, disposition, discharge diagnosis', async () => {

@@ -102,8 +102,17 @@ export class BundleBuilder {
     return out;
   }
 
-  references(): Reference[] {
-    return this.#entries.map((e) => ({ reference: e.fullUrl }));
+  /**
+   * References to the entries that write: all but the conditional creates whose condition
+   * `exists` says found a resource (they only refer to it).
+   */
+  writtenReferences(exists: (resourceType: string, query: string) => boolean): Reference[] {
+    return this.#entries
+      .filter((e) => {
+        const { method, ifNoneExist } = e.request ?? {};
+        return !(method === 'POST' && ifNoneExist && exists((e.resource as Resource).resourceType, ifNoneExist));
+      })
+      .map((e) => ({ reference: e.fullUrl }));
   }
 
   build(): Bundle {

@@ -53,6 +53,8 @@ export interface StoreView {
    * runs the `use`s; later findOne calls with the same queries are answered from it.
    */
   settle(conditions: ReadonlyArray<{ resourceType: string; query: string; forWrite: boolean }>): Promise<void>;
+  /** Whether a settled lookup found a resource (false for one not settled). */
+  found(resourceType: string, query: string): boolean;
   /** Resources in a patient's compartment (for an A40 merge to move). */
   compartment(patientId: string): Promise<Resource[]>;
 }

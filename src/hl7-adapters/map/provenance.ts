@@ -1,6 +1,6 @@
 /**
  * The Provenance of a message (IG MSH[Provenance-Source], EVN[Provenance] maps): every resource
- * the message wrote is a target; the source entity is the message in the log (its id, type,
+ * the message writes is a target (not those it only refers to); the source entity is the message in the log (its id, type,
  * control id and sender); the sending facility is the author, EVN-5 the enterer. Its id is derived
  * from the log id, so reprocessing a message replaces its Provenance instead of adding another.
  */
@@ -39,8 +39,10 @@ export function addProvenance(ctx: MappingContext): () => void {
 function addProvenanceResource(ctx: MappingContext, agents: ProvenanceAgent[]): void {
   const m = ctx.message;
   const evn = m.segment('EVN');
-  // Every entry a target: the author and enterer are resources this message may have created too.
-  const targets = ctx.bundle.references();
+  // Targets are what the activity "generated or updated" (R4 Provenance.target): not the staff,
+  // wards and organizations an earlier message created and this one only refers to. Patients
+  // and visits the message restates are targets whether or not their content changed.
+  const targets = ctx.bundle.writtenReferences((resourceType, query) => ctx.store.found(resourceType, query));
   const type = [m.messageType.code, m.messageType.triggerEvent].filter(Boolean).join('^');
   const provenance: Provenance & { id: string } = {
     resourceType: 'Provenance',
