@@ -53,7 +53,7 @@ export interface StoreView {
    * runs the `use`s; later findOne calls with the same queries are answered from it.
    */
   settle(conditions: ReadonlyArray<{ resourceType: string; query: string; forWrite: boolean }>): Promise<void>;
-  /** Whether a settled lookup found a resource (false for one not settled). */
+  /** Whether the settled condition of a conditional create found a resource (false for any other). */
   found(resourceType: string, query: string): boolean;
   /** Resources in a patient's compartment (for an A40 merge to move). */
   compartment(patientId: string): Promise<Resource[]>;

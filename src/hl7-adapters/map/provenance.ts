@@ -1,8 +1,9 @@
 /**
  * The Provenance of a message (IG MSH[Provenance-Source], EVN[Provenance] maps): every resource
- * the message writes is a target (not those it only refers to); the source entity is the message in the log (its id, type,
- * control id and sender); the sending facility is the author, EVN-5 the enterer. Its id is derived
- * from the log id, so reprocessing a message replaces its Provenance instead of adding another.
+ * the message writes is a target (not those it only refers to); the source entity is the message
+ * in the log (its id, type, control id and sender); the sending facility is the author, EVN-5 the
+ * enterer. Its id is derived from the log id, so reprocessing a message replaces its Provenance
+ * instead of adding another.
  */
 import type { Provenance, ProvenanceAgent } from '@medplum/fhirtypes';
 import { SYSTEMS } from './code-systems.ts';

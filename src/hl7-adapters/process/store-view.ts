@@ -7,8 +7,8 @@ import type { StoreView } from '../map/context.ts';
 const parse = (content: unknown): Resource => (typeof content === 'string' ? JSON.parse(content) : content) as Resource;
 
 export function storeView(store: FhirStore): StoreView {
-  /** Settled lookups: whether each found a resource. */
-  const prefetched = new Map<string, boolean>();
+  /** Settled lookups; for those of conditional creates, whether each found a resource. */
+  const prefetched = new Map<string, boolean | undefined>();
   let asked: Array<{ resourceType: string; query: string; use: (found: Resource | undefined) => void }> = [];
   const view: StoreView = {
     async findOne(resourceType, query) {
@@ -46,8 +46,9 @@ export function storeView(store: FhirStore): StoreView {
       const fresh = [...lookups].filter(([key]) => !prefetched.has(key));
       if (fresh.length) await store.lockConditions(fresh.map(([, l]) => ({ resourceType: l.resourceType, params: new URLSearchParams(l.query), forWrite: l.forWrite })));
       for (const [key, l] of fresh) {
-        // More than one match fails the write that names the condition, with its own label.
-        const found = await store.findConditional(l.resourceType, new URLSearchParams(l.query), 'Mapping lookup').then((v) => v !== undefined, () => true);
+        // Answered from what lockConditions resolved. More than one match fails the write that
+        // names the condition, with its own label.
+        const found = l.forWrite ? undefined : await store.findConditional(l.resourceType, new URLSearchParams(l.query), 'Mapping lookup').then((v) => v !== undefined, () => true);
         prefetched.set(key, found);
       }
       for (const u of uses) u.use(await view.findOne(u.resourceType, u.query));
