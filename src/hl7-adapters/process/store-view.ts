@@ -46,8 +46,8 @@ export function storeView(store: FhirStore): StoreView {
       const fresh = [...lookups].filter(([key]) => !prefetched.has(key));
       if (fresh.length) await store.lockConditions(fresh.map(([, l]) => ({ resourceType: l.resourceType, params: new URLSearchParams(l.query), forWrite: l.forWrite })));
       for (const [key, l] of fresh) {
-        // Answered from what lockConditions resolved. More than one match fails the write that
-        // names the condition, with its own label.
+        // An identifier condition (all a mapper writes) is answered from what lockConditions
+        // resolved. More than one match fails the write that names it, with its own label.
         const found = l.forWrite ? undefined : await store.findConditional(l.resourceType, new URLSearchParams(l.query), 'Mapping lookup').then((v) => v !== undefined, () => true);
         prefetched.set(key, found);
       }
