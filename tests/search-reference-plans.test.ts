@@ -2,36 +2,13 @@
 // (migration 0023: one index by target, `search_reference_by_target`, serves what two did).
 // The statements the server really sends for each kind of request — searches by reference, bare
 // ids, chains, typed references, compartments, _revinclude (named and `*`), _has and $everything —
-// are recorded as they go to PostgreSQL and EXPLAINed against a table of 60,000 rows.
+// are read off the wire as they go to PostgreSQL and EXPLAINed against a table of 60,000 rows.
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { watchQueries } from './helpers/round-trips.ts';
 import { useTestServer } from './helpers/server.ts';
 
 const server = useTestServer();
-
-interface Sent {
-  text: string;
-  values: unknown[];
-}
-
-/** Statements mentioning search_reference that the process sent while `fn` ran. */
-async function recorded(fn: () => Promise<void>): Promise<Sent[]> {
-  const sent: Sent[] = [];
-  const original = pg.Client.prototype.query;
-  // Records the statement, then sends it unchanged: the server runs as it always does.
-  pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
-    const [config, values] = args as [string | { text?: string; values?: unknown[] }, unknown[] | undefined];
-    const text = typeof config === 'string' ? config : config?.text;
-    if (text?.includes('search_reference')) sent.push({ text, values: (typeof config === 'string' ? values : config.values) ?? [] });
-    return (original as (...a: unknown[]) => unknown).apply(this, args);
-  } as typeof original;
-  try {
-    await fn();
-  } finally {
-    pg.Client.prototype.query = original;
-  }
-  return sent;
-}
 
 let explainer: pg.Client;
 let patientId: string;
@@ -82,11 +59,12 @@ describe('queries by reference', () => {
       `Patient/${patientId}/$everything`,
     ];
     for (const path of paths()) {
-      const sent = await recorded(async () => {
+      const { bound } = await watchQueries(server.pool, async () => {
         const res = await server.fhir(path);
         expect(res.status, `${path}: ${JSON.stringify(res.body)}`).toBe(200);
         expect(res.body.entry?.length ?? 0, path).toBeGreaterThan(0);
       });
+      const sent = bound.filter((s) => s.text.includes('search_reference'));
       expect(sent.length, path).toBeGreaterThan(0);
       for (const s of sent) {
         const { rows } = await explainer.query<{ 'QUERY PLAN': string }>(`EXPLAIN (COSTS OFF) ${s.text}`, s.values);

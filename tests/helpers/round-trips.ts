@@ -9,17 +9,21 @@ interface Watched {
   roundTrips: number;
   /** Every statement bound, in order, on whichever client. */
   statements: string[];
+  /** The same statements' full text and the values bound to them (to EXPLAIN them, say). */
+  bound: Array<{ text: string; values: unknown[] }>;
   /** Per client taken from the pool: the statements of each round trip. */
   clients: string[][][];
 }
 
 type Connection = NodeJS.EventEmitter & {
   parse(q: { text: string; name?: string }): void;
-  bind(q: { statement?: string }): void;
+  bind(q: { statement?: string; values?: unknown[] }): void;
+  /** node-postgres's record of the named statements parsed on the connection: name → text. */
+  parsedStatements: Record<string, string>;
 };
 
 export async function watchQueries(pool: Pool, fn: () => Promise<unknown>): Promise<Watched> {
-  const watched: Watched = { roundTrips: 0, statements: [], clients: [] };
+  const watched: Watched = { roundTrips: 0, statements: [], bound: [], clients: [] };
   const restore: Array<() => void> = [];
   const listen = (client: PoolClient) => {
     const connection = (client as unknown as { connection: Connection }).connection;
@@ -32,13 +36,17 @@ export async function watchQueries(pool: Pool, fn: () => Promise<unknown>): Prom
     connection.on('readyForQuery', count);
     // The text of the unnamed statement being bound is the one parsed just before it.
     let lastUnnamed = '';
+    const parsing: Record<string, string> = {};
     const { parse, bind } = connection;
     connection.parse = (q) => {
-      if (!q.name) lastUnnamed = q.text.trim().split(/\s+/).slice(0, 3).join(' ');
+      if (q.name) parsing[q.name] = q.text;
+      else lastUnnamed = q.text;
       parse.call(connection, q);
     };
     connection.bind = (q) => {
-      const statement = q.statement || lastUnnamed;
+      const text = q.statement ? (parsing[q.statement] ?? connection.parsedStatements[q.statement] ?? '') : lastUnnamed;
+      watched.bound.push({ text, values: q.values ?? [] });
+      const statement = q.statement || lastUnnamed.trim().split(/\s+/).slice(0, 3).join(' ');
       watched.statements.push(statement);
       trips[trips.length - 1]!.push(statement);
       bind.call(connection, q);
