@@ -4,6 +4,7 @@
  * event per version is appended. A single statement is atomic on its own, and inside a
  * transaction it costs one round trip however many resources a Bundle carries.
  */
+import { arrayParam } from '../../db/array-param.ts';
 import type { Queryable } from '../../db/pool.ts';
 import type { IndexRows, IndexTable } from '../search/index-rows.ts';
 import { INDEX_TABLES } from '../search/index-rows.ts';
@@ -100,8 +101,8 @@ export interface IndexRewrite {
   rows: IndexRows;
 }
 
-function indexParams(entries: ReadonlyArray<{ resourceType: string; id: string; rows: IndexRows }>): unknown[] {
-  const values: unknown[] = [];
+function indexParams(entries: ReadonlyArray<{ resourceType: string; id: string; rows: IndexRows }>): unknown[][] {
+  const values: unknown[][] = [];
   for (const table of INDEX_TABLES) {
     const width = INDEX_COLUMNS[table].length;
     const columns: unknown[][] = Array.from({ length: width + 2 }, () => []);
@@ -146,7 +147,7 @@ export async function rewriteIndexRows(db: Queryable, entries: readonly IndexRew
  */
 export async function writeVersions(db: Queryable, versions: readonly PendingVersion[]): Promise<void> {
   if (versions.length === 0) return;
-  const values: unknown[] = [
+  const arrays: unknown[][] = [
     versions.map((v) => v.resourceType),
     versions.map((v) => v.id),
     versions.map((v) => v.versionId),
@@ -155,8 +156,10 @@ export async function writeVersions(db: Queryable, versions: readonly PendingVer
     versions.map((v) => v.content),
     versions.map((v) => v.isNew),
     versions.map((v) => v.interaction),
+    ...indexParams(versions),
   ];
-  values.push(...indexParams(versions));
+  // Every resource's JSON and all its index values: sent as literals built in one pass (array-param.ts).
+  const values: unknown[] = arrays.map(arrayParam);
   const inserts = versions.filter((v) => v.isNew).length;
   values.push(inserts, versions.length - inserts);
   // Both prepared once per connection. The one that replaces rows joins every search table: its
