@@ -10,6 +10,7 @@ import { searchParamsFor } from '../definitions.ts';
 import type { SearchParamDef } from '../definitions.ts';
 import { compositeComponents } from './parse-filter.ts';
 import { toCanonical, UCUM_SYSTEM } from './ucum.ts';
+import { withMemberAccess } from './member-access.ts';
 import { parseDateRange } from './date-range.ts';
 import { presentElements, rootElements } from './root-elements.ts';
 import { referenceSubset } from './typed-references.ts';
@@ -214,7 +215,7 @@ export function extractIndexRows(resource: Resource): IndexRows {
     }
     let values: TypedValue[];
     try {
-      values = evalFhirPathTyped(param.expression, input);
+      values = evalFhirPathTyped(withMemberAccess(param.expression), input);
     } catch {
       continue; // an expression that does not apply to this instance's shape selects nothing
     }
@@ -260,7 +261,7 @@ export function extractIndexRows(resource: Resource): IndexRows {
   for (const { param, of } of subsets) {
     if (!withIdentifiers.has(of)) continue;
     try {
-      addIdentifierRows(rows, param.code, evalFhirPathTyped(param.expression, input));
+      addIdentifierRows(rows, param.code, evalFhirPathTyped(withMemberAccess(param.expression), input));
     } catch {
       // selects nothing here
     }
@@ -310,7 +311,7 @@ function addCompositeRows(rows: IndexRows, param: SearchParamDef, input: TypedVa
   if (!components) return;
   let elements: TypedValue[];
   try {
-    elements = evalFhirPathTyped(compositeBase(param), input);
+    elements = evalFhirPathTyped(withMemberAccess(compositeBase(param)), input);
   } catch {
     return;
   }
@@ -319,8 +320,8 @@ function addCompositeRows(rows: IndexRows, param: SearchParamDef, input: TypedVa
     let a: TypedValue[];
     let b: TypedValue[];
     try {
-      a = evalFhirPathTyped(first.atom, [element]);
-      b = evalFhirPathTyped(second.atom, [element]);
+      a = evalFhirPathTyped(withMemberAccess(first.atom), [element]);
+      b = evalFhirPathTyped(withMemberAccess(second.atom), [element]);
     } catch {
       continue;
     }
