@@ -11,6 +11,7 @@ import { ErrorCode, FhirError, isRetryable, PgFhirStore, storeInTransaction } fr
 import { emptyIndexRows } from '../src/fhir/search/index-rows.ts';
 import { writeVersions } from '../src/fhir/store/write-versions.ts';
 import type { FhirStore } from '../src/fhir/index.ts';
+import { watchQueries } from './helpers/round-trips.ts';
 import { useTestServer } from './helpers/server.ts';
 
 const server = useTestServer({ SUBSCRIPTION_ENGINE: 'off' });
@@ -167,5 +168,47 @@ describe('applyWrites: the write checked by PostgreSQL, its answer read at the c
     await inRolledBackTransaction(async (tx) => {
       await expect(tx.applyWrites([create({ resourceType: 'Patient', id: 'wc-taken-2', gender: 'male' }, 'taken')])).rejects.toMatchObject({ code: '23505' });
     });
+  });
+});
+
+describe('expectAbsent: rows the caller knows are not there', () => {
+  const update = (resource: Record<string, unknown>, label: string) => ({ kind: 'update' as const, resource: resource as unknown as Resource & { id: string }, label });
+
+  it('an update of a row expected absent creates it without locking or reading the row first', async () => {
+    const store = new PgFhirStore(server.pool);
+    const watched = await watchQueries(server.pool, () =>
+      withTransaction(server.pool, async (client) => {
+        const tx = storeInTransaction(client);
+        tx.expectAbsent([{ resourceType: 'Provenance', id: 'ea-new' }]);
+        const [outcome] = await tx.applyWrites([update({ resourceType: 'Provenance', id: 'ea-new', target: [{ reference: 'Patient/x' }], recorded: '2026-11-25T00:00:00Z', agent: [{ who: { display: 'x' } }] }, 'provenance')]);
+        expect(outcome).toMatchObject({ outcome: 'created', version: { versionId: 1 } });
+      }),
+    );
+    const statements = watched.clients.flat(2);
+    expect(statements).not.toContain('cb_lock_one');
+    expect(statements).toContain('cb_insert_versions');
+    expect((await store.read('Provenance', 'ea-new')).versionId).toBe(1);
+  });
+
+  it('when the row is there after all, the write fails the commit as a unique violation (retryable) and changes nothing', async () => {
+    const store = new PgFhirStore(server.pool);
+    await store.update({ resourceType: 'Patient', id: 'ea-taken', gender: 'female' } as Resource);
+    const err = await withTransaction(server.pool, async (client) => {
+      const tx = storeInTransaction(client);
+      tx.expectAbsent([{ resourceType: 'Patient', id: 'ea-taken' }]);
+      await tx.applyWrites([update({ resourceType: 'Patient', id: 'ea-taken', gender: 'male' }, 'taken')]);
+    }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toMatchObject({ code: '23505' });
+    expect(isRetryable(err)).toBe(true);
+    const current = await store.read('Patient', 'ea-taken');
+    expect(current.versionId).toBe(1);
+    expect(JSON.parse(current.content!).gender).toBe('female');
+  });
+
+  it('is only for transactions', () => {
+    expect(() => new PgFhirStore(server.pool).expectAbsent([{ resourceType: 'Patient', id: 'x' }])).toThrow(/inside a transaction/);
   });
 });

@@ -119,6 +119,14 @@ export interface FhirStore {
    */
   lockConditions(conditions: ReadonlyArray<{ resourceType: string; params: URLSearchParams; forWrite?: boolean }>, rows?: ReadonlyArray<{ resourceType: string; id: string }>): Promise<void>;
   /**
+   * Resources the caller knows do not exist — ids it has just minted, such as an HL7 message's
+   * Provenance, named after the message's new log id — are written by applyWrites without first
+   * locking and reading their rows (a round trip). Only inside transaction(). Should one exist
+   * after all, its write fails as a unique violation, which isRetryable: the caller's next attempt
+   * must not expect it absent again.
+   */
+  expectAbsent(rows: ReadonlyArray<{ resourceType: string; id: string }>): void;
+  /**
    * Writes many resources at once (validating, version-checking and locking each), in one SQL
    * statement; outcomes in the order given. Errors name the write's label. Only inside transaction().
    * When it throws, the statement may already have run in the transaction (resources are

@@ -175,7 +175,8 @@ export class PgFhirStore implements FhirStore {
    * In a transaction: the current version of every row it holds locked (FOR UPDATE, by
    * lockConditions or applyWrites), as of the lock or of its own last write — no one else can
    * change them before it ends, so writing them again needs no new lock and no read. Undefined:
-   * the row did not exist when asked for (nothing to lock, as with lockCurrent).
+   * the row did not exist when asked for (nothing to lock, as with lockCurrent), or the caller
+   * said it does not (expectAbsent).
    */
   private readonly rowLocked = new Map<string, StoredVersion | undefined>();
 
@@ -254,6 +255,14 @@ export class PgFhirStore implements FhirStore {
       if (locked) this.locked.add(key);
     });
     for (const key of others) this.locked.add(key);
+  }
+
+  expectAbsent(rows: ReadonlyArray<{ resourceType: string; id: string }>): void {
+    if (this.pool) throw new Error('expectAbsent must run inside a transaction');
+    for (const r of rows) {
+      assertType(r.resourceType);
+      if (!this.rowLocked.has(rowKey(r))) this.rowLocked.set(rowKey(r), undefined);
+    }
   }
 
   async transaction<T>(fn: (store: FhirStore) => Promise<T>): Promise<T> {

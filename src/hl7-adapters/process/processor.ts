@@ -34,6 +34,7 @@ import { codeSystemResolver } from '../map/code-systems.ts';
 import type { MappingContext, MappingWarning } from '../map/context.ts';
 import { MappingError } from '../map/context.ts';
 import { mapContent } from '../map/map-message.ts';
+import { provenanceId } from '../map/provenance.ts';
 import { decodeHl7Bytes, encodeHl7Text, hexDecoderFor } from '../parse/charset.ts';
 import { parseBatch } from '../parse/batch.ts';
 import type { Hl7Message } from '../parse/message.ts';
@@ -125,7 +126,9 @@ export class Hl7Processor {
    * mapping is dropped if the message turns out to be a duplicate or to wait for earlier ones.
    */
   async storeAndProcess(message: ReceivedMessage, parsed: Hl7Message): Promise<{ duplicate: boolean; result: ProcessResult }> {
+    let attempts = 0;
     return this.#run(async (client, careful, tx) => {
+      attempts++;
       // A message without a patient key has nothing to be ordered with: no lock.
       const lockKey = message.patientKey ? patientLockKey(message.patientKey) : null;
       const starting = beginOriginalMode(careful ? (q) => client.query(q) : tx.withNext, message, lockKey);
@@ -144,7 +147,10 @@ export class Hl7Processor {
         early = undefined; // mapped from what was stored before the earlier messages were applied
       }
       const charset = message.charset ?? 'utf8';
-      const outcome = await this.#apply(client, { id: start.id, ...source }, careful, early);
+      // A new log id: no Provenance is named after it yet (its write needs no lock first). On a
+      // retry — which a Provenance there after all (a client's PUT) would cause — expect nothing.
+      const fresh = !careful && attempts === 1;
+      const outcome = await this.#apply(client, { id: start.id, ...source }, careful, early, fresh);
       const { ack, appAck } = acknowledgements(parsed, charset, outcome);
       await insertWithOutcome(tx.commitWith, start.id, message, {
         status: outcome.status,
@@ -263,12 +269,14 @@ export class Hl7Processor {
    * Maps one message and runs its Bundle as a FHIR transaction (`early`: mapped already, all but
    * the Provenance, which needs the id). `careful`: inside a savepoint, a failure becomes the outcome;
    * otherwise a failure throws RedoWithSavepoints (#run). Database trouble is thrown either way,
-   * for the whole transaction to be retried.
+   * for the whole transaction to be retried. `fresh`: the id was handed out in this transaction,
+   * so the message has no Provenance yet.
    */
-  async #apply(client: PoolClient, source: MessageSource & { id: string }, careful: boolean, early?: Mapping): Promise<Outcome> {
+  async #apply(client: PoolClient, source: MessageSource & { id: string }, careful: boolean, early?: Mapping, fresh = false): Promise<Outcome> {
     const { message } = source;
     const { store, ctx, started } = early ?? (await this.#mapping(client, source, source.id));
     ctx.messageLogId = source.id;
+    if (fresh) store.expectAbsent([{ resourceType: 'Provenance', id: provenanceId(source.id) }]);
     if (careful) await client.query('SAVEPOINT hl7_apply');
     let outcome: Outcome;
     try {
