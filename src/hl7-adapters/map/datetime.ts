@@ -33,8 +33,33 @@ export function isTimeZone(timeZone: string): boolean {
   }
 }
 
+const HOUR_MS = 3_600_000;
+
+/**
+ * Zone offsets by zone and UTC hour, for hours without a change of offset: a message has half a
+ * dozen timestamps or more, each read twice (offsetOfLocalTime), and formatToParts costs several
+ * microseconds a call. An hour is cached only when its first and last second have the same
+ * offset, so an hour in which the zone changes offset (tzdb has no zone changing and changing
+ * back within one hour) is always computed exactly. Bounded: cleared when full.
+ */
+const hourOffsets = new Map<string, number>();
+const MAX_CACHED_HOURS = 50_000;
+
 /** The zone's offset from UTC in minutes at the UTC instant `utcMs`. */
 function offsetAtInstant(utcMs: number, timeZone: string): number {
+  const hour = Math.floor(utcMs / HOUR_MS);
+  const key = `${timeZone} ${hour}`;
+  const cached = hourOffsets.get(key);
+  if (cached !== undefined) return cached;
+  const start = computeOffset(hour * HOUR_MS, timeZone);
+  if (start !== computeOffset((hour + 1) * HOUR_MS - 1000, timeZone)) return computeOffset(utcMs, timeZone);
+  if (hourOffsets.size >= MAX_CACHED_HOURS) hourOffsets.clear();
+  hourOffsets.set(key, start);
+  return start;
+}
+
+/** offsetAtInstant, worked out by the runtime's time zone data. */
+function computeOffset(utcMs: number, timeZone: string): number {
   const parts: Record<string, number> = {};
   for (const p of formatterFor(timeZone).formatToParts(new Date(utcMs))) if (p.type !== 'literal') parts[p.type] = Number(p.value);
   const asUtc = Date.UTC(parts.year!, parts.month! - 1, parts.day!, parts.hour!, parts.minute!, parts.second!);
