@@ -4,24 +4,16 @@
 // search parameter (composites' components too) of every resource in the Synthea fixtures (all
 // their types) and hand-made resources with choice types, primitive extensions, contained
 // resources and references of several kinds.
-import fs from 'node:fs';
 import { evalFhirPathTyped, parseFhirPath, toTypedValue } from '@medplum/core';
 import type { FhirPathAtom, TypedValue } from '@medplum/core';
-import type { Bundle, Resource } from '@medplum/fhirtypes';
+import type { Resource } from '@medplum/fhirtypes';
 import { describe, expect, it } from 'vitest';
 import { loadDefinitions, searchParamsFor } from '../definitions.ts';
+import { syntheaResources } from '../../../tests/helpers/synthea.ts';
 import { withMemberAccess } from './member-access.ts';
 import { compositeComponents } from './parse-filter.ts';
 
 loadDefinitions();
-
-function syntheaResources(): Resource[] {
-  const dir = new URL('../../../tests/fixtures/synthea/', import.meta.url);
-  return fs
-    .readdirSync(dir)
-    .filter((f) => f.endsWith('.json'))
-    .flatMap((f) => ((JSON.parse(fs.readFileSync(new URL(f, dir), 'utf8')) as Bundle).entry ?? []).map((e) => e.resource as Resource));
-}
 
 const handMade = [
   {

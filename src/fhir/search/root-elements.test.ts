@@ -2,24 +2,16 @@
 // from a resource. The property that makes that safe: whenever none of an expression's root
 // elements is present, evaluating it gives nothing — checked here for every R4 parameter of every
 // resource in the Synthea fixtures (all their types) and a few hand-made ones.
-import fs from 'node:fs';
 import { evalFhirPathTyped, toTypedValue } from '@medplum/core';
-import type { Bundle, Resource } from '@medplum/fhirtypes';
+import type { Resource } from '@medplum/fhirtypes';
 import { describe, expect, it } from 'vitest';
 import { loadDefinitions, searchParamsFor } from '../definitions.ts';
+import { syntheaResources } from '../../../tests/helpers/synthea.ts';
 import { presentElements, rootElements } from './root-elements.ts';
 
 loadDefinitions();
 
 const roots = (type: string, code: string) => rootElements(searchParamsFor(type).get(code)!.expression, type);
-
-function syntheaResources(): Resource[] {
-  const dir = new URL('../../../tests/fixtures/synthea/', import.meta.url);
-  return fs
-    .readdirSync(dir)
-    .filter((f) => f.endsWith('.json'))
-    .flatMap((f) => ((JSON.parse(fs.readFileSync(new URL(f, dir), 'utf8')) as Bundle).entry ?? []).map((e) => e.resource as Resource));
-}
 
 describe('rootElements', () => {
   it('names the top-level elements of navigation expressions', () => {
