@@ -135,7 +135,8 @@ const REWRITE_INDEX_SQL = buildRewriteSql();
 /** Replaces the index rows of the given resources in one statement (the caller holds their row locks). */
 export async function rewriteIndexRows(db: Queryable, entries: readonly IndexRewrite[]): Promise<void> {
   if (entries.length === 0) return;
-  const values = [entries.map((e) => e.resourceType), entries.map((e) => e.id), ...indexParams(entries)];
+  // Encoded as the write statement's are (array-param.ts): $reindex sends batches of any size.
+  const values = [entries.map((e) => e.resourceType), entries.map((e) => e.id), ...indexParams(entries)].map(arrayParam);
   // Unnamed: $reindex runs seldom, on batches of any size and tables of any size — planned for each.
   await db.query(REWRITE_INDEX_SQL, values);
 }
